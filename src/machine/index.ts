@@ -1,0 +1,4 @@
+export * from "./clock.ts";
+export * from "./guest-memory.ts";
+export * from "./irq-line.ts";
+export * from "./register-block.ts";

@@ -1,0 +1,37 @@
+import type { UsbSpeed } from "./constants.ts";
+import type { UsbPacket } from "./packet.ts";
+
+/**
+ * What a host controller sees of a device on the bus. Emulated devices and (later) passthrough devices
+ * implement the same interface; the controller cannot tell them apart.
+ */
+export interface UsbDevice {
+  /** A short human-readable name, for reports and traces. */
+  readonly name: string;
+  readonly speed: UsbSpeed;
+  /** The current bus address: 0 until SET_ADDRESS completes. */
+  readonly address: number;
+  /**
+   * Handles one transaction addressed to this device. Sets `packet.status` (and `actualLength` for IN),
+   * or calls `packet.deferred()` and completes it later with `packet.complete()`.
+   * Must not throw because of anything the host sent.
+   */
+  handlePacket(packet: UsbPacket): void;
+  /** The host takes back an in-flight packet; the device must not complete it. */
+  cancelPacket(packet: UsbPacket): void;
+  /** Bus reset (USB 2.0 9.1.1.3): back to the Default state at address 0, unconfigured. */
+  reset(): void;
+  /** The port tells the device where it is plugged in (null when unplugged), for remote wakeup. */
+  setUpstream(upstream: UpstreamPort | null): void;
+  /** The port entered (true) or left (false) the suspended state (USB 2.0 9.1.1.6). */
+  setSuspended(suspended: boolean): void;
+}
+
+/** What a device may ask of the port it is plugged into. */
+export interface UpstreamPort {
+  /**
+   * Remote wakeup (USB 2.0 7.1.7.7): the device signals resume. Honoured only while the port is
+   * suspended; returns whether the signal was delivered.
+   */
+  signalRemoteWakeup(): boolean;
+}
