@@ -83,7 +83,8 @@ export class VirtualClock implements Clock {
   private nextDue(limitMs: number): VirtualTimer | undefined {
     let best: VirtualTimer | undefined;
     for (const timer of this.timers) {
-      if (timer.armed && timer.dueMs <= limitMs && (best === undefined || timer.dueMs < best.dueMs)) best = timer;
+      if (timer.armed && timer.dueMs <= limitMs && (best === undefined || timer.dueMs < best.dueMs))
+        best = timer;
     }
     return best;
   }

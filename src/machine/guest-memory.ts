@@ -39,7 +39,8 @@ export class RamGuestMemory implements GuestMemory {
   private readonly view: DataView;
 
   constructor(size: number) {
-    if (!Number.isInteger(size) || size <= 0) throw new RangeError(`RAM size must be a positive integer, got ${size}`);
+    if (!Number.isInteger(size) || size <= 0)
+      throw new RangeError(`RAM size must be a positive integer, got ${size}`);
     this.bytes = new Uint8Array(size);
     this.size = size;
     this.view = new DataView(this.bytes.buffer);

@@ -22,7 +22,12 @@ export interface RegisterSpec {
 export type IoWidth = 1 | 2 | 4;
 
 /** Told after a write has been applied: the register, its value before, and which bits the guest wrote. */
-export type RegisterWriteListener = (register: number, before: number, written: number, byteMask: number) => void;
+export type RegisterWriteListener = (
+  register: number,
+  before: number,
+  written: number,
+  byteMask: number,
+) => void;
 
 export class RegisterBlock {
   private readonly values: Uint32Array;
@@ -39,7 +44,8 @@ export class RegisterBlock {
     specs.forEach((spec, index) => {
       for (let b = 0; b < spec.width; b++) {
         const at = spec.offset + b;
-        if (at >= size || this.owner[at] !== -1) throw new Error(`register ${spec.name} overlaps or overflows`);
+        if (at >= size || this.owner[at] !== -1)
+          throw new Error(`register ${spec.name} overlaps or overflows`);
         this.owner[at] = index;
       }
     });

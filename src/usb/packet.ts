@@ -64,7 +64,8 @@ export class UsbPacket {
   /** Prepares the packet for a new transaction (host side). */
   init(pid: number, address: number, endpoint: number, length: number, isochronous = false): void {
     if (this.state === PacketState.Async) throw new PacketStateError("packet is still in flight");
-    if (length < 0 || length > this.data.length) throw new PacketStateError(`length ${length} exceeds capacity`);
+    if (length < 0 || length > this.data.length)
+      throw new PacketStateError(`length ${length} exceeds capacity`);
     this.pid = pid;
     this.address = address;
     this.endpoint = endpoint;
@@ -96,7 +97,8 @@ export class UsbPacket {
    */
   complete(status: Exclude<PacketStatus, "async">, actualLength = 0): boolean {
     if (this.state === PacketState.Cancelled) return false;
-    if (this.state !== PacketState.Async) throw new PacketStateError(`cannot complete a ${this.state} packet`);
+    if (this.state !== PacketState.Async)
+      throw new PacketStateError(`cannot complete a ${this.state} packet`);
     if (actualLength < 0 || actualLength > this.data.length) {
       throw new PacketStateError(`actual length ${actualLength} exceeds capacity`);
     }

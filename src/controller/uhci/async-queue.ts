@@ -1,0 +1,126 @@
+import type { UsbDevice } from "../../usb/device.ts";
+import { PacketState, type UsbPacket } from "../../usb/packet.ts";
+
+/**
+ * Requests that a device will answer later, each paired with the TD that asked for it.
+ *
+ * A pairing stays valid for {@link ASYNC_VALID_FRAMES} frames and is refreshed each time the frame walk
+ * meets its TD again; a pairing whose TD has not been seen for that long has left the schedule and its
+ * request is cancelled. 32 rather than QEMU's old 10 because a host that schedules the first isochronous
+ * request 10 frames out would otherwise see it cancelled before it could complete (the seed, point 1).
+ */
+export const ASYNC_VALID_FRAMES = 32;
+
+export class AsyncPairing {
+  inUse = false;
+  tdAddress = 0;
+  /** The TD token (DW2) when the request was made. */
+  token = 0;
+  /** The TD buffer pointer (DW3): what identifies an isochronous TD (the seed, point 2). */
+  buffer = 0;
+  isochronous = false;
+  /** Frames left before the request is cancelled. */
+  valid = 0;
+  device: UsbDevice | null = null;
+  packet: UsbPacket | null = null;
+}
+
+export class AsyncQueue {
+  private readonly pairings: AsyncPairing[] = [];
+  private count = 0;
+
+  /** Pairings in flight (for tests and traces). */
+  get size(): number {
+    return this.count;
+  }
+
+  add(
+    tdAddress: number,
+    token: number,
+    buffer: number,
+    isochronous: boolean,
+    device: UsbDevice,
+    packet: UsbPacket,
+  ): AsyncPairing {
+    let pairing = this.pairings.find((p) => !p.inUse);
+    if (pairing === undefined) {
+      pairing = new AsyncPairing();
+      this.pairings.push(pairing);
+    }
+    pairing.inUse = true;
+    pairing.tdAddress = tdAddress;
+    pairing.token = token;
+    pairing.buffer = buffer;
+    pairing.isochronous = isochronous;
+    pairing.valid = ASYNC_VALID_FRAMES;
+    pairing.device = device;
+    pairing.packet = packet;
+    this.count++;
+    return pairing;
+  }
+
+  /**
+   * The pairing for a TD the walk has met. Isochronous TDs are matched by buffer address (their tokens
+   * repeat from frame to frame, the seed's point 2) and also by TD address and token, so that a recycled
+   * TD never takes over a stale request; other TDs by TD address and token.
+   */
+  find(tdAddress: number, token: number, buffer: number, isochronous: boolean): AsyncPairing | null {
+    if (this.count === 0) return null;
+    for (const p of this.pairings) {
+      if (!p.inUse || p.tdAddress !== tdAddress || p.isochronous !== isochronous) continue;
+      if (isochronous ? p.buffer === buffer && p.token === token : p.token === token) return p;
+    }
+    return null;
+  }
+
+  /** Any pairing for this TD address, whatever its token or buffer (to cancel one the guest rewrote). */
+  findByTd(tdAddress: number): AsyncPairing | null {
+    if (this.count === 0) return null;
+    for (const p of this.pairings) if (p.inUse && p.tdAddress === tdAddress) return p;
+    return null;
+  }
+
+  /** The pairing that holds this packet, if it is still in flight from the host's point of view. */
+  findByPacket(packet: UsbPacket): AsyncPairing | null {
+    for (const p of this.pairings) if (p.inUse && p.packet === packet) return p;
+    return null;
+  }
+
+  /** Ends a pairing whose request completed and has been written back. */
+  release(pairing: AsyncPairing): void {
+    if (!pairing.inUse) return;
+    pairing.inUse = false;
+    pairing.device = null;
+    pairing.packet = null;
+    this.count--;
+  }
+
+  /** Takes the request back from the device and ends the pairing; returns the packet for reuse. */
+  cancel(pairing: AsyncPairing): UsbPacket | null {
+    const packet = pairing.packet;
+    if (packet !== null && packet.state === PacketState.Async) {
+      packet.cancel();
+      pairing.device?.cancelPacket(packet);
+    }
+    this.release(pairing);
+    return packet;
+  }
+
+  /** Called once per frame: ages every pairing and cancels those whose TD left the schedule. */
+  ageAndExpire(onCancelled: (packet: UsbPacket | null) => void): void {
+    if (this.count === 0) return;
+    for (const p of this.pairings) {
+      if (!p.inUse) continue;
+      p.valid--;
+      if (p.valid <= 0) onCancelled(this.cancel(p));
+    }
+  }
+
+  /** Cancels every pairing (of one device, or all). */
+  cancelAll(device: UsbDevice | null, onCancelled: (packet: UsbPacket | null) => void): void {
+    if (this.count === 0) return;
+    for (const p of this.pairings) {
+      if (p.inUse && (device === null || p.device === device)) onCancelled(this.cancel(p));
+    }
+  }
+}

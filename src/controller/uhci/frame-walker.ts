@@ -1,0 +1,387 @@
+import { DMA_FAULT, type GuestMemory } from "../../machine/guest-memory.ts";
+import { Pid } from "../../usb/constants.ts";
+import type { UsbDevice } from "../../usb/device.ts";
+import { PacketState, PacketStatus, type UsbPacket } from "../../usb/packet.ts";
+import { ASYNC_VALID_FRAMES, type AsyncQueue } from "./async-queue.ts";
+import { isDepthFirst, isTerminate, linkAddress, pointsToQh } from "./link-pointer.ts";
+import { QH_ELEMENT_OFFSET } from "./queue-head.ts";
+import { UsbSts } from "./registers.ts";
+import {
+  ctrlErrorCount,
+  decodeLength,
+  encodeLength,
+  TD_CTRL_OFFSET,
+  TdCtrl,
+  TdToken,
+  tokenAddress,
+  tokenEndpoint,
+  tokenMaxLenField,
+  tokenPid,
+} from "./transfer-descriptor.ts";
+
+/** Why USBINT was raised, kept apart because USBINTR gates IOC and short packets separately (UHCI 2.1.3). */
+export const UsbIntCause = {
+  IOC: 1 << 0,
+  SHORT_PACKET: 1 << 1,
+} as const;
+
+/** What the walker needs from the controller around it. */
+export interface WalkerHost {
+  readonly memory: GuestMemory;
+  readonly asyncs: AsyncQueue;
+  findDevice(address: number): UsbDevice | null;
+  /** A fresh packet to hand to a device (the previous one went async). */
+  acquirePacket(): UsbPacket;
+  releasePacket(packet: UsbPacket): void;
+  /** Sets USBSTS bits; HSE and HCPE also halt the controller. */
+  raiseStatus(bits: number): void;
+  /** Software debug mode (USBCMD.SWDBG): stop after each transaction. */
+  readonly singleStep: boolean;
+}
+
+export interface WalkerLimits {
+  /** Bytes moved per frame before the frame ends (QEMU and Bochs: 1280). */
+  bandwidthBytesPerFrame: number;
+  /** Links followed per frame before the frame ends, whatever the schedule (a hostile loop's bound). */
+  maxLinkVisitsPerFrame: number;
+}
+
+const Outcome = {
+  /** The TD did not complete (inactive, NAK, error, async in flight, short with SPD): next QH. */
+  NotAdvanced: 0,
+  /** The TD completed: a queue advances its element pointer. */
+  Advanced: 1,
+  /** The frame ends here (halt, bandwidth, single step). */
+  StopFrame: 2,
+} as const;
+type Outcome = (typeof Outcome)[keyof typeof Outcome];
+
+/** QHs remembered per frame for loop detection; a schedule with more distinct QHs just ends its frame. */
+const QH_SEEN_CAPACITY = 128;
+
+/**
+ * Walks one frame of the schedule (UHCI 3.4): the frame list entry, then TDs and QHs, horizontally
+ * and (with Vf) vertically, executing active TDs against devices and writing results back.
+ *
+ * It writes to guest memory only where the schedule points: a TD's control/status word, a QH's element
+ * link, and the data buffer of an IN TD.
+ */
+export class FrameWalker {
+  /** USBINT causes collected during this frame, raised at its end (UHCI 3.2.2 IOC). */
+  pendingInterrupts = 0;
+  /** Links followed in the last frame. */
+  linkVisits = 0;
+  /** Bytes moved in the last frame. */
+  frameBytes = 0;
+  /** Set when the last frame stopped after one transaction in software debug mode. */
+  stepped = false;
+  /** Set when the walk should stop: the controller halted or single-stepped. */
+  private halted = false;
+  private tdsSinceLoopCheck = 0;
+  private readonly qhSeen = new Uint32Array(QH_SEEN_CAPACITY);
+  private qhSeenCount = 0;
+  private packet: UsbPacket;
+
+  constructor(
+    private readonly host: WalkerHost,
+    readonly limits: WalkerLimits,
+  ) {
+    this.packet = host.acquirePacket();
+  }
+
+  /** Runs the schedule of one frame; `frameListEntryAddress` is FRBASEADD + 4 × (FRNUM mod 1024). */
+  walkFrame(frameListEntryAddress: number): void {
+    this.linkVisits = 0;
+    this.frameBytes = 0;
+    this.halted = false;
+    this.stepped = false;
+    this.tdsSinceLoopCheck = 0;
+    this.qhSeenCount = 0;
+    const memory = this.host.memory;
+
+    let link = memory.read32(frameListEntryAddress);
+    if (link === DMA_FAULT) {
+      this.fail(UsbSts.HSE);
+      return;
+    }
+    let qh = -1;
+    let qhHead = 0;
+
+    while (!isTerminate(link) && !this.halted) {
+      if (this.linkVisits >= this.limits.maxLinkVisitsPerFrame) return;
+      this.linkVisits++;
+      const address = linkAddress(link);
+
+      if (pointsToQh(link)) {
+        if (!this.noteQh(address)) return;
+        const head = memory.read32(address);
+        const element = memory.read32(address + QH_ELEMENT_OFFSET);
+        if (head === DMA_FAULT || element === DMA_FAULT) {
+          this.fail(UsbSts.HSE);
+          return;
+        }
+        if (isTerminate(element)) {
+          link = head;
+          qh = -1;
+        } else {
+          qh = address;
+          qhHead = head;
+          link = element;
+        }
+        continue;
+      }
+
+      const tdLink = memory.read32(address);
+      const ctrl = memory.read32(address + 4);
+      const token = memory.read32(address + 8);
+      const buffer = memory.read32(address + 12);
+      if (tdLink === DMA_FAULT || ctrl === DMA_FAULT || token === DMA_FAULT || buffer === DMA_FAULT) {
+        this.fail(UsbSts.HSE);
+        return;
+      }
+      const outcome = this.executeTd(address, ctrl, token, buffer);
+      if (outcome === Outcome.StopFrame) return;
+      if (outcome === Outcome.Advanced && qh >= 0) {
+        // UHCI 3.4.2: a completed TD advances its queue; Vf says whether to stay in this queue.
+        if (!memory.write32(qh + QH_ELEMENT_OFFSET, tdLink)) {
+          this.fail(UsbSts.HSE);
+          return;
+        }
+        if (isDepthFirst(tdLink) && !isTerminate(tdLink)) {
+          link = tdLink;
+        } else {
+          link = qhHead;
+          qh = -1;
+        }
+      } else if (qh >= 0) {
+        link = qhHead;
+        qh = -1;
+      } else {
+        link = tdLink;
+      }
+    }
+  }
+
+  /**
+   * Remembers a QH met in this frame. Meeting one twice is a loop: legal when it is bandwidth
+   * reclamation with work in it (the walk goes on until the frame's bandwidth or link budget ends),
+   * the end of the frame when nothing was executed since the last time round (QEMU does the same).
+   */
+  private noteQh(address: number): boolean {
+    for (let i = 0; i < this.qhSeenCount; i++) {
+      if (this.qhSeen[i] === address) {
+        if (this.tdsSinceLoopCheck === 0) return false;
+        this.tdsSinceLoopCheck = 0;
+        this.qhSeenCount = 0;
+        break;
+      }
+    }
+    if (this.qhSeenCount >= QH_SEEN_CAPACITY) {
+      if (this.tdsSinceLoopCheck === 0) return false;
+      this.tdsSinceLoopCheck = 0;
+      this.qhSeenCount = 0;
+    }
+    this.qhSeen[this.qhSeenCount++] = address;
+    return true;
+  }
+
+  private fail(bits: number): void {
+    this.halted = true;
+    this.host.raiseStatus(bits);
+  }
+
+  private executeTd(address: number, ctrl: number, token: number, buffer: number): Outcome {
+    const asyncs = this.host.asyncs;
+    if (!(ctrl & TdCtrl.ACTIVE)) {
+      // The guest took back a TD whose request is still out: cancel it (Linux unlinking an URB).
+      const stale = asyncs.findByTd(address);
+      if (stale !== null) this.recycle(asyncs.cancel(stale));
+      return Outcome.NotAdvanced;
+    }
+
+    const pid = tokenPid(token);
+    const maxLenField = tokenMaxLenField(token);
+    // UHCI 3.2.3: a PID other than SETUP/IN/OUT, or MaxLen 0x500..0x7FE, is a consistency error.
+    if (
+      (pid !== Pid.Setup && pid !== Pid.In && pid !== Pid.Out) ||
+      (maxLenField >= TdToken.MAXLEN_FIRST_ILLEGAL && maxLenField !== TdToken.MAXLEN_NULL)
+    ) {
+      this.fail(UsbSts.HCPE);
+      return Outcome.StopFrame;
+    }
+    if (this.frameBytes >= this.limits.bandwidthBytesPerFrame) return Outcome.StopFrame;
+
+    const isochronous = (ctrl & TdCtrl.IOS) !== 0;
+    const maxLen = decodeLength(maxLenField);
+
+    const pairing = asyncs.find(address, token, buffer, isochronous);
+    if (pairing !== null) {
+      pairing.valid = ASYNC_VALID_FRAMES;
+      const packet = pairing.packet!;
+      if (packet.state === PacketState.Async) return Outcome.NotAdvanced;
+      asyncs.release(pairing);
+      const outcome = this.writeBack(address, ctrl, buffer, maxLen, packet);
+      this.recycle(packet);
+      return this.afterTransaction(outcome);
+    }
+    const stale = asyncs.findByTd(address);
+    if (stale !== null) this.recycle(asyncs.cancel(stale));
+
+    const packet = this.packet;
+    packet.init(pid, tokenAddress(token), tokenEndpoint(token), maxLen, isochronous);
+    packet.hostTag = address;
+    if (pid !== Pid.In && maxLen > 0 && !this.host.memory.read(buffer, packet.data, maxLen)) {
+      this.fail(UsbSts.HSE);
+      return Outcome.StopFrame;
+    }
+    const device = this.host.findDevice(packet.address);
+    if (device === null) {
+      packet.status = PacketStatus.IoError;
+    } else {
+      device.handlePacket(packet);
+    }
+    if (packet.state === PacketState.Async) {
+      asyncs.add(address, token, buffer, isochronous, device!, packet);
+      if (isochronous) packet.onComplete = this.completeIsochronous;
+      this.packet = this.host.acquirePacket();
+      return Outcome.NotAdvanced;
+    }
+    packet.finish();
+    return this.afterTransaction(this.writeBack(address, ctrl, buffer, maxLen, packet));
+  }
+
+  private afterTransaction(outcome: Outcome): Outcome {
+    this.tdsSinceLoopCheck++;
+    if (this.host.singleStep && !this.halted) {
+      this.halted = true;
+      this.stepped = true;
+      return Outcome.StopFrame;
+    }
+    return this.halted ? Outcome.StopFrame : outcome;
+  }
+
+  private recycle(packet: UsbPacket | null): void {
+    if (packet !== null && packet !== this.packet) this.host.releasePacket(packet);
+  }
+
+  /**
+   * The seed's point 3: an isochronous TD is completed inside the device's completion call, so its
+   * data is in guest memory (and IOC raised) at once rather than when the frame list comes round again.
+   * The TD is read back first: if the guest recycled it meanwhile, the stale completion is dropped.
+   */
+  private readonly completeIsochronous = (packet: UsbPacket): void => {
+    const asyncs = this.host.asyncs;
+    const pairing = asyncs.findByPacket(packet);
+    if (pairing === null) return;
+    const memory = this.host.memory;
+    const address = pairing.tdAddress;
+    const ctrl = memory.read32(address + 4);
+    const token = memory.read32(address + 8);
+    const buffer = memory.read32(address + 12);
+    asyncs.release(pairing);
+    if (
+      ctrl !== DMA_FAULT &&
+      ctrl & TdCtrl.ACTIVE &&
+      ctrl & TdCtrl.IOS &&
+      token === pairing.token &&
+      buffer === pairing.buffer
+    ) {
+      this.writeBack(address, ctrl, buffer, decodeLength(tokenMaxLenField(token)), packet);
+    }
+    this.host.releasePacket(packet);
+    this.onAsyncCompletion?.();
+  };
+
+  /** Told after an async completion wrote to guest memory (the controller raises interrupts then). */
+  onAsyncCompletion: (() => void) | null = null;
+
+  /**
+   * Writes a finished transaction back into its TD (UHCI 3.2.2) and, for IN, its data into the buffer.
+   * Returns whether a queue may advance past it.
+   */
+  private writeBack(
+    address: number,
+    ctrl: number,
+    buffer: number,
+    maxLen: number,
+    packet: UsbPacket,
+  ): Outcome {
+    const memory = this.host.memory;
+    const isochronous = (ctrl & TdCtrl.IOS) !== 0;
+    let status = ctrl & ~(TdCtrl.STATUS_MASK | TdCtrl.ACTLEN_MASK);
+    let outcome: Outcome = Outcome.NotAdvanced;
+    let moved = 0;
+
+    switch (packet.status) {
+      case PacketStatus.Ack: {
+        moved = packet.pid === Pid.In ? packet.actualLength : maxLen;
+        if (moved > maxLen) {
+          status |= TdCtrl.BABBLE | TdCtrl.STALLED;
+          status &= ~TdCtrl.ACTIVE;
+          this.host.raiseStatus(UsbSts.USBERRINT);
+          moved = maxLen;
+          break;
+        }
+        if (packet.pid === Pid.In && moved > 0 && !memory.write(buffer, packet.data, moved)) {
+          this.fail(UsbSts.HSE);
+          return Outcome.StopFrame;
+        }
+        status &= ~TdCtrl.ACTIVE;
+        outcome = Outcome.Advanced;
+        // UHCI 3.2.2 SPD: a short IN on a TD with SPD set stops the queue and raises a short packet
+        // interrupt; isochronous TDs have no queue and no short packet detection.
+        if (packet.pid === Pid.In && moved < maxLen && ctrl & TdCtrl.SPD && !isochronous) {
+          this.pendingInterrupts |= UsbIntCause.SHORT_PACKET;
+          outcome = Outcome.NotAdvanced;
+        }
+        break;
+      }
+      case PacketStatus.Nak:
+        if (isochronous) {
+          // No handshake on isochronous: a device with nothing to say timed out (UHCI 3.2.2).
+          status = (status | TdCtrl.CRC_TIMEOUT) & ~TdCtrl.ACTIVE;
+          this.host.raiseStatus(UsbSts.USBERRINT);
+        } else {
+          // Retried in a later frame; the TD stays active and the queue does not advance.
+          status |= TdCtrl.NAK;
+        }
+        break;
+      case PacketStatus.Stall:
+        status = (status | TdCtrl.STALLED) & ~TdCtrl.ACTIVE;
+        this.host.raiseStatus(UsbSts.USBERRINT);
+        break;
+      case PacketStatus.Babble:
+        status = (status | TdCtrl.BABBLE | TdCtrl.STALLED) & ~TdCtrl.ACTIVE;
+        this.host.raiseStatus(UsbSts.USBERRINT);
+        break;
+      default: {
+        // Timeout/CRC (no device, or an I/O error). UHCI 3.2.2 C_ERR: count down; reaching 0 makes the
+        // error final. 0 means "no limit". Isochronous TDs are never retried.
+        status |= TdCtrl.CRC_TIMEOUT;
+        let errors = ctrlErrorCount(ctrl);
+        if (isochronous) {
+          status &= ~TdCtrl.ACTIVE;
+          this.host.raiseStatus(UsbSts.USBERRINT);
+        } else if (errors !== 0) {
+          errors--;
+          status = (status & ~TdCtrl.CERR_MASK) | (errors << TdCtrl.CERR_SHIFT);
+          if (errors === 0) {
+            status = (status | TdCtrl.STALLED) & ~TdCtrl.ACTIVE;
+            this.host.raiseStatus(UsbSts.USBERRINT);
+          }
+        }
+      }
+    }
+
+    status |= encodeLength(moved);
+    if (!(status & TdCtrl.ACTIVE)) {
+      this.frameBytes += moved;
+      if (ctrl & TdCtrl.IOC) this.pendingInterrupts |= UsbIntCause.IOC;
+    }
+    if (!memory.write32(address + TD_CTRL_OFFSET, status >>> 0)) {
+      this.fail(UsbSts.HSE);
+      return Outcome.StopFrame;
+    }
+    return outcome;
+  }
+}

@@ -1,0 +1,139 @@
+import type { RegisterBlock } from "../../machine/register-block.ts";
+import { UsbSpeed } from "../../usb/constants.ts";
+import type { UsbDevice } from "../../usb/device.ts";
+import { PortEvent, UsbPort } from "../../usb/port.ts";
+import { PortSc, REG } from "./registers.ts";
+
+/** What the root hub needs from the controller it sits in. */
+export interface RootHubHost {
+  /** A device went away or was reset: its outstanding requests must be cancelled. */
+  forgetDevice(device: UsbDevice): void;
+  /** A device signalled resume (connect, disconnect or remote wakeup) on a port. */
+  resumeSignalled(): void;
+}
+
+/**
+ * The UHCI root hub (UHCI 2.1.7): N ports, each a {@link UsbPort} with its PORTSC register kept in step.
+ * PORTSC is the truth the guest reads; this class recomputes its read-only bits after every change.
+ */
+export class RootHub {
+  readonly ports: readonly UsbPort[];
+  /** Global suspend (USBCMD.EGSM) suspends every device without touching PORTSC.SUSP. */
+  private globalSuspend = false;
+
+  constructor(
+    private readonly registers: RegisterBlock,
+    portCount: number,
+    private readonly host: RootHubHost,
+  ) {
+    this.ports = Array.from({ length: portCount }, (_, i) => new UsbPort(i, this.onPortEvent));
+  }
+
+  private portsc(index: number): number {
+    return this.registers.get(REG.PORTSC1 + index);
+  }
+
+  private setPortsc(index: number, value: number): void {
+    this.registers.set(REG.PORTSC1 + index, this.withStatusBits(index, value));
+  }
+
+  /** Applies the read-only bits that follow from the port's state: CCS, LSDA, line status, bit 7. */
+  private withStatusBits(index: number, value: number): number {
+    const port = this.ports[index]!;
+    let v =
+      (value & ~(PortSc.CCS | PortSc.LSDA | PortSc.LINE_DPLUS | PortSc.LINE_DMINUS)) | PortSc.ALWAYS_ONE;
+    if (port.connected) {
+      v |= PortSc.CCS;
+      // Line state idle (J): D+ high at full speed, D− high at low speed; SE0 while in reset (USB 2.0 7.1.7).
+      if (port.speed === UsbSpeed.Low) v |= PortSc.LSDA;
+      if (!(v & PortSc.PR)) v |= port.speed === UsbSpeed.Low ? PortSc.LINE_DMINUS : PortSc.LINE_DPLUS;
+    } else {
+      v &= ~PortSc.PE;
+    }
+    return v;
+  }
+
+  /** Controller reset (HCRESET/GRESET/power-on): every port disabled; present devices show a new connect. */
+  reset(): void {
+    this.globalSuspend = false;
+    this.ports.forEach((port, i) => {
+      port.setEnabled(false);
+      port.reset();
+      this.setPortsc(i, PortSc.ALWAYS_ONE | (port.connected ? PortSc.CSC : 0));
+    });
+  }
+
+  /** The guest wrote PORTSC n; the register block has applied the masks already. */
+  portWritten(index: number, before: number): void {
+    const port = this.ports[index]!;
+    let value = this.portsc(index);
+    if (value & PortSc.PR && !(before & PortSc.PR)) {
+      // Reset signalling starts: the device returns to its default state and the port is disabled
+      // until software enables it after reset (Linux and SeaBIOS set PE once PR is cleared).
+      const device = port.device;
+      if (device !== null) this.host.forgetDevice(device);
+      port.setEnabled(false);
+      port.reset();
+      value &= ~PortSc.PE;
+    }
+    if (value & PortSc.PR) value &= ~PortSc.PE;
+    // A port can be enabled only with a device on it (UHCI 2.1.7, PE).
+    if (!port.connected) value &= ~(PortSc.PE | PortSc.SUSP);
+    port.setEnabled((value & PortSc.PE) !== 0);
+    port.setSuspended(this.globalSuspend || (value & PortSc.SUSP) !== 0);
+    this.setPortsc(index, value);
+  }
+
+  setGlobalSuspend(suspended: boolean): void {
+    if (suspended === this.globalSuspend) return;
+    this.globalSuspend = suspended;
+    this.ports.forEach((port, i) => {
+      port.setSuspended(suspended || (this.portsc(i) & PortSc.SUSP) !== 0);
+    });
+  }
+
+  attach(index: number, device: UsbDevice): void {
+    const port = this.ports[index];
+    if (port === undefined)
+      throw new RangeError(`no port ${index + 1}; the root hub has ${this.ports.length}`);
+    port.attach(device);
+  }
+
+  detach(index: number): UsbDevice | null {
+    const port = this.ports[index];
+    if (port === undefined)
+      throw new RangeError(`no port ${index + 1}; the root hub has ${this.ports.length}`);
+    const device = port.detach();
+    if (device !== null) this.host.forgetDevice(device);
+    return device;
+  }
+
+  /** The enabled, awake device with this bus address, if any. */
+  findDevice(address: number): UsbDevice | null {
+    for (const port of this.ports) {
+      const device = port.device;
+      if (device !== null && port.active && device.address === address) return device;
+    }
+    return null;
+  }
+
+  private readonly onPortEvent = (port: UsbPort, event: PortEvent): void => {
+    const i = port.index;
+    let value = this.portsc(i);
+    switch (event) {
+      case PortEvent.Attached:
+        value = (value | PortSc.CSC) & ~(PortSc.PE | PortSc.SUSP | PortSc.RD);
+        break;
+      case PortEvent.Detached:
+        // A disconnect disables the port: a hardware-caused disable, so PEC is set (UHCI 2.1.7).
+        if (value & PortSc.PE) value |= PortSc.PEC;
+        value = (value | PortSc.CSC) & ~(PortSc.PE | PortSc.SUSP | PortSc.RD);
+        break;
+      case PortEvent.RemoteWakeup:
+        value |= PortSc.RD;
+        break;
+    }
+    this.setPortsc(i, value);
+    this.host.resumeSignalled();
+  };
+}

@@ -1,0 +1,293 @@
+import type { Clock } from "../../machine/clock.ts";
+import type { GuestMemory } from "../../machine/guest-memory.ts";
+import type { IrqLine } from "../../machine/irq-line.ts";
+import { type IoWidth, RegisterBlock } from "../../machine/register-block.ts";
+import type { UsbDevice } from "../../usb/device.ts";
+import { UsbPacket } from "../../usb/packet.ts";
+import type { UsbPort } from "../../usb/port.ts";
+import { AsyncQueue } from "./async-queue.ts";
+import { FrameClock } from "./frame-clock.ts";
+import { FrameWalker, UsbIntCause, type WalkerHost } from "./frame-walker.ts";
+import { type PciIdentity, PIIX3_UHCI } from "./pci-identity.ts";
+import { REG, UHCI_IO_SIZE, UsbCmd, UsbIntr, UsbSts, uhciRegisterSpecs } from "./registers.ts";
+import { RootHub } from "./root-hub.ts";
+
+export interface UhciOptions {
+  memory: GuestMemory;
+  irq: IrqLine;
+  clock: Clock;
+  /** Root hub ports (UHCI has 2). */
+  ports?: number;
+  /** Bytes moved per frame before the frame ends (QEMU and Bochs use 1280). */
+  bandwidthBytesPerFrame?: number;
+  /** Links followed per frame at most: bounds the work a hostile schedule can cause. */
+  maxLinkVisitsPerFrame?: number;
+  /** Overdue frames run per wake-up after a host stall; the rest follow at the next wake-up. */
+  maxFramesPerWakeup?: number;
+}
+
+export const UHCI_DEFAULTS = {
+  ports: 2,
+  bandwidthBytesPerFrame: 1280,
+  maxLinkVisitsPerFrame: 1024,
+  maxFramesPerWakeup: 64,
+} as const;
+
+/**
+ * An Intel UHCI host controller (UHCI Design Guide rev 1.1), built from injected parts: guest memory
+ * for DMA, a level IRQ line and a clock. It exposes a 32-byte I/O register window and a PCI identity;
+ * an emulator adapter maps them. Nothing a guest writes makes it throw.
+ */
+export class UhciController {
+  readonly pci: PciIdentity = PIIX3_UHCI;
+  readonly ioSize = UHCI_IO_SIZE;
+  readonly registers: RegisterBlock;
+  readonly rootHub: RootHub;
+  readonly asyncs = new AsyncQueue();
+  private readonly memory: GuestMemory;
+  private readonly irq: IrqLine;
+  private readonly frameClock: FrameClock;
+  private readonly walker: FrameWalker;
+  private readonly packetPool: UsbPacket[] = [];
+  /** Which causes lie behind USBSTS.USBINT (IOC, short packet): cleared with it. */
+  private usbIntCauses = 0;
+  private irqLevel = false;
+
+  constructor(options: UhciOptions) {
+    this.memory = options.memory;
+    this.irq = options.irq;
+    const portCount = options.ports ?? UHCI_DEFAULTS.ports;
+    if (!Number.isInteger(portCount) || portCount < 1 || portCount > 7) {
+      throw new RangeError(`a UHCI root hub has 1 to 7 ports, not ${portCount}`);
+    }
+    this.registers = new RegisterBlock(uhciRegisterSpecs(portCount), UHCI_IO_SIZE, 0xff);
+    this.rootHub = new RootHub(this.registers, portCount, {
+      forgetDevice: (device) => this.asyncs.cancelAll(device, this.releasePacketOrNull),
+      resumeSignalled: () => this.resumeSignalled(),
+    });
+    const host: WalkerHost = {
+      memory: this.memory,
+      asyncs: this.asyncs,
+      findDevice: (address) => this.rootHub.findDevice(address),
+      acquirePacket: () => this.packetPool.pop() ?? new UsbPacket(),
+      releasePacket: (packet) => this.packetPool.push(packet),
+      raiseStatus: (bits) => this.raiseStatus(bits),
+      get singleStep() {
+        return singleStep();
+      },
+    };
+    const singleStep = (): boolean => (this.registers.get(REG.USBCMD) & UsbCmd.SWDBG) !== 0;
+    this.walker = new FrameWalker(host, {
+      bandwidthBytesPerFrame: options.bandwidthBytesPerFrame ?? UHCI_DEFAULTS.bandwidthBytesPerFrame,
+      maxLinkVisitsPerFrame: options.maxLinkVisitsPerFrame ?? UHCI_DEFAULTS.maxLinkVisitsPerFrame,
+    });
+    this.walker.onAsyncCompletion = () => this.deliverInterrupts();
+    this.frameClock = new FrameClock(
+      options.clock,
+      () => this.runFrame(),
+      options.maxFramesPerWakeup ?? UHCI_DEFAULTS.maxFramesPerWakeup,
+    );
+    this.resetController();
+  }
+
+  // ---- Bus face -------------------------------------------------------------------------------
+
+  /** A guest I/O read of 1, 2 or 4 bytes at `offset` inside the 32-byte window. */
+  ioRead(offset: number, width: IoWidth): number {
+    return this.registers.read(offset, width);
+  }
+
+  /** A guest I/O write; any value at any offset and width is accepted. */
+  ioWrite(offset: number, width: IoWidth, value: number): void {
+    this.registers.write(offset, width, value >>> 0, this.onRegisterWrite);
+    this.updateIrq();
+  }
+
+  /** Plugs a device into root port `portIndex` (0-based). */
+  attach(portIndex: number, device: UsbDevice): void {
+    this.rootHub.attach(portIndex, device);
+  }
+
+  /** Unplugs the device on root port `portIndex`; its outstanding requests are cancelled. */
+  detach(portIndex: number): UsbDevice | null {
+    return this.rootHub.detach(portIndex);
+  }
+
+  get ports(): readonly UsbPort[] {
+    return this.rootHub.ports;
+  }
+
+  /** Hardware reset (PCI reset / power-on). */
+  reset(): void {
+    this.resetController();
+  }
+
+  // ---- Observability ----------------------------------------------------------------------------
+
+  /** Links followed during the last frame. */
+  get lastFrameLinkVisits(): number {
+    return this.walker.linkVisits;
+  }
+  /** Bytes moved during the last frame. */
+  get lastFrameBytes(): number {
+    return this.walker.frameBytes;
+  }
+  /** Frames run since RS was last set. */
+  get framesRun(): number {
+    return this.frameClock.frames;
+  }
+  /** How many frames each clock wake-up ran (index = count; the last bucket is the cap). */
+  get framesPerWakeup(): Uint32Array {
+    return this.frameClock.framesPerWakeup;
+  }
+
+  // ---- Registers ----------------------------------------------------------------------------------
+
+  private readonly onRegisterWrite = (register: number, before: number): void => {
+    switch (register) {
+      case REG.USBCMD:
+        this.commandWritten(before);
+        break;
+      case REG.USBSTS:
+        // UHCI 2.1.2: HCHalted reflects the controller, not the guest's write.
+        this.setHaltedBit();
+        if (!(this.registers.get(REG.USBSTS) & UsbSts.USBINT)) this.usbIntCauses = 0;
+        break;
+      case REG.FRNUM:
+        // UHCI 2.1.5: FRNUM is written only while the controller is halted.
+        if (!this.isHalted()) this.registers.set(REG.FRNUM, before);
+        break;
+      default:
+        if (register >= REG.PORTSC1 && register < REG.PORTSC1 + this.rootHub.ports.length) {
+          this.rootHub.portWritten(register - REG.PORTSC1, before);
+        }
+    }
+  };
+
+  private commandWritten(before: number): void {
+    const cmd = this.registers.get(REG.USBCMD);
+    if (cmd & UsbCmd.GRESET) {
+      // UHCI 2.1.1 GRESET: the bus is reset and the controller with it while the bit is held.
+      if (!(before & UsbCmd.GRESET)) {
+        this.resetController();
+        this.registers.set(REG.USBCMD, UsbCmd.GRESET);
+      }
+      return;
+    }
+    if (cmd & UsbCmd.HCRESET) {
+      // UHCI 2.1.1 HCRESET: reset, then the bit clears itself.
+      this.resetController();
+      return;
+    }
+    const wasRunning = (before & UsbCmd.RS) !== 0 && this.frameClock.isRunning;
+    if (cmd & UsbCmd.RS && !wasRunning) this.start();
+    else if (!(cmd & UsbCmd.RS) && this.frameClock.isRunning) this.stop();
+
+    // Global suspend applies only while halted (UHCI 2.1.1 EGSM); FGR drives resume to the ports.
+    const suspended = (cmd & UsbCmd.EGSM) !== 0 && !(cmd & UsbCmd.FGR) && this.isHalted();
+    this.rootHub.setGlobalSuspend(suspended);
+  }
+
+  private start(): void {
+    const sts = this.registers.get(REG.USBSTS);
+    this.registers.set(REG.USBSTS, sts & ~UsbSts.HCHALTED);
+    // SOFMOD: frame length = 11936 + SOFMOD bit times at 12 Mbit/s; 64 (the reset value) is 1 ms.
+    const period = (11936 + this.registers.get(REG.SOFMOD)) / 12000;
+    this.frameClock.start(period);
+  }
+
+  private stop(): void {
+    this.frameClock.stop();
+    const cmd = this.registers.get(REG.USBCMD);
+    this.registers.set(REG.USBCMD, cmd & ~UsbCmd.RS);
+    this.registers.set(REG.USBSTS, this.registers.get(REG.USBSTS) | UsbSts.HCHALTED);
+  }
+
+  private isHalted(): boolean {
+    return (this.registers.get(REG.USBSTS) & UsbSts.HCHALTED) !== 0;
+  }
+
+  private setHaltedBit(): void {
+    const sts = this.registers.get(REG.USBSTS);
+    const halted = !this.frameClock.isRunning;
+    this.registers.set(REG.USBSTS, halted ? sts | UsbSts.HCHALTED : sts & ~UsbSts.HCHALTED);
+  }
+
+  private resetController(): void {
+    this.frameClock.stop();
+    this.asyncs.cancelAll(null, this.releasePacketOrNull);
+    this.registers.reset();
+    this.usbIntCauses = 0;
+    this.walker.pendingInterrupts = 0;
+    this.rootHub.reset();
+    this.updateIrq();
+  }
+
+  // ---- Frames -----------------------------------------------------------------------------------
+
+  /** One frame (UHCI 3.4): age async requests, walk the schedule, advance FRNUM, raise interrupts. */
+  private runFrame(): void {
+    this.asyncs.ageAndExpire(this.releasePacketOrNull);
+    const frnum = this.registers.get(REG.FRNUM);
+    const base = this.registers.get(REG.FRBASEADD);
+    this.walker.walkFrame((base + (frnum & 0x3ff) * 4) >>> 0);
+    if (this.walker.stepped) {
+      // UHCI 2.1.1 SWDBG: after one transaction the controller clears RS and halts in this frame.
+      this.stop();
+    } else if (this.frameClock.isRunning) {
+      this.registers.set(REG.FRNUM, (frnum + 1) & 0x7ff);
+    }
+    // UHCI 3.2.2 IOC: the interrupt comes at the end of the frame in which the TD completed.
+    this.deliverInterrupts();
+  }
+
+  private deliverInterrupts(): void {
+    const causes = this.walker.pendingInterrupts;
+    if (causes !== 0) {
+      this.walker.pendingInterrupts = 0;
+      this.usbIntCauses |= causes;
+      this.registers.set(REG.USBSTS, this.registers.get(REG.USBSTS) | UsbSts.USBINT);
+    }
+    this.updateIrq();
+  }
+
+  private raiseStatus(bits: number): void {
+    this.registers.set(REG.USBSTS, this.registers.get(REG.USBSTS) | bits);
+    if (bits & (UsbSts.HSE | UsbSts.HCPE)) this.stop();
+    this.updateIrq();
+  }
+
+  private resumeSignalled(): void {
+    const cmd = this.registers.get(REG.USBCMD);
+    if (cmd & UsbCmd.EGSM) {
+      // UHCI 2.1.2 RD: resume seen during global suspend; the controller drives global resume (FGR).
+      this.registers.set(REG.USBCMD, cmd | UsbCmd.FGR);
+      this.registers.set(REG.USBSTS, this.registers.get(REG.USBSTS) | UsbSts.RD);
+      this.rootHub.setGlobalSuspend(false);
+    }
+    this.updateIrq();
+  }
+
+  /** UHCI 2.1.3: the line is high while an enabled cause is pending; HSE and HCPE are not maskable. */
+  private updateIrq(): void {
+    const sts = this.registers.get(REG.USBSTS);
+    const intr = this.registers.get(REG.USBINTR);
+    const level =
+      (sts & UsbSts.USBINT) !== 0 &&
+      (((this.usbIntCauses & UsbIntCause.IOC) !== 0 && (intr & UsbIntr.IOC) !== 0) ||
+        ((this.usbIntCauses & UsbIntCause.SHORT_PACKET) !== 0 && (intr & UsbIntr.SHORT_PACKET) !== 0));
+    const on =
+      level ||
+      ((sts & UsbSts.USBERRINT) !== 0 && (intr & UsbIntr.TIMEOUT_CRC) !== 0) ||
+      ((sts & UsbSts.RD) !== 0 && (intr & UsbIntr.RESUME) !== 0) ||
+      (sts & (UsbSts.HSE | UsbSts.HCPE)) !== 0;
+    if (on !== this.irqLevel) {
+      this.irqLevel = on;
+      this.irq.set(on);
+    }
+  }
+
+  private readonly releasePacketOrNull = (packet: UsbPacket | null): void => {
+    if (packet !== null) this.packetPool.push(packet);
+  };
+}
