@@ -1,0 +1,142 @@
+import { UhciController, type UhciOptions } from "../../controller/uhci/uhci-controller.ts";
+import { VirtualClock } from "../../machine/clock.ts";
+import type { IrqLine } from "../../machine/irq-line.ts";
+import { V86GuestMemory } from "./v86-guest-memory.ts";
+import { type V86Internals, v86Internals } from "./v86-shim.ts";
+
+/** PCI 00:01.2 — function 2 of the PIIX3 ISA bridge device, where a PIIX3's USB function sits. */
+export const UHCI_PCI_DEVFN = (1 << 3) | 2;
+/**
+ * The I/O BAR's initial port. v86 relocates a BAR only for ports ≥ 0x1000, and SeaBIOS moves it; 0xEC00
+ * is free in v86's default machine.
+ */
+export const UHCI_INITIAL_IO_BASE = 0xec00;
+
+export interface AttachUhciOptions extends Omit<UhciOptions, "memory" | "irq" | "clock"> {
+  /** PCI devfn (default 00:01.2). */
+  devfn?: number;
+  /** Initial I/O BAR base (default 0xEC00); the BIOS may move it. */
+  ioBase?: number;
+}
+
+export interface UhciOnV86 {
+  controller: UhciController;
+  /** The clock the controller runs on; the adapter advances it to v86's time in the timer hook. */
+  clock: VirtualClock;
+  /** The I/O base the BAR holds now (after any BIOS relocation). */
+  currentIoBase(): number;
+  /** Restores v86's timer hook and stops using the controller. */
+  detach(): void;
+}
+
+/**
+ * Attaches a UHCI controller to a v86 emulator. Call in the "emulator-ready" event (before the BIOS
+ * runs) so the BIOS and the guest find it at PCI enumeration.
+ */
+export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = {}): UhciOnV86 {
+  const v86: V86Internals = v86Internals(emulator);
+  const cpu = v86.cpu;
+  const pci = cpu.devices.pci;
+  const devfn = options.devfn ?? UHCI_PCI_DEVFN;
+  const ioBase = options.ioBase ?? UHCI_INITIAL_IO_BASE;
+
+  const irq: IrqLine = {
+    // Level-triggered through v86's PIRQ routing: raised while the controller requests service.
+    set: (level) => (level ? pci.raise_irq(devfn) : pci.lower_irq(devfn)),
+  };
+  const clock = new VirtualClock(performance.now());
+  const controller = new UhciController({ ...options, memory: new V86GuestMemory(cpu), irq, clock });
+  const identity = controller.pci;
+
+  // Port handlers: offset i is bound to its own closure, so the handlers stay right when v86 moves the
+  // whole BAR's port entries after the BIOS reprograms it.
+  const device = { name: "uhci" };
+  for (let offset = 0; offset < controller.ioSize; offset++) {
+    cpu.io.register_read(
+      ioBase + offset,
+      device,
+      () => controller.ioRead(offset, 1),
+      () => controller.ioRead(offset, 2),
+      () => controller.ioRead(offset, 4) | 0,
+    );
+    cpu.io.register_write(
+      ioBase + offset,
+      device,
+      (value) => controller.ioWrite(offset, 1, value),
+      (value) => controller.ioWrite(offset, 2, value),
+      (value) => controller.ioWrite(offset, 4, value),
+    );
+  }
+
+  const space = new Uint8Array(256);
+  const put = (offset: number, width: number, value: number) => {
+    for (let b = 0; b < width; b++) space[offset + b] = (value >>> (8 * b)) & 0xff;
+  };
+  put(0x00, 2, identity.vendorId);
+  put(0x02, 2, identity.deviceId);
+  put(0x04, 2, 0x0005); // command: I/O space + bus master, as firmware would leave it
+  put(0x08, 1, identity.revision);
+  put(0x09, 3, identity.classCode);
+  put(0x0e, 1, 0x00); // header type 0
+  put(0x10 + 4 * identity.ioBar.index, 4, ioBase | 1);
+  put(0x3d, 1, identity.interruptPin);
+  for (const extra of identity.configBytes) put(extra.offset, extra.width, extra.value);
+  const bars: ({ size: number } | undefined)[] = [];
+  bars[identity.ioBar.index] = { size: identity.ioBar.size };
+  const config = pci.register_device({
+    pci_id: devfn,
+    pci_space: Array.from(space),
+    pci_bars: bars,
+    name: "uhci",
+  });
+
+  // USBLEGSUP (config 0xC0) has write-1-to-clear status bits; v86 stores config writes verbatim.
+  const legsupDword = 0xc0 >> 2;
+  const originalWrite16 = pci.pci_write16;
+  const originalWrite32 = pci.pci_write32;
+  const originalWrite8 = pci.pci_write8;
+  const legacyFix = (address: number, before: number): void => {
+    if (address >> 8 !== devfn || (address & 0xfc) !== 0xc0) return;
+    const now = config[legsupDword] ?? 0;
+    const w1c = identity.legacySupportWriteOneToClear;
+    const cleared = before & ~(now & w1c) & w1c;
+    config[legsupDword] = ((now & ~w1c) | cleared) >>> 0;
+  };
+  pci.pci_write8 = function (address, value) {
+    const before = config[legsupDword] ?? 0;
+    originalWrite8.call(this, address, value);
+    legacyFix(address, before);
+  };
+  pci.pci_write16 = function (address, value) {
+    const before = config[legsupDword] ?? 0;
+    originalWrite16.call(this, address, value);
+    legacyFix(address, before);
+  };
+  pci.pci_write32 = function (address, value) {
+    const before = config[legsupDword] ?? 0;
+    originalWrite32.call(this, address, value);
+    legacyFix(address, before);
+  };
+
+  // The frame clock runs from v86's periodic device hook, catching up to v86's time. It never asks to
+  // be called back in under 1 ms: a smaller answer makes v86 busy-spin the host CPU.
+  const originalTimers = cpu.run_hardware_timers;
+  cpu.run_hardware_timers = function (acpiEnabled, nowMs) {
+    const next = originalTimers.call(this, acpiEnabled, nowMs);
+    clock.advanceTo(nowMs);
+    const due = clock.nextDueMs();
+    return due === undefined ? next : Math.min(next, Math.max(1, due - nowMs));
+  };
+
+  return {
+    controller,
+    clock,
+    currentIoBase: () => ((config[4 + identity.ioBar.index] ?? 0) & 0xfffc) >>> 0,
+    detach: () => {
+      cpu.run_hardware_timers = originalTimers;
+      pci.pci_write8 = originalWrite8;
+      pci.pci_write16 = originalWrite16;
+      pci.pci_write32 = originalWrite32;
+    },
+  };
+}

@@ -1,0 +1,56 @@
+import { DMA_FAULT, type GuestMemory, inRam } from "../../machine/guest-memory.ts";
+import type { V86Cpu } from "./v86-shim.ts";
+
+/**
+ * v86 guest RAM as the controller's DMA target. Every access is checked against the RAM size (v86's
+ * release build does not bound-check its blob helpers). The wasm memory can grow during boot, which
+ * detaches typed-array views, so the view is re-made when it has been detached.
+ */
+export class V86GuestMemory implements GuestMemory {
+  private bytes: Uint8Array = new Uint8Array(0);
+  private view: DataView = new DataView(new ArrayBuffer(0));
+
+  constructor(private readonly cpu: V86Cpu) {
+    this.size = cpu.memory_size[0] ?? 0;
+    this.refresh();
+  }
+
+  /** Bytes of guest RAM; fixed once v86 has created its memory. */
+  readonly size: number;
+
+  private refresh(): void {
+    const size = this.size;
+    if (this.bytes.length === size) return;
+    this.bytes = new Uint8Array(this.cpu.wasm_memory.buffer, this.cpu.mem8.byteOffset, size);
+    this.view = new DataView(this.bytes.buffer, this.bytes.byteOffset, size);
+  }
+
+  read32(address: number): number {
+    if (!inRam(this.size, address, 4)) return DMA_FAULT;
+    this.refresh();
+    return this.view.getUint32(address, true);
+  }
+
+  write32(address: number, value: number): boolean {
+    if (!inRam(this.size, address, 4)) return false;
+    this.refresh();
+    this.view.setUint32(address, value >>> 0, true);
+    this.cpu.jit_dirty_cache(address, address + 4);
+    return true;
+  }
+
+  read(address: number, into: Uint8Array, length: number): boolean {
+    if (length > into.length || !inRam(this.size, address, length)) return false;
+    this.refresh();
+    into.set(this.bytes.subarray(address, address + length), 0);
+    return true;
+  }
+
+  write(address: number, from: Uint8Array, length: number): boolean {
+    if (length > from.length || !inRam(this.size, address, length)) return false;
+    this.refresh();
+    this.bytes.set(length === from.length ? from : from.subarray(0, length), address);
+    this.cpu.jit_dirty_cache(address, address + length);
+    return true;
+  }
+}

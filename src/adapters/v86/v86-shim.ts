@@ -1,0 +1,87 @@
+/**
+ * The one place that declares v86's internals. v86 (npm `v86`, pinned in package.json) types only its
+ * public API; an external PCI device needs a few internal objects, reachable by name because the build
+ * keeps property names. Only the surface used here is declared, and the cast happens once, in
+ * {@link v86Internals}. `v86-shim.test.ts` fails loudly if an upgrade moves any of it.
+ */
+
+/* biome-ignore-all lint/suspicious/noExplicitAny: the single typed shim over v86's untyped internals */
+
+export interface V86PciBar {
+  size: number;
+}
+
+export interface V86PciDevice {
+  pci_id: number;
+  pci_space: number[];
+  pci_bars: (V86PciBar | undefined)[];
+  name: string;
+}
+
+export interface V86Pci {
+  register_device(device: V86PciDevice): Int32Array;
+  raise_irq(pciId: number): void;
+  lower_irq(pciId: number): void;
+  pci_write8(address: number, value: number): void;
+  pci_write16(address: number, value: number): void;
+  pci_write32(address: number, value: number): void;
+  device_spaces: (Int32Array | undefined)[];
+}
+
+export interface V86Io {
+  register_read(port: number, device: object, r8: () => number, r16: () => number, r32: () => number): void;
+  register_write(
+    port: number,
+    device: object,
+    w8: (value: number) => void,
+    w16: (value: number) => void,
+    w32: (value: number) => void,
+  ): void;
+}
+
+export interface V86Cpu {
+  devices: { pci: V86Pci };
+  io: V86Io;
+  wasm_memory: { readonly buffer: ArrayBufferLike };
+  /** A view of guest RAM (a Proxy in v86 that re-creates the array on every access). */
+  mem8: { byteOffset: number };
+  /** memory_size[0] = bytes of guest RAM (a Proxy in v86: read it once, not per access). */
+  memory_size: ArrayLike<number>;
+  /** Invalidates JIT-compiled code for a written physical range [start, end). */
+  jit_dirty_cache(start: number, end: number): void;
+  /** The periodic device hook: returns milliseconds until a device needs it again. */
+  run_hardware_timers(acpiEnabled: boolean, nowMs: number): number;
+}
+
+export interface V86Internals {
+  cpu: V86Cpu;
+}
+
+/** The v86 internals of an emulator instance after "emulator-ready"; throws with a clear message if absent. */
+export function v86Internals(emulator: unknown): V86Internals {
+  const v86 = (emulator as any)?.v86;
+  const cpu = v86?.cpu;
+  const missing: string[] = [];
+  if (cpu === undefined) missing.push("emulator.v86.cpu");
+  else {
+    if (typeof cpu.devices?.pci?.register_device !== "function")
+      missing.push("cpu.devices.pci.register_device");
+    if (typeof cpu.devices?.pci?.raise_irq !== "function") missing.push("cpu.devices.pci.raise_irq");
+    if (typeof cpu.devices?.pci?.lower_irq !== "function") missing.push("cpu.devices.pci.lower_irq");
+    if (typeof cpu.devices?.pci?.pci_write16 !== "function") missing.push("cpu.devices.pci.pci_write16");
+    if (typeof cpu.io?.register_read !== "function") missing.push("cpu.io.register_read");
+    if (typeof cpu.io?.register_write !== "function") missing.push("cpu.io.register_write");
+    if (!(cpu.wasm_memory?.buffer instanceof ArrayBuffer)) missing.push("cpu.wasm_memory");
+    if (typeof cpu.mem8?.byteOffset !== "number") missing.push("cpu.mem8");
+    if (typeof cpu.memory_size?.[0] !== "number") missing.push("cpu.memory_size");
+    if (typeof cpu.jit_dirty_cache !== "function") missing.push("cpu.jit_dirty_cache");
+    if (typeof cpu.run_hardware_timers !== "function") missing.push("cpu.run_hardware_timers");
+  }
+  if (missing.length > 0) {
+    throw new Error(
+      `this v86 build lacks what the UHCI adapter needs (${missing.join(", ")}); ` +
+        "use the v86 version pinned in package.json, and attach in the 'emulator-ready' event",
+    );
+  }
+  return v86 as V86Internals;
+}
