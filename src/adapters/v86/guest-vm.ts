@@ -1,0 +1,130 @@
+import { createRequire } from "node:module";
+import { V86 } from "v86";
+import type { UsbDevice } from "../../usb/device.ts";
+import type { GuestImages } from "./bundled-guest.ts";
+import { type GuestEvent, GuestSerialParser } from "./guest-serial.ts";
+import { type AttachUhciOptions, attachUhciToV86, type UhciOnV86 } from "./uhci-v86.ts";
+
+export interface GuestVmOptions {
+  images: GuestImages;
+  cmdline: string;
+  /** Guest RAM; the initrd is loaded at the 64 MiB mark, so at least 64 MiB + initrd. */
+  memoryBytes?: number;
+  /** Devices to plug into the root ports, by port index; null = no UHCI controller at all. */
+  usb?: readonly (UsbDevice | null)[] | null;
+  controllerOptions?: AttachUhciOptions;
+  /** Every protocol event, as it arrives. */
+  onEvent?: (event: GuestEvent) => void;
+  /** Every raw serial byte (for an interactive console). */
+  onSerialByte?: (byte: number) => void;
+}
+
+const require = createRequire(import.meta.url);
+const WASM_PATH = require.resolve("v86/build/v86.wasm");
+
+/**
+ * A v86 machine booting the guest with (optionally) a UHCI controller at 00:01.2, its serial console
+ * parsed into protocol events.
+ */
+export class GuestVm {
+  readonly serial: GuestSerialParser;
+  readonly startedAt = performance.now();
+  private readonly emulator: V86;
+  private uhciHandle: UhciOnV86 | null = null;
+  private readonly waiters = new Set<() => void>();
+  private stopped = false;
+
+  private constructor(options: GuestVmOptions) {
+    this.serial = new GuestSerialParser((event) => {
+      options.onEvent?.(event);
+      for (const wake of this.waiters) wake();
+    });
+    this.emulator = new V86({
+      wasm_path: WASM_PATH,
+      memory_size: options.memoryBytes ?? 128 * 1024 * 1024,
+      vga_memory_size: 2 * 1024 * 1024,
+      bios: { buffer: options.images.bios },
+      vga_bios: { buffer: options.images.vgaBios },
+      bzimage: { buffer: options.images.kernel },
+      initrd: { buffer: options.images.initrd },
+      cmdline: options.cmdline,
+      autostart: false,
+      disable_keyboard: true,
+      disable_mouse: true,
+      disable_speaker: true,
+    });
+    this.emulator.add_listener("emulator-ready", () => {
+      if (options.usb === null || options.usb === undefined) return;
+      const handle = attachUhciToV86(this.emulator, options.controllerOptions);
+      options.usb.forEach((device, port) => {
+        if (device !== null) handle.controller.attach(port, device);
+      });
+      this.uhciHandle = handle;
+    });
+    this.emulator.add_listener("serial0-output-byte", (byte: number) => {
+      options.onSerialByte?.(byte);
+      this.serial.byte(byte);
+    });
+  }
+
+  /** Creates the machine and starts it once v86 has loaded. */
+  static async boot(options: GuestVmOptions): Promise<GuestVm> {
+    const vm = new GuestVm(options);
+    await new Promise<void>((resolve) => {
+      vm.emulator.add_listener("emulator-loaded", () => {
+        vm.emulator.run();
+        resolve();
+      });
+    });
+    return vm;
+  }
+
+  /** The controller attached to this machine, if any. */
+  get uhci(): UhciOnV86 | null {
+    return this.uhciHandle;
+  }
+
+  get secondsSinceStart(): number {
+    return (performance.now() - this.startedAt) / 1000;
+  }
+
+  /** Resolves with the first event (already seen or future) that matches, or rejects after `timeoutMs`. */
+  waitForEvent(match: (event: GuestEvent) => boolean, timeoutMs: number): Promise<GuestEvent> {
+    return new Promise((resolve, reject) => {
+      let seen = 0;
+      const check = () => {
+        const events = this.serial.events;
+        for (; seen < events.length; seen++) {
+          const event = events[seen]!;
+          if (match(event)) {
+            cleanup();
+            resolve(event);
+            return;
+          }
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`the guest did not report in ${Math.round(timeoutMs / 1000)} s`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** Types text into the guest's serial console. */
+  sendSerial(text: string): void {
+    this.emulator.serial0_send(text);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.uhciHandle?.detach();
+    await this.emulator.destroy();
+  }
+}
