@@ -19,7 +19,8 @@
  *       Opens /dev/input/NODE for each NODE (e.g. event0), prints one line per
  *       input_event until MILLISECONDS have elapsed (monotonic clock):
  *         @@UHCI {"event":"input","node":"event0","sec":S,"usec":U,"type":T,"code":C,"value":V}
- *       then  @@UHCI {"event":"input-summary","events":N,"ms":MS}
+ *       After opening the nodes it prints @@UHCI {"event":"input-open","nodes":N};
+ *       at the end @@UHCI {"event":"input-summary","events":N,"ms":MS}
  *   uhcitool ms
  *       Prints CLOCK_MONOTONIC in milliseconds (for timing in the shell).
  */
@@ -220,6 +221,11 @@ static int cmd_evdev(int argc, char **argv) {
         names[n] = argv[i];
         n++;
     }
+    /* Tell the host the nodes are open: events it injects from now on are all read. */
+    ostr("@@UHCI {\"event\":\"input-open\",\"nodes\":");
+    ou32((u32)n);
+    ostr("}\n");
+    oflush();
     u32 start = now_ms();
     u32 count = 0;
     for (;;) {
