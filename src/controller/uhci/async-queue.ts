@@ -106,13 +106,22 @@ export class AsyncQueue {
     return packet;
   }
 
-  /** Called once per frame: ages every pairing and cancels those whose TD left the schedule. */
-  ageAndExpire(onCancelled: (packet: UsbPacket | null) => void): void {
+  /**
+   * Called at the start of each frame: ages every pairing. The walk that follows refreshes those whose
+   * TD it meets; {@link expire} at the end of the frame then cancels the rest that ran out. Aging and
+   * expiring on either side of the walk is what makes a TD met in frame n still valid when it is next
+   * met in frame n + 32 (expiring before the walk would cut the lifetime to 31 frames).
+   */
+  age(): void {
+    if (this.count === 0) return;
+    for (const p of this.pairings) if (p.inUse) p.valid--;
+  }
+
+  /** Called at the end of each frame: cancels the pairings whose TD was not met for the whole lifetime. */
+  expire(onCancelled: (packet: UsbPacket | null) => void): void {
     if (this.count === 0) return;
     for (const p of this.pairings) {
-      if (!p.inUse) continue;
-      p.valid--;
-      if (p.valid <= 0) onCancelled(this.cancel(p));
+      if (p.inUse && p.valid <= 0) onCancelled(this.cancel(p));
     }
   }
 

@@ -196,6 +196,10 @@ export class FrameWalker {
       // The guest took back a TD whose request is still out: cancel it (Linux unlinking an URB).
       const stale = asyncs.findByTd(address);
       if (stale !== null) this.recycle(asyncs.cancel(stale));
+      // UHCI 3.2.2 IOC: even a TD fetched with Active already clear raises IOC at the end of the frame.
+      // Linux uhci-hcd relies on it: it sets IOC on its inactive terminating TD to get an interrupt at
+      // the next frame boundary when it unlinks a queue (uhci_set_next_interrupt).
+      if (ctrl & TdCtrl.IOC) this.pendingInterrupts |= UsbIntCause.IOC;
       return Outcome.NotAdvanced;
     }
 
@@ -320,6 +324,8 @@ export class FrameWalker {
           status &= ~TdCtrl.ACTIVE;
           this.host.raiseStatus(UsbSts.USBERRINT);
           moved = maxLen;
+          // UHCI 3.2.2 Babble Detected: babble terminates the current frame; no further TDs run in it.
+          outcome = Outcome.StopFrame;
           break;
         }
         if (packet.pid === Pid.In && moved > 0 && !memory.write(buffer, packet.data, moved)) {
@@ -337,7 +343,11 @@ export class FrameWalker {
         break;
       }
       case PacketStatus.Nak:
-        if (isochronous) {
+        if (packet.pid === Pid.Setup && !isochronous) {
+          // UHCI 3.2.2 NAK Received: a NAK to a SETUP is also reported as a time-out error (and
+          // counted in C_ERR like one).
+          status = this.countError(status | TdCtrl.NAK | TdCtrl.CRC_TIMEOUT, ctrl);
+        } else if (isochronous) {
           // No handshake on isochronous: a device with nothing to say timed out (UHCI 3.2.2).
           status = (status | TdCtrl.CRC_TIMEOUT) & ~TdCtrl.ACTIVE;
           this.host.raiseStatus(UsbSts.USBERRINT);
@@ -348,29 +358,23 @@ export class FrameWalker {
         break;
       case PacketStatus.Stall:
         status = (status | TdCtrl.STALLED) & ~TdCtrl.ACTIVE;
+        // UHCI 3.2.2 Stalled: a STALL to a SETUP is also reported as a time-out error.
+        if (packet.pid === Pid.Setup) status |= TdCtrl.CRC_TIMEOUT;
         this.host.raiseStatus(UsbSts.USBERRINT);
         break;
       case PacketStatus.Babble:
         status = (status | TdCtrl.BABBLE | TdCtrl.STALLED) & ~TdCtrl.ACTIVE;
         this.host.raiseStatus(UsbSts.USBERRINT);
+        outcome = Outcome.StopFrame; // as above: babble ends the frame
         break;
-      default: {
-        // Timeout/CRC (no device, or an I/O error). UHCI 3.2.2 C_ERR: count down; reaching 0 makes the
-        // error final. 0 means "no limit". Isochronous TDs are never retried.
-        status |= TdCtrl.CRC_TIMEOUT;
-        let errors = ctrlErrorCount(ctrl);
+      default:
+        // Timeout/CRC (no device, or an I/O error). Isochronous TDs are never retried.
         if (isochronous) {
-          status &= ~TdCtrl.ACTIVE;
+          status = (status | TdCtrl.CRC_TIMEOUT) & ~TdCtrl.ACTIVE;
           this.host.raiseStatus(UsbSts.USBERRINT);
-        } else if (errors !== 0) {
-          errors--;
-          status = (status & ~TdCtrl.CERR_MASK) | (errors << TdCtrl.CERR_SHIFT);
-          if (errors === 0) {
-            status = (status | TdCtrl.STALLED) & ~TdCtrl.ACTIVE;
-            this.host.raiseStatus(UsbSts.USBERRINT);
-          }
+        } else {
+          status = this.countError(status | TdCtrl.CRC_TIMEOUT, ctrl);
         }
-      }
     }
 
     status |= encodeLength(moved);
@@ -383,5 +387,21 @@ export class FrameWalker {
       return Outcome.StopFrame;
     }
     return outcome;
+  }
+
+  /**
+   * UHCI 3.2.2 C_ERR: a failed transaction counts the error down; reaching 0 makes it final (Stalled,
+   * inactive, USBERRINT). A count of 0 means "no limit". STALL, babble and NAK are not counted.
+   */
+  private countError(status: number, ctrl: number): number {
+    let errors = ctrlErrorCount(ctrl);
+    if (errors === 0) return status;
+    errors--;
+    status = (status & ~TdCtrl.CERR_MASK) | (errors << TdCtrl.CERR_SHIFT);
+    if (errors === 0) {
+      status = (status | TdCtrl.STALLED) & ~TdCtrl.ACTIVE;
+      this.host.raiseStatus(UsbSts.USBERRINT);
+    }
+    return status;
   }
 }

@@ -53,13 +53,20 @@ export class RootHub {
     return v;
   }
 
-  /** Controller reset (HCRESET/GRESET/power-on): every port disabled; present devices show a new connect. */
-  reset(): void {
+  /**
+   * Controller reset (HCRESET/GRESET/power-on): every port disabled; present devices show a new connect.
+   * `virtualDisconnect` is HCRESET's variant (UHCI 2.1.1): it resets the connect state machines, which
+   * looks like a disconnect, so a port that was enabled also reports the hardware disable in PEC.
+   */
+  reset(virtualDisconnect = false): void {
     this.globalSuspend = false;
     this.ports.forEach((port, i) => {
+      const wasEnabled = port.enabled;
       port.setEnabled(false);
       port.reset();
-      this.setPortsc(i, PortSc.ALWAYS_ONE | (port.connected ? PortSc.CSC : 0));
+      let value = PortSc.ALWAYS_ONE | (port.connected ? PortSc.CSC : 0);
+      if (virtualDisconnect && wasEnabled) value |= PortSc.PEC;
+      this.setPortsc(i, value);
     });
   }
 

@@ -154,7 +154,7 @@ export class UhciController {
         if (!(this.registers.get(REG.USBSTS) & UsbSts.USBINT)) this.usbIntCauses = 0;
         break;
       case REG.FRNUM:
-        // UHCI 2.1.5: FRNUM is written only while the controller is halted.
+        // UHCI 2.1.4: FRNUM is written only while the controller is halted.
         if (!this.isHalted()) this.registers.set(REG.FRNUM, before);
         break;
       default:
@@ -176,7 +176,7 @@ export class UhciController {
     }
     if (cmd & UsbCmd.HCRESET) {
       // UHCI 2.1.1 HCRESET: reset, then the bit clears itself.
-      this.resetController();
+      this.resetController(true);
       return;
     }
     const wasRunning = (before & UsbCmd.RS) !== 0 && this.frameClock.isRunning;
@@ -213,13 +213,14 @@ export class UhciController {
     this.registers.set(REG.USBSTS, halted ? sts | UsbSts.HCHALTED : sts & ~UsbSts.HCHALTED);
   }
 
-  private resetController(): void {
+  /** `hcReset`: the reset is USBCMD.HCRESET, whose port effects differ (see RootHub.reset). */
+  private resetController(hcReset = false): void {
     this.frameClock.stop();
     this.asyncs.cancelAll(null, this.releasePacketOrNull);
     this.registers.reset();
     this.usbIntCauses = 0;
     this.walker.pendingInterrupts = 0;
-    this.rootHub.reset();
+    this.rootHub.reset(hcReset);
     this.updateIrq();
   }
 
@@ -227,10 +228,11 @@ export class UhciController {
 
   /** One frame (UHCI 3.4): age async requests, walk the schedule, advance FRNUM, raise interrupts. */
   private runFrame(): void {
-    this.asyncs.ageAndExpire(this.releasePacketOrNull);
+    this.asyncs.age();
     const frnum = this.registers.get(REG.FRNUM);
     const base = this.registers.get(REG.FRBASEADD);
     this.walker.walkFrame((base + (frnum & 0x3ff) * 4) >>> 0);
+    this.asyncs.expire(this.releasePacketOrNull);
     if (this.walker.stepped) {
       // UHCI 2.1.1 SWDBG: after one transaction the controller clears RS and halts in this frame.
       this.stop();

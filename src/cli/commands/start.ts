@@ -1,0 +1,209 @@
+import { BUNDLED_GUEST_CMDLINE, loadGuestImages } from "../../adapters/v86/bundled-guest.ts";
+import type { GuestEvent } from "../../adapters/v86/guest-serial.ts";
+import { GuestVm } from "../../adapters/v86/guest-vm.ts";
+import { UsbKeyboard } from "../../devices/hid/keyboard.ts";
+import { MouseButton } from "../../devices/hid/pointer-device.ts";
+import { UsbTablet } from "../../devices/hid/tablet.ts";
+import { flagHelp, parseFlags, UsageError } from "../args.ts";
+import { type GuestUsbDevice, guestInputEvents, guestInputNodes, guestUsbDevices } from "../guest-report.ts";
+import {
+  compareInput,
+  expectedKeyEvents,
+  expectedTabletEvents,
+  type InputComparison,
+  type TabletAction,
+} from "../input-check.ts";
+import { Progress } from "../progress.ts";
+
+export const START_FLAGS = {
+  json: { kind: "boolean", help: "print the report as JSON on stdout" },
+  text: { kind: "string", help: "text to type through the emulated keyboard", default: "Hello from uhci!\n" },
+  timeout: { kind: "number", help: "seconds to wait for the guest", default: 180, min: 10, integer: true },
+  "guest-dir": { kind: "string", help: "folder with bios.bin, bzImage, initramfs (default: bundled)" },
+  quiet: { kind: "boolean", help: "no progress on stderr" },
+} as const;
+
+export const START_HELP = `uhci start — boot a Linux guest in v86 with the emulated UHCI controller, an emulated
+HID keyboard and tablet; type text and move/click the tablet; report what the guest saw.
+
+${flagHelp(START_FLAGS)}`;
+
+/** Product IDs the job gives its devices, so the guest's input nodes can be told apart. */
+const KEYBOARD_PRODUCT = 0x0001;
+const TABLET_PRODUCT = 0x0003;
+const TABLET_ACTIONS: readonly TabletAction[] = [
+  { kind: "move", x: 16384, y: 16384 },
+  { kind: "move", x: 8192, y: 24576 },
+  { kind: "click" },
+  { kind: "move", x: 32767, y: 0 },
+  { kind: "click" },
+];
+/** Seconds the guest listens to its input nodes once they exist. */
+const LISTEN_SECONDS = 6;
+
+export interface StartReport {
+  ok: boolean;
+  guest: { bootSeconds: number; kernel: string; usbReadySeconds: number; totalSeconds: number };
+  usb: { devices: GuestUsbDevice[] };
+  hid: {
+    sent: number;
+    received: number;
+    lost: number;
+    unexpected: number;
+    inOrder: boolean;
+    keyboard: InputComparison & { text: string };
+    tablet: InputComparison;
+  };
+  problems: string[];
+}
+
+export async function runStart(argv: readonly string[]): Promise<number> {
+  const flags = parseFlags(argv, START_FLAGS);
+  const text = flags.text ?? "";
+  let expectedKeys: ReturnType<typeof expectedKeyEvents>;
+  try {
+    expectedKeys = expectedKeyEvents(text);
+  } catch (error) {
+    throw new UsageError(`--text: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const images = flags["guest-dir"] === undefined ? loadGuestImages() : loadGuestImages(flags["guest-dir"]);
+  const progress = new Progress(process.stderr, flags.quiet);
+  const keyboard = new UsbKeyboard({ productId: KEYBOARD_PRODUCT });
+  const tablet = new UsbTablet({ productId: TABLET_PRODUCT });
+  const timeoutMs = (flags.timeout ?? 180) * 1000;
+
+  progress.update("starting v86…");
+  const vm = await GuestVm.boot({
+    images,
+    cmdline: `${BUNDLED_GUEST_CMDLINE} uhci.plan=enum:2,hid:${LISTEN_SECONDS}:2`,
+    usb: [keyboard, tablet],
+    onEvent: (event: GuestEvent) => {
+      if (event.event === "begin") progress.update("Linux is running /init; loading modules…");
+      else if (event.event === "modules") progress.update("modules loaded; waiting for USB devices…");
+      else if (event.event === "usb-device" && event["roothub"] !== true) {
+        progress.update(`guest enumerated ${String(event["product"])}`);
+      } else if (event.event === "hid-ready") progress.update("typing and moving the tablet…");
+    },
+  });
+  const ticker = setInterval(() => {
+    if (vm.serial.events.length === 0) progress.update("booting Linux…");
+  }, 1000);
+  try {
+    const begin = await vm.waitForEvent((e) => e.event === "begin", timeoutMs);
+    const bootSeconds = vm.secondsSinceStart;
+    await vm.waitForEvent((e) => e.event === "input-open", timeoutMs);
+    const usbReadySeconds = vm.secondsSinceStart;
+    keyboard.typeText(text);
+    for (const action of TABLET_ACTIONS) {
+      if (action.kind === "move") tablet.moveTo(action.x, action.y);
+      else tablet.click(MouseButton.Left);
+    }
+    await vm.waitForEvent((e) => e.event === "done", timeoutMs);
+    progress.done();
+    const report = buildReport(vm.serial.events, {
+      text,
+      expectedKeys,
+      bootSeconds,
+      usbReadySeconds,
+      totalSeconds: vm.secondsSinceStart,
+      kernel: typeof begin["kernel"] === "string" ? begin["kernel"] : "",
+    });
+    process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+    return report.ok ? 0 : 1;
+  } catch (error) {
+    progress.done();
+    const tail = vm.serial.consoleLines.slice(-15).join("\n");
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)}${tail ? `\nlast console lines:\n${tail}` : ""}`,
+    );
+  } finally {
+    clearInterval(ticker);
+    await vm.stop();
+  }
+}
+
+interface ReportInputs {
+  text: string;
+  expectedKeys: ReturnType<typeof expectedKeyEvents>;
+  bootSeconds: number;
+  usbReadySeconds: number;
+  totalSeconds: number;
+  kernel: string;
+}
+
+const hex4 = (n: number) => n.toString(16).padStart(4, "0");
+
+export function buildReport(events: readonly GuestEvent[], inputs: ReportInputs): StartReport {
+  const problems: string[] = [];
+  const devices = guestUsbDevices(events);
+  const nodes = guestInputNodes(events);
+  const nodeOf = (product: number) => nodes.find((n) => n.product === hex4(product))?.node;
+  const keyboardNode = nodeOf(KEYBOARD_PRODUCT);
+  const tabletNode = nodeOf(TABLET_PRODUCT);
+  if (keyboardNode === undefined) problems.push("the guest has no input node for the keyboard");
+  if (tabletNode === undefined) problems.push("the guest has no input node for the tablet");
+  const keyboard = compareInput(
+    inputs.expectedKeys,
+    keyboardNode ? guestInputEvents(events, keyboardNode) : [],
+  );
+  const tablet = compareInput(
+    expectedTabletEvents(TABLET_ACTIONS),
+    tabletNode ? guestInputEvents(events, tabletNode) : [],
+  );
+  for (const device of devices) {
+    if (!device.drivers.includes("usbhid"))
+      problems.push(`${device.product || device.path}: usbhid not bound`);
+  }
+  if (devices.length < 2) problems.push(`the guest saw ${devices.length} USB devices, expected 2`);
+  for (const e of events) {
+    if (e.event === "error") problems.push(`guest: ${String(e["message"])}`);
+    if (e.event === "module" && e["ok"] === false) problems.push(`guest module ${String(e["name"])} failed`);
+  }
+  if (!keyboard.exact) problems.push("keyboard events differ from those sent");
+  if (!tablet.exact) problems.push("tablet events differ from those sent");
+  return {
+    ok: problems.length === 0,
+    guest: {
+      bootSeconds: round(inputs.bootSeconds),
+      kernel: inputs.kernel,
+      usbReadySeconds: round(inputs.usbReadySeconds),
+      totalSeconds: round(inputs.totalSeconds),
+    },
+    usb: { devices },
+    hid: {
+      sent: keyboard.sent + tablet.sent,
+      received: keyboard.received + tablet.received,
+      lost: keyboard.lost + tablet.lost,
+      unexpected: keyboard.unexpected + tablet.unexpected,
+      inOrder: keyboard.exact && tablet.exact,
+      keyboard: { ...keyboard, text: inputs.text },
+      tablet,
+    },
+    problems,
+  };
+}
+
+const round = (seconds: number) => Math.round(seconds * 100) / 100;
+
+export function formatReport(report: StartReport): string {
+  const lines = [
+    "uhci — a Linux guest in v86 with the emulated UHCI controller",
+    `  guest   Linux ${report.guest.kernel}: /init after ${report.guest.bootSeconds} s, input ready after ${report.guest.usbReadySeconds} s`,
+    "  usb     devices as the guest sees them (sysfs):",
+    ...report.usb.devices.map(
+      (d) =>
+        `          ${d.path.padEnd(5)} ${d.vendorId}:${d.productId}  ${d.product.padEnd(20)} ${d.speed.padStart(3)} Mbit/s  ${d.drivers.join(", ")}`,
+    ),
+    `  hid     keyboard typed ${JSON.stringify(report.hid.keyboard.text)}: ${describe(report.hid.keyboard)}`,
+    `          tablet moved and clicked: ${describe(report.hid.tablet)}`,
+    `  total   sent ${report.hid.sent}, received ${report.hid.received}, lost ${report.hid.lost}`,
+    `  verdict ${report.ok ? "PASS" : "FAIL"}`,
+    ...report.problems.map((p) => `          - ${p}`),
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+function describe(c: InputComparison): string {
+  const order = c.exact ? "all in order" : "NOT as sent";
+  return `sent ${c.sent} events, guest received ${c.received}, lost ${c.lost}, unexpected ${c.unexpected} — ${order}`;
+}

@@ -1,0 +1,64 @@
+import type { GuestEvent } from "../adapters/v86/guest-serial.ts";
+import type { InputEvent } from "./input-check.ts";
+
+/** A USB device as the guest's sysfs describes it (the bundled guest's `usb-device` event). */
+export interface GuestUsbDevice {
+  path: string;
+  vendorId: string;
+  productId: string;
+  manufacturer: string;
+  product: string;
+  /** Mbit/s as sysfs gives it: "1.5" or "12". */
+  speed: string;
+  /** Drivers bound to the device and its interfaces (e.g. "usb", "usbhid"). */
+  drivers: string[];
+}
+
+const text = (value: unknown): string => (typeof value === "string" ? value : "");
+const num = (value: unknown): number => (typeof value === "number" && Number.isFinite(value) ? value : 0);
+
+/** The non-root-hub USB devices from the guest's `usb-device` events. */
+export function guestUsbDevices(events: readonly GuestEvent[]): GuestUsbDevice[] {
+  const devices: GuestUsbDevice[] = [];
+  for (const e of events) {
+    if (e.event !== "usb-device" || e["roothub"] === true) continue;
+    const drivers = new Set<string>();
+    if (text(e["driver"])) drivers.add(text(e["driver"]));
+    const interfaces = Array.isArray(e["interfaces"]) ? (e["interfaces"] as unknown[]) : [];
+    for (const i of interfaces) {
+      const driver = typeof i === "object" && i !== null ? text((i as { driver?: unknown }).driver) : "";
+      if (driver) drivers.add(driver);
+    }
+    devices.push({
+      path: text(e["path"]),
+      vendorId: text(e["idVendor"]),
+      productId: text(e["idProduct"]),
+      manufacturer: text(e["manufacturer"]),
+      product: text(e["product"]),
+      speed: text(e["speed"]),
+      drivers: [...drivers],
+    });
+  }
+  return devices;
+}
+
+/** Input nodes (event0…) the guest found, with the USB vendor/product they belong to. */
+export function guestInputNodes(
+  events: readonly GuestEvent[],
+): { node: string; vendor: string; product: string; name: string }[] {
+  return events
+    .filter((e) => e.event === "input-device")
+    .map((e) => ({
+      node: text(e["node"]),
+      vendor: text(e["vendor"]),
+      product: text(e["product"]),
+      name: text(e["name"]),
+    }));
+}
+
+/** The evdev events the guest read from one node, in order. */
+export function guestInputEvents(events: readonly GuestEvent[], node: string): InputEvent[] {
+  return events
+    .filter((e) => e.event === "input" && e["node"] === node)
+    .map((e) => ({ type: num(e["type"]), code: num(e["code"]), value: num(e["value"]) }));
+}
