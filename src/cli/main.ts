@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { UsageError } from "./args.ts";
+import { runShell, SHELL_HELP } from "./commands/shell.ts";
 import { runStart, START_HELP } from "./commands/start.ts";
 
 const HELP = `usage: uhci <command> [options]
@@ -8,6 +9,7 @@ const HELP = `usage: uhci <command> [options]
 commands:
   start      boot Linux in v86 with the emulated UHCI controller, keyboard and tablet; type,
              click and report what the guest saw (the default command; \`npm start\`)
+  shell      boot the same guest with its serial console attached to this terminal
   help       this text; \`uhci help <command>\` for a command's options
   version    print the version
 
@@ -15,6 +17,7 @@ Run \`uhci <command> --help\` for options.`;
 
 const COMMANDS: Record<string, { run: (argv: readonly string[]) => Promise<number>; help: string }> = {
   start: { run: runStart, help: START_HELP },
+  shell: { run: runShell, help: SHELL_HELP },
 };
 
 function version(): string {

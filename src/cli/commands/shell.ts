@@ -1,0 +1,117 @@
+import { BUNDLED_GUEST_CMDLINE, loadGuestImages } from "../../adapters/v86/bundled-guest.ts";
+import { EVENT_PREFIX } from "../../adapters/v86/guest-serial.ts";
+import { GuestVm } from "../../adapters/v86/guest-vm.ts";
+import { UsbKeyboard } from "../../devices/hid/keyboard.ts";
+import { UsbTablet } from "../../devices/hid/tablet.ts";
+import { flagHelp, parseFlags } from "../args.ts";
+import { Progress } from "../progress.ts";
+
+export const SHELL_FLAGS = {
+  "guest-dir": { kind: "string", help: "folder with bios.bin, bzImage, initramfs (default: bundled)" },
+  quiet: { kind: "boolean", help: "no progress on stderr while the guest boots" },
+} as const;
+
+export const SHELL_HELP = `uhci shell — boot the Linux guest in v86 with the emulated UHCI controller, a keyboard and a
+tablet, and attach its serial console to this terminal. Try \`ls /sys/bus/usb/devices\` or
+\`cat /proc/bus/input/devices\`. Leave with \`exit\` (the guest halts) or Ctrl-] (at once).
+
+${flagHelp(SHELL_FLAGS)}`;
+
+const CTRL_RIGHT_BRACKET = 0x1d;
+
+/**
+ * Hides protocol lines (`@@UHCI …`) from a raw console stream without line-buffering the rest: bytes at
+ * the start of a line are held only while they could still be the prefix.
+ */
+class ConsoleFilter {
+  private held: number[] = [];
+  private suppressing = false;
+  private atLineStart = true;
+
+  constructor(private readonly out: (bytes: Uint8Array) => void) {}
+
+  byte(value: number): void {
+    if (this.suppressing) {
+      if (value === 0x0a) {
+        this.suppressing = false;
+        this.atLineStart = true;
+      }
+      return;
+    }
+    if (this.atLineStart) {
+      this.held.push(value);
+      const prefixMatches = this.held.every((b, i) => EVENT_PREFIX.charCodeAt(i) === b);
+      if (prefixMatches && this.held.length === EVENT_PREFIX.length) {
+        this.held = [];
+        this.suppressing = true;
+      } else if (!prefixMatches) {
+        this.out(Uint8Array.from(this.held));
+        this.atLineStart = value === 0x0a;
+        this.held = [];
+      }
+      return;
+    }
+    this.out(Uint8Array.of(value));
+    if (value === 0x0a) this.atLineStart = true;
+  }
+}
+
+export async function runShell(argv: readonly string[]): Promise<number> {
+  const flags = parseFlags(argv, SHELL_FLAGS);
+  const images = flags["guest-dir"] === undefined ? loadGuestImages() : loadGuestImages(flags["guest-dir"]);
+  const progress = new Progress(process.stderr, flags.quiet);
+  let attached = false;
+  const filter = new ConsoleFilter((bytes) => process.stdout.write(bytes));
+  progress.update("booting Linux in v86 (about 10 s)…");
+  let vmRef: GuestVm | undefined;
+  const vm = await GuestVm.boot({
+    images,
+    cmdline: `${BUNDLED_GUEST_CMDLINE} uhci.plan=wait,shell`,
+    usb: [new UsbKeyboard(), new UsbTablet()],
+    onEvent: (event) => {
+      if (event.event === "modules") progress.update("modules loaded; enumerating USB…");
+      if (event.event === "shell") {
+        progress.done();
+        attached = true;
+        // Let the shell print its prompt before the queued input arrives.
+        setTimeout(() => {
+          for (const text of pending.splice(0)) vmRef?.sendSerial(text);
+        }, 500);
+      }
+    },
+    onSerialByte: (byte) => {
+      if (attached) filter.byte(byte);
+    },
+  });
+
+  vmRef = vm;
+  const stdin = process.stdin;
+  const raw = stdin.isTTY === true;
+  let quit: () => void = () => {};
+  const quitRequested = new Promise<void>((resolve) => {
+    quit = resolve;
+  });
+  // What is typed (or piped) before the guest's shell runs waits until it does, or the boot would eat it.
+  const pending: string[] = [];
+  const onData = (chunk: Buffer) => {
+    if (raw && chunk.includes(CTRL_RIGHT_BRACKET)) {
+      quit();
+      return;
+    }
+    const text = chunk.toString("latin1");
+    if (attached) vm.sendSerial(text);
+    else pending.push(text);
+  };
+  if (raw) stdin.setRawMode(true);
+  stdin.on("data", onData);
+  try {
+    await Promise.race([vm.waitForEvent((e) => e.event === "done", 24 * 3600 * 1000), quitRequested]);
+    return 0;
+  } finally {
+    stdin.off("data", onData);
+    if (raw) stdin.setRawMode(false);
+    stdin.pause();
+    await vm.stop();
+    if (attached) process.stdout.write("\n");
+  }
+}

@@ -1,0 +1,304 @@
+import { DescriptorType, Pid, RequestType, StandardRequest } from "../../usb/constants.ts";
+import { type ControlReply, ControlStatus } from "../../usb/control-pipe.ts";
+import { hidDescriptor } from "../../usb/descriptors/hid.ts";
+import type { EndpointModel } from "../../usb/descriptors/model.ts";
+import { UsbDeviceBase } from "../../usb/device-base.ts";
+import { PacketStatus, type UsbPacket } from "../../usb/packet.ts";
+import type { SetupPacket } from "../../usb/setup-packet.ts";
+import {
+  HID_INTERFACE_NUMBER,
+  type HidDeviceOptions,
+  HidEndpoint,
+  type HidModelSpec,
+  hidDeviceModel,
+} from "./device-model.ts";
+import { HidProtocol, HidReportType, HidRequest, HidSubclass } from "./hid-constants.ts";
+import { ReportQueue } from "./report-queue.ts";
+
+/** What a concrete HID device tells the shared base. */
+export interface HidDeviceSpec extends HidModelSpec {
+  readonly defaultName: string;
+  /**
+   * Length of the boot-protocol input report, which must be a prefix of the report-protocol one (so a
+   * queued report can be sent in either protocol). Boot-subclass devices only.
+   */
+  readonly bootReportLength?: number;
+  /** Length of the output report the host may send; absent when the device takes none. */
+  readonly outputReportLength?: number;
+  /** The idle duration after reset, in 4 ms units; 0 = report on change only (HID 1.11 7.2.4). */
+  readonly defaultIdle: number;
+}
+
+/**
+ * The behaviour every emulated HID device shares: the HID class requests (HID 1.11 7.2), the report
+ * descriptor, and an event queue feeding the interrupt IN endpoint.
+ *
+ * **Events are never lost.** Each input event appends one report to a FIFO; each interrupt IN poll sends
+ * the oldest (NAK when there is none). Nothing is coalesced, so key order and every intermediate state
+ * reach the host however bursty the input and however slowly the host polls. The FIFO grows as needed
+ * and allocates only when an event is queued, never per poll.
+ *
+ * **Input while not configured is kept**, so events given before the host finished enumerating still
+ * arrive. A bus reset discards what is queued (counted in {@link reportsDiscarded}): the host that
+ * resets a device starts from its current state, as with real hardware.
+ *
+ * **Idle rate**: SET_IDLE / GET_IDLE store and return the duration, but reports are sent on change only;
+ * repeating the unchanged report every idle period would need a clock. The hosts that matter set idle
+ * to 0 (infinite) anyway, and do their own key repeat.
+ *
+ * **Protocol**: boot-subclass devices start in report protocol (HID 1.11 7.2.6); in boot protocol they
+ * send the boot prefix of each report. Devices without the boot subclass STALL GET/SET_PROTOCOL
+ * (HID 1.11 7.2.5).
+ *
+ * **Remote wakeup**: an input event while the bus is suspended signals resume, once per suspend, when
+ * the host has enabled remote wakeup (USB 2.0 9.4.1); the event itself is queued either way.
+ */
+export abstract class HidDevice extends UsbDeviceBase {
+  /** The report descriptor served by GET_DESCRIPTOR(Report) (HID 1.11 7.1.1). */
+  readonly reportDescriptor: Uint8Array;
+  /**
+   * The device's current input report in report-protocol layout: what GET_REPORT(Input) answers.
+   * Subclasses keep it up to date.
+   */
+  protected readonly inputState: Uint8Array;
+
+  private readonly queue: ReportQueue;
+  private readonly inputLength: number;
+  /** 0 when the device has no boot protocol. */
+  private readonly bootLength: number;
+  private readonly outputLength: number;
+  private readonly isBootDevice: boolean;
+  private readonly defaultIdle: number;
+  private readonly hidDescriptorBytes: Uint8Array;
+  private readonly byteReply = new Uint8Array(1);
+  private protocolNow: HidProtocol = HidProtocol.Report;
+  private idle: number;
+  /** A resume was signalled during the current suspend; one is enough. */
+  private wakeupSent = false;
+  private queued = 0;
+  private sent = 0;
+  private discarded = 0;
+  private wakeups = 0;
+
+  protected constructor(spec: HidDeviceSpec, options: HidDeviceOptions) {
+    super({ name: options.name ?? spec.defaultName, descriptors: hidDeviceModel(spec, options) });
+    this.reportDescriptor = spec.reportDescriptor;
+    this.inputLength = spec.inputReportLength;
+    this.isBootDevice = spec.subclass === HidSubclass.Boot;
+    this.bootLength = this.isBootDevice ? (spec.bootReportLength ?? spec.inputReportLength) : 0;
+    if (this.bootLength > this.inputLength) {
+      throw new RangeError("the boot report must be a prefix of the report-protocol report");
+    }
+    this.outputLength = spec.outputReportLength ?? 0;
+    this.defaultIdle = spec.defaultIdle;
+    this.idle = spec.defaultIdle;
+    this.inputState = new Uint8Array(this.inputLength);
+    this.queue = new ReportQueue(this.inputLength);
+    const hid = hidDescriptor({ reportDescriptor: spec.reportDescriptor });
+    this.hidDescriptorBytes = Uint8Array.of(2 + hid.body.length, hid.type, ...hid.body);
+  }
+
+  // ---- state a UI or a test may read ---------------------------------------------------------------
+
+  /** Boot or report protocol, as the host last set it (HID 1.11 7.2.6). */
+  get protocol(): HidProtocol {
+    return this.protocolNow;
+  }
+
+  /** The idle duration the host set, in 4 ms units; 0 = infinite (HID 1.11 7.2.4). */
+  get idleDuration(): number {
+    return this.idle;
+  }
+
+  /** Reports waiting for an interrupt IN poll. */
+  get pendingReports(): number {
+    return this.queue.length;
+  }
+
+  /** Reports ever queued: always reportsSent + reportsDiscarded + pendingReports. */
+  get reportsQueued(): number {
+    return this.queued;
+  }
+
+  /** Reports delivered to the host on the interrupt IN endpoint. */
+  get reportsSent(): number {
+    return this.sent;
+  }
+
+  /** Reports dropped unsent by a bus reset. */
+  get reportsDiscarded(): number {
+    return this.discarded;
+  }
+
+  /** Remote wakeup signals that reached the port. */
+  get wakeupsSignalled(): number {
+    return this.wakeups;
+  }
+
+  // ---- for subclasses ------------------------------------------------------------------------------
+
+  /**
+   * Queues one input report (report-protocol layout, {@link HidDeviceSpec.inputReportLength} bytes) and
+   * wakes a suspended host if it allowed that.
+   */
+  protected queueReport(report: Uint8Array): void {
+    this.queue.push(report);
+    this.queued++;
+    if (this.suspended && !this.wakeupSent && this.signalRemoteWakeup()) {
+      this.wakeupSent = true;
+      this.wakeups++;
+    }
+  }
+
+  /**
+   * An output report from the host, by SET_REPORT(Output) or the interrupt OUT endpoint. Return false to
+   * refuse it (STALL). Only called with exactly {@link HidDeviceSpec.outputReportLength} bytes.
+   */
+  protected receiveOutputReport(_report: Uint8Array): boolean {
+    return false;
+  }
+
+  /** The current output report for GET_REPORT(Output), or null when the device has none. */
+  protected currentOutputReport(): Uint8Array | null {
+    return null;
+  }
+
+  /** After a bus reset, once the queue is cleared and protocol and idle are back to their defaults. */
+  protected onHidReset(): void {}
+
+  // ---- UsbDeviceBase hooks -------------------------------------------------------------------------
+
+  protected override onReset(): void {
+    this.discarded += this.queue.clear();
+    this.protocolNow = HidProtocol.Report;
+    this.idle = this.defaultIdle;
+    this.onHidReset();
+  }
+
+  protected override onSuspendChanged(_suspended: boolean): void {
+    this.wakeupSent = false;
+  }
+
+  protected override handleData(packet: UsbPacket, endpoint: EndpointModel): void {
+    if (packet.pid === Pid.In && endpoint.address === HidEndpoint.In) {
+      this.sendReport(packet);
+    } else if (packet.pid === Pid.Out && endpoint.address === HidEndpoint.Out) {
+      this.receiveOutPacket(packet);
+    } else {
+      packet.actualLength = 0;
+      packet.status = PacketStatus.Stall;
+    }
+  }
+
+  protected override handleClassRequest(setup: SetupPacket, dataOut: Uint8Array): ControlReply {
+    // Every HID request names our interface in wIndex (HID 1.11 7.1, 7.2).
+    if (
+      (setup.bmRequestType & RequestType.RecipientMask) !== RequestType.RecipientInterface ||
+      setup.wIndex !== HID_INTERFACE_NUMBER
+    ) {
+      return ControlStatus.Stall;
+    }
+    switch (setup.bmRequestType & RequestType.TypeMask) {
+      case RequestType.TypeStandard:
+        return setup.bRequest === StandardRequest.GetDescriptor && setup.isDeviceToHost
+          ? this.classDescriptor(setup)
+          : ControlStatus.Stall;
+      case RequestType.TypeClass:
+        return this.classRequest(setup, dataOut);
+      default:
+        return ControlStatus.Stall;
+    }
+  }
+
+  // ---- internals -----------------------------------------------------------------------------------
+
+  /** The input report length in the current protocol. */
+  private get reportLength(): number {
+    return this.protocolNow === HidProtocol.Boot && this.bootLength > 0 ? this.bootLength : this.inputLength;
+  }
+
+  private sendReport(packet: UsbPacket): void {
+    const length = this.reportLength;
+    if (!this.queue.copyOldest(packet.data, Math.min(length, packet.length))) {
+      packet.actualLength = 0;
+      packet.status = PacketStatus.Nak;
+      return;
+    }
+    if (packet.length < length) {
+      // The report does not fit what the host asked for: on the wire that is babble, the host does not
+      // acknowledge, so the data toggle stays and the device sends the same report again (USB 2.0 8.6).
+      packet.actualLength = packet.length;
+      packet.status = PacketStatus.Babble;
+      return;
+    }
+    this.queue.shift();
+    this.sent++;
+    packet.actualLength = length;
+    packet.status = PacketStatus.Ack;
+  }
+
+  private receiveOutPacket(packet: UsbPacket): void {
+    const report = packet.data.subarray(0, packet.length);
+    if (packet.length !== this.outputLength || !this.receiveOutputReport(report)) {
+      packet.actualLength = 0;
+      packet.status = PacketStatus.Stall;
+      return;
+    }
+    packet.actualLength = packet.length;
+    packet.status = PacketStatus.Ack;
+  }
+
+  /** GET_DESCRIPTOR to the interface: the HID or the report descriptor (HID 1.11 7.1.1). */
+  private classDescriptor(setup: SetupPacket): ControlReply {
+    if (setup.descriptorIndex !== 0) return ControlStatus.Stall;
+    switch (setup.descriptorType) {
+      case DescriptorType.Hid:
+        return this.hidDescriptorBytes;
+      case DescriptorType.HidReport:
+        return this.reportDescriptor;
+      default:
+        // No physical descriptors (HID 1.11 6.2.3).
+        return ControlStatus.Stall;
+    }
+  }
+
+  private classRequest(setup: SetupPacket, dataOut: Uint8Array): ControlReply {
+    const reportId = setup.wValue & 0xff;
+    const reportType = setup.wValue >> 8;
+    const deviceToHost = setup.isDeviceToHost;
+    switch (setup.bRequest) {
+      case HidRequest.GetReport:
+        // No report IDs in these descriptors, so only ID 0 exists (HID 1.11 7.2.1).
+        if (!deviceToHost || reportId !== 0) return ControlStatus.Stall;
+        if (reportType === HidReportType.Input) return this.inputState.subarray(0, this.reportLength);
+        if (reportType === HidReportType.Output) return this.currentOutputReport() ?? ControlStatus.Stall;
+        return ControlStatus.Stall;
+      case HidRequest.SetReport:
+        if (deviceToHost || reportId !== 0 || reportType !== HidReportType.Output) return ControlStatus.Stall;
+        if (this.outputLength === 0 || dataOut.length !== this.outputLength) return ControlStatus.Stall;
+        return this.receiveOutputReport(dataOut) ? ControlStatus.Ack : ControlStatus.Stall;
+      case HidRequest.GetIdle:
+        // wValue low byte: report ID, high byte 0 (HID 1.11 7.2.3).
+        if (!deviceToHost || setup.wValue !== 0) return ControlStatus.Stall;
+        this.byteReply[0] = this.idle;
+        return this.byteReply;
+      case HidRequest.SetIdle:
+        // wValue high byte: duration in 4 ms units; low byte: report ID, 0 = all (HID 1.11 7.2.4).
+        if (deviceToHost || reportId !== 0) return ControlStatus.Stall;
+        this.idle = reportType;
+        return ControlStatus.Ack;
+      case HidRequest.GetProtocol:
+        if (!this.isBootDevice || !deviceToHost || setup.wValue !== 0) return ControlStatus.Stall;
+        this.byteReply[0] = this.protocolNow;
+        return this.byteReply;
+      case HidRequest.SetProtocol:
+        if (!this.isBootDevice || deviceToHost) return ControlStatus.Stall;
+        if (setup.wValue !== HidProtocol.Boot && setup.wValue !== HidProtocol.Report)
+          return ControlStatus.Stall;
+        this.protocolNow = setup.wValue === HidProtocol.Boot ? HidProtocol.Boot : HidProtocol.Report;
+        return ControlStatus.Ack;
+      default:
+        return ControlStatus.Stall;
+    }
+  }
+}

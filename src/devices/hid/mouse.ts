@@ -1,0 +1,59 @@
+import type { HidDeviceOptions } from "./device-model.ts";
+import { HidInterfaceProtocol, HidSubclass } from "./hid-constants.ts";
+import { checkInteger, PointerDevice, relativeReportCount, relativeStep } from "./pointer-device.ts";
+import {
+  MOUSE_BOOT_REPORT_LENGTH,
+  MOUSE_REPORT_DESCRIPTOR,
+  MOUSE_REPORT_LENGTH,
+} from "./report-descriptors.ts";
+
+export type UsbMouseOptions = HidDeviceOptions;
+
+/**
+ * A relative mouse with the boot interface (subclass 1, protocol 2; HID 1.11 Appendix B.2): five
+ * buttons, X, Y and a wheel. Report: [buttons, dx, dy, wheel], each motion -127..127; in boot protocol
+ * the first three bytes. Idle starts infinite, as HID 1.11 7.2.4 recommends for mice.
+ */
+export class UsbMouse extends PointerDevice {
+  constructor(options: UsbMouseOptions = {}) {
+    super(
+      {
+        defaultName: "usb-mouse",
+        defaultProduct: "USB Mouse",
+        defaultProductId: 0x0002,
+        subclass: HidSubclass.Boot,
+        protocol: HidInterfaceProtocol.Mouse,
+        reportDescriptor: MOUSE_REPORT_DESCRIPTOR,
+        inputReportLength: MOUSE_REPORT_LENGTH,
+        bootReportLength: MOUSE_BOOT_REPORT_LENGTH,
+        defaultIdle: 0,
+      },
+      options,
+    );
+  }
+
+  /**
+   * Moves by (dx, dy) counts; positive is right and down. A move beyond ±127 on either axis becomes
+   * several reports spread along the line, summing exactly to (dx, dy). (0, 0) sends nothing.
+   */
+  move(dx: number, dy: number): void {
+    checkInteger("dx", dx);
+    checkInteger("dy", dy);
+    const steps = relativeReportCount(dx, dy);
+    for (let i = 0; i < steps; i++) this.emit(relativeStep(dx, steps, i), relativeStep(dy, steps, i), 0);
+  }
+
+  protected override writeReport(
+    report: Uint8Array,
+    buttons: number,
+    dx: number,
+    dy: number,
+    wheel: number,
+  ): void {
+    report[0] = buttons;
+    // Two's complement bytes (HID 1.11 5.8: fields are little-endian, signed when the logical minimum is).
+    report[1] = dx & 0xff;
+    report[2] = dy & 0xff;
+    report[3] = wheel & 0xff;
+  }
+}

@@ -1,0 +1,116 @@
+import type { HidDeviceOptions } from "./device-model.ts";
+import { HidDevice, type HidDeviceSpec } from "./hid-device.ts";
+import { POINTER_BUTTON_COUNT, RELATIVE_MAX } from "./report-descriptors.ts";
+
+/**
+ * Pointer buttons as bit masks of byte 0 of the pointer reports: Button page usages 1–5 (HID Usage
+ * Tables §12). Masks combine: `buttonDown(MouseButton.Left | MouseButton.Right)` is one report.
+ */
+export const MouseButton = {
+  Left: 0x01,
+  Right: 0x02,
+  Middle: 0x04,
+  /** Button 4; Windows and Linux treat it as "back". */
+  Back: 0x08,
+  /** Button 5; Windows and Linux treat it as "forward". */
+  Forward: 0x10,
+} as const;
+export type MouseButton = (typeof MouseButton)[keyof typeof MouseButton];
+
+const ALL_BUTTONS = (1 << POINTER_BUTTON_COUNT) - 1;
+
+/** Throws for the API caller's mistakes; never for anything the guest does. */
+export function checkInteger(name: string, value: number): void {
+  if (!Number.isSafeInteger(value)) throw new RangeError(`${name} must be an integer, got ${value}`);
+}
+
+/**
+ * How many reports a relative motion of `totals` needs so that no field leaves -127..127: the boot
+ * mouse's 8-bit fields (HID 1.11 Appendix B.2) would otherwise clip and lose movement.
+ */
+export function relativeReportCount(...totals: number[]): number {
+  let steps = 0;
+  for (const total of totals) steps = Math.max(steps, Math.ceil(Math.abs(total) / RELATIVE_MAX));
+  return steps;
+}
+
+/**
+ * Report `index` of `steps` of a motion of `total`: the motion spread evenly (so a long diagonal stays a
+ * diagonal), each step within ±127 and the steps summing exactly to `total`.
+ */
+export function relativeStep(total: number, steps: number, index: number): number {
+  return Math.round((total * (index + 1)) / steps) - Math.round((total * index) / steps);
+}
+
+/** Buttons and wheel, shared by the relative mouse and the absolute tablet. */
+export abstract class PointerDevice extends HidDevice {
+  private buttonMask = 0;
+  private readonly nextReport: Uint8Array;
+
+  protected constructor(spec: HidDeviceSpec, options: HidDeviceOptions) {
+    super(spec, options);
+    this.nextReport = new Uint8Array(spec.inputReportLength);
+  }
+
+  /** The buttons held down, as {@link MouseButton} bits. */
+  get buttons(): number {
+    return this.buttonMask;
+  }
+
+  /** Presses buttons (a {@link MouseButton} mask); one report if anything changed. */
+  buttonDown(buttons: number): void {
+    this.setButtons(this.buttonMask | checkButtons(buttons));
+  }
+
+  /** Releases buttons; one report if anything changed. */
+  buttonUp(buttons: number): void {
+    this.setButtons(this.buttonMask & ~checkButtons(buttons));
+  }
+
+  /** Presses then releases: two reports, so the host sees the click however fast it polls. */
+  click(buttons: number): void {
+    this.buttonDown(buttons);
+    this.buttonUp(buttons);
+  }
+
+  /** Sets exactly which buttons are down; one report if anything changed. */
+  setButtons(buttons: number): void {
+    const mask = checkButtons(buttons);
+    if (mask === this.buttonMask) return;
+    this.buttonMask = mask;
+    this.emit(0, 0, 0);
+  }
+
+  /**
+   * Turns the wheel by `clicks` detents; positive scrolls up (away from the user). Split into as many
+   * reports as the 8-bit field needs.
+   */
+  wheel(clicks: number): void {
+    checkInteger("wheel clicks", clicks);
+    const steps = relativeReportCount(clicks);
+    for (let i = 0; i < steps; i++) this.emit(0, 0, relativeStep(clicks, steps, i));
+  }
+
+  /** Writes a whole input report for the current buttons and position plus the given relative motion. */
+  protected abstract writeReport(
+    report: Uint8Array,
+    buttons: number,
+    dx: number,
+    dy: number,
+    wheel: number,
+  ): void;
+
+  /** Queues one report and refreshes the GET_REPORT state (where relative fields read 0). */
+  protected emit(dx: number, dy: number, wheel: number): void {
+    this.writeReport(this.nextReport, this.buttonMask, dx, dy, wheel);
+    this.queueReport(this.nextReport);
+    this.writeReport(this.inputState, this.buttonMask, 0, 0, 0);
+  }
+}
+
+function checkButtons(buttons: number): number {
+  if (!Number.isInteger(buttons) || (buttons & ~ALL_BUTTONS) !== 0 || buttons < 0) {
+    throw new RangeError(`buttons 0x${buttons.toString(16)} is not a mask of MouseButton values`);
+  }
+  return buttons;
+}

@@ -1,0 +1,87 @@
+import type { HidDeviceOptions } from "./device-model.ts";
+import { HidInterfaceProtocol, HidSubclass } from "./hid-constants.ts";
+import { checkInteger, PointerDevice } from "./pointer-device.ts";
+import {
+  TABLET_MAX_COORDINATE,
+  TABLET_REPORT_DESCRIPTOR,
+  TABLET_REPORT_LENGTH,
+} from "./report-descriptors.ts";
+
+export type UsbTabletOptions = HidDeviceOptions;
+
+/**
+ * An absolute pointer (like QEMU's usb-tablet): five buttons, X and Y in 0..32767 across the whole
+ * screen, and a relative wheel. No boot interface, so a BIOS ignores it and GET/SET_PROTOCOL STALL.
+ * Report: [buttons, X lo, X hi, Y lo, Y hi, wheel]. The pointer starts at (0, 0).
+ */
+export class UsbTablet extends PointerDevice {
+  private px = 0;
+  private py = 0;
+
+  constructor(options: UsbTabletOptions = {}) {
+    super(
+      {
+        defaultName: "usb-tablet",
+        defaultProduct: "USB Tablet",
+        defaultProductId: 0x0003,
+        subclass: HidSubclass.None,
+        protocol: HidInterfaceProtocol.None,
+        reportDescriptor: TABLET_REPORT_DESCRIPTOR,
+        inputReportLength: TABLET_REPORT_LENGTH,
+        defaultIdle: 0,
+      },
+      options,
+    );
+  }
+
+  get x(): number {
+    return this.px;
+  }
+
+  get y(): number {
+    return this.py;
+  }
+
+  /** Moves to (x, y), each an integer 0..32767 (0 = left/top edge); one report if the point changed. */
+  moveTo(x: number, y: number): void {
+    checkCoordinate("x", x);
+    checkCoordinate("y", y);
+    if (x === this.px && y === this.py) return;
+    this.px = x;
+    this.py = y;
+    this.emit(0, 0, 0);
+  }
+
+  /** Moves to a point given as fractions 0..1 of the screen's width and height. */
+  moveToFraction(fx: number, fy: number): void {
+    this.moveTo(fractionToCoordinate("fx", fx), fractionToCoordinate("fy", fy));
+  }
+
+  protected override writeReport(
+    report: Uint8Array,
+    buttons: number,
+    _dx: number,
+    _dy: number,
+    wheel: number,
+  ): void {
+    report[0] = buttons;
+    // Multi-byte fields are little-endian (HID 1.11 5.8).
+    report[1] = this.px & 0xff;
+    report[2] = this.px >> 8;
+    report[3] = this.py & 0xff;
+    report[4] = this.py >> 8;
+    report[5] = wheel & 0xff;
+  }
+}
+
+function checkCoordinate(name: string, value: number): void {
+  checkInteger(name, value);
+  if (value < 0 || value > TABLET_MAX_COORDINATE) {
+    throw new RangeError(`${name} ${value} is outside 0..${TABLET_MAX_COORDINATE}`);
+  }
+}
+
+function fractionToCoordinate(name: string, fraction: number): number {
+  if (!(fraction >= 0 && fraction <= 1)) throw new RangeError(`${name} ${fraction} is outside 0..1`);
+  return Math.round(fraction * TABLET_MAX_COORDINATE);
+}
