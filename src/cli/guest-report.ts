@@ -10,7 +10,7 @@ export interface GuestUsbDevice {
   product: string;
   /** Mbit/s as sysfs gives it: "1.5" or "12". */
   speed: string;
-  /** Drivers bound to the device and its interfaces (e.g. "usb", "usbhid"). */
+  /** Drivers bound to the device, its interfaces and HID devices below them ("usb", "usbhid", "hid-generic"). */
   drivers: string[];
 }
 
@@ -26,8 +26,10 @@ export function guestUsbDevices(events: readonly GuestEvent[]): GuestUsbDevice[]
     if (text(e["driver"])) drivers.add(text(e["driver"]));
     const interfaces = Array.isArray(e["interfaces"]) ? (e["interfaces"] as unknown[]) : [];
     for (const i of interfaces) {
-      const driver = typeof i === "object" && i !== null ? text((i as { driver?: unknown }).driver) : "";
-      if (driver) drivers.add(driver);
+      if (typeof i !== "object" || i === null) continue;
+      const { driver, hidDriver } = i as { driver?: unknown; hidDriver?: unknown };
+      if (text(driver)) drivers.add(text(driver));
+      if (text(hidDriver)) drivers.add(text(hidDriver));
     }
     devices.push({
       path: text(e["path"]),

@@ -1,4 +1,8 @@
-import { BUNDLED_GUEST_CMDLINE, loadGuestImages } from "../../adapters/v86/bundled-guest.ts";
+import {
+  BUNDLED_GUEST_CMDLINE,
+  type GuestImages,
+  loadGuestImages,
+} from "../../adapters/v86/bundled-guest.ts";
 import type { GuestEvent } from "../../adapters/v86/guest-serial.ts";
 import { GuestVm } from "../../adapters/v86/guest-vm.ts";
 import { UsbKeyboard } from "../../devices/hid/keyboard.ts";
@@ -60,58 +64,83 @@ export interface StartReport {
 export async function runStart(argv: readonly string[]): Promise<number> {
   const flags = parseFlags(argv, START_FLAGS);
   const text = flags.text ?? "";
-  let expectedKeys: ReturnType<typeof expectedKeyEvents>;
   try {
-    expectedKeys = expectedKeyEvents(text);
+    expectedKeyEvents(text);
   } catch (error) {
     throw new UsageError(`--text: ${error instanceof Error ? error.message : String(error)}`);
   }
   const images = flags["guest-dir"] === undefined ? loadGuestImages() : loadGuestImages(flags["guest-dir"]);
   const progress = new Progress(process.stderr, flags.quiet);
+  try {
+    const report = await runHidJob({
+      images,
+      text,
+      timeoutMs: (flags.timeout ?? 180) * 1000,
+      onProgress: (message) => progress.update(message),
+    });
+    progress.done();
+    process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+    return report.ok ? 0 : 1;
+  } finally {
+    progress.done();
+  }
+}
+
+export interface HidJobOptions {
+  images: GuestImages;
+  /** Text to type (printable ASCII, \n, \t). */
+  text: string;
+  timeoutMs: number;
+  onProgress?: (message: string) => void;
+}
+
+/**
+ * The main job: boots the guest with a keyboard and a tablet on the two root ports, waits until its
+ * input nodes are open, types `text`, moves and clicks the tablet, and compares what Linux's evdev saw.
+ */
+export async function runHidJob(options: HidJobOptions): Promise<StartReport> {
+  const progress = options.onProgress ?? (() => {});
+  const expectedKeys = expectedKeyEvents(options.text);
   const keyboard = new UsbKeyboard({ productId: KEYBOARD_PRODUCT });
   const tablet = new UsbTablet({ productId: TABLET_PRODUCT });
-  const timeoutMs = (flags.timeout ?? 180) * 1000;
+  const timeoutMs = options.timeoutMs;
 
-  progress.update("starting v86…");
+  progress("starting v86…");
   const vm = await GuestVm.boot({
-    images,
+    images: options.images,
     cmdline: `${BUNDLED_GUEST_CMDLINE} uhci.plan=enum:2,hid:${LISTEN_SECONDS}:2`,
     usb: [keyboard, tablet],
     onEvent: (event: GuestEvent) => {
-      if (event.event === "begin") progress.update("Linux is running /init; loading modules…");
-      else if (event.event === "modules") progress.update("modules loaded; waiting for USB devices…");
+      if (event.event === "begin") progress("Linux is running /init; loading modules…");
+      else if (event.event === "modules") progress("modules loaded; waiting for USB devices…");
       else if (event.event === "usb-device" && event["roothub"] !== true) {
-        progress.update(`guest enumerated ${String(event["product"])}`);
-      } else if (event.event === "hid-ready") progress.update("typing and moving the tablet…");
+        progress(`guest enumerated ${String(event["product"])}`);
+      } else if (event.event === "input-open") progress("typing and moving the tablet…");
     },
   });
   const ticker = setInterval(() => {
-    if (vm.serial.events.length === 0) progress.update("booting Linux…");
+    if (vm.serial.events.length === 0) progress("booting Linux…");
   }, 1000);
   try {
     const begin = await vm.waitForEvent((e) => e.event === "begin", timeoutMs);
     const bootSeconds = vm.secondsSinceStart;
     await vm.waitForEvent((e) => e.event === "input-open", timeoutMs);
     const usbReadySeconds = vm.secondsSinceStart;
-    keyboard.typeText(text);
+    keyboard.typeText(options.text);
     for (const action of TABLET_ACTIONS) {
       if (action.kind === "move") tablet.moveTo(action.x, action.y);
       else tablet.click(MouseButton.Left);
     }
     await vm.waitForEvent((e) => e.event === "done", timeoutMs);
-    progress.done();
-    const report = buildReport(vm.serial.events, {
-      text,
+    return buildReport(vm.serial.events, {
+      text: options.text,
       expectedKeys,
       bootSeconds,
       usbReadySeconds,
       totalSeconds: vm.secondsSinceStart,
       kernel: typeof begin["kernel"] === "string" ? begin["kernel"] : "",
     });
-    process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
-    return report.ok ? 0 : 1;
   } catch (error) {
-    progress.done();
     const tail = vm.serial.consoleLines.slice(-15).join("\n");
     throw new Error(
       `${error instanceof Error ? error.message : String(error)}${tail ? `\nlast console lines:\n${tail}` : ""}`,
