@@ -1,0 +1,5 @@
+export * from "./bundled-guest.ts";
+export * from "./guest-serial.ts";
+export * from "./guest-vm.ts";
+export * from "./uhci-v86.ts";
+export * from "./v86-guest-memory.ts";
