@@ -1,18 +1,23 @@
-import { BUNDLED_GUEST_CMDLINE, loadGuestImages } from "../../adapters/v86/bundled-guest.ts";
+import { BUNDLED_GUEST_CMDLINE } from "../../adapters/v86/bundled-guest.ts";
 import { EVENT_PREFIX } from "../../adapters/v86/guest-serial.ts";
 import { GuestVm } from "../../adapters/v86/guest-vm.ts";
-import { UsbKeyboard } from "../../devices/hid/keyboard.ts";
-import { UsbTablet } from "../../devices/hid/tablet.ts";
 import { flagHelp, parseFlags } from "../args.ts";
+import { parseDeviceMix } from "../device-mix.ts";
+import { loadImagesFor } from "../guest-images.ts";
 import { Progress } from "../progress.ts";
 
 export const SHELL_FLAGS = {
+  devices: {
+    kind: "string",
+    help: "devices on root ports 1 and 2: keyboard, mouse, tablet or none",
+    default: "keyboard,tablet",
+  },
   "guest-dir": { kind: "string", help: "folder with bios.bin, bzImage, initramfs (default: bundled)" },
   quiet: { kind: "boolean", help: "no progress on stderr while the guest boots" },
 } as const;
 
 export const SHELL_HELP = `uhci shell — boot the Linux guest in v86 with the emulated UHCI controller, a keyboard and a
-tablet, and attach its serial console to this terminal. Try \`ls /sys/bus/usb/devices\` or
+tablet (or the devices you choose), and attach its serial console to this terminal. Try \`ls /sys/bus/usb/devices\` or
 \`cat /proc/bus/input/devices\`. Leave with \`exit\` (the guest halts) or Ctrl-] (at once).
 
 ${flagHelp(SHELL_FLAGS)}`;
@@ -58,7 +63,8 @@ class ConsoleFilter {
 
 export async function runShell(argv: readonly string[]): Promise<number> {
   const flags = parseFlags(argv, SHELL_FLAGS);
-  const images = flags["guest-dir"] === undefined ? loadGuestImages() : loadGuestImages(flags["guest-dir"]);
+  const usb = parseDeviceMix(flags.devices ?? "keyboard,tablet");
+  const images = loadImagesFor(flags["guest-dir"]);
   const progress = new Progress(process.stderr, flags.quiet);
   let attached = false;
   const filter = new ConsoleFilter((bytes) => process.stdout.write(bytes));
@@ -67,7 +73,7 @@ export async function runShell(argv: readonly string[]): Promise<number> {
   const vm = await GuestVm.boot({
     images,
     cmdline: `${BUNDLED_GUEST_CMDLINE} uhci.plan=wait,shell`,
-    usb: [new UsbKeyboard(), new UsbTablet()],
+    usb,
     onEvent: (event) => {
       if (event.event === "modules") progress.update("modules loaded; enumerating USB…");
       if (event.event === "shell") {

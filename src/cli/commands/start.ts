@@ -1,14 +1,11 @@
-import {
-  BUNDLED_GUEST_CMDLINE,
-  type GuestImages,
-  loadGuestImages,
-} from "../../adapters/v86/bundled-guest.ts";
+import { BUNDLED_GUEST_CMDLINE, type GuestImages } from "../../adapters/v86/bundled-guest.ts";
 import type { GuestEvent } from "../../adapters/v86/guest-serial.ts";
 import { GuestVm } from "../../adapters/v86/guest-vm.ts";
 import { UsbKeyboard } from "../../devices/hid/keyboard.ts";
 import { MouseButton } from "../../devices/hid/pointer-device.ts";
 import { UsbTablet } from "../../devices/hid/tablet.ts";
 import { flagHelp, parseFlags, UsageError } from "../args.ts";
+import { loadImagesFor } from "../guest-images.ts";
 import { type GuestUsbDevice, guestInputEvents, guestInputNodes, guestUsbDevices } from "../guest-report.ts";
 import {
   compareInput,
@@ -69,7 +66,7 @@ export async function runStart(argv: readonly string[]): Promise<number> {
   } catch (error) {
     throw new UsageError(`--text: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const images = flags["guest-dir"] === undefined ? loadGuestImages() : loadGuestImages(flags["guest-dir"]);
+  const images = loadImagesFor(flags["guest-dir"]);
   const progress = new Progress(process.stderr, flags.quiet);
   try {
     const report = await runHidJob({

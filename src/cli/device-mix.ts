@@ -1,0 +1,32 @@
+import { UsbKeyboard } from "../devices/hid/keyboard.ts";
+import { UsbMouse } from "../devices/hid/mouse.ts";
+import { UsbTablet } from "../devices/hid/tablet.ts";
+import type { UsbDevice } from "../usb/device.ts";
+import { UsageError } from "./args.ts";
+
+/** Devices a user can plug in from the command line, by name. */
+export const DEVICE_KINDS = {
+  keyboard: () => new UsbKeyboard(),
+  mouse: () => new UsbMouse(),
+  tablet: () => new UsbTablet(),
+  none: () => null,
+} as const satisfies Record<string, () => UsbDevice | null>;
+
+export const ROOT_PORTS = 2;
+
+/** Parses `keyboard,tablet` into one device (or null) per root port, in port order. */
+export function parseDeviceMix(spec: string): (UsbDevice | null)[] {
+  const names = spec.split(",").map((s) => s.trim());
+  if (names.length > ROOT_PORTS) {
+    throw new UsageError(`--devices: the root hub has ${ROOT_PORTS} ports; got ${names.length} devices`);
+  }
+  return names.map((name) => {
+    const make = DEVICE_KINDS[name as keyof typeof DEVICE_KINDS];
+    if (make === undefined) {
+      throw new UsageError(
+        `--devices: unknown device '${name}'; choose from ${Object.keys(DEVICE_KINDS).join(", ")}`,
+      );
+    }
+    return make();
+  });
+}
