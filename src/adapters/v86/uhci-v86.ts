@@ -1,4 +1,4 @@
-import { UhciController, type UhciOptions } from "../../controller/uhci/uhci-controller.ts";
+import { UHCI_DEFAULTS, UhciController, type UhciOptions } from "../../controller/uhci/uhci-controller.ts";
 import { VirtualClock } from "../../machine/clock.ts";
 import type { IrqLine } from "../../machine/irq-line.ts";
 import { V86GuestMemory } from "./v86-guest-memory.ts";
@@ -120,10 +120,13 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
 
   // The frame clock runs from v86's periodic device hook, catching up to v86's time. It never asks to
   // be called back in under 1 ms: a smaller answer makes v86 busy-spin the host CPU.
+  // After a host stall the controller's time catches up at most `maxCatchUpMs` per call, so one call
+  // never runs an unbounded backlog of frames; the rest follows at the next call (asked for in 1 ms).
+  const maxCatchUpMs = options.maxFramesPerWakeup ?? UHCI_DEFAULTS.maxFramesPerWakeup;
   const originalTimers = cpu.run_hardware_timers;
   cpu.run_hardware_timers = function (acpiEnabled, nowMs) {
     const next = originalTimers.call(this, acpiEnabled, nowMs);
-    clock.advanceTo(nowMs);
+    clock.advanceTo(Math.min(nowMs, clock.now() + maxCatchUpMs));
     const due = clock.nextDueMs();
     return due === undefined ? next : Math.min(next, Math.max(1, due - nowMs));
   };
