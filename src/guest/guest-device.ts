@@ -12,6 +12,7 @@ import { type ControlSetup, encodeSetupPacket } from "./control-request.ts";
 import type { DriverContext } from "./driver-context.ts";
 import { EndpointQueue, type QueueDevice } from "./endpoint-queue.ts";
 import { type InterruptInOptions, InterruptInStream } from "./interrupt-in-stream.ts";
+import { IsoStream, type IsoStreamOptions, IsoStreamState } from "./iso-stream.ts";
 import { type TransferResult, TransferStatus } from "./transfer-result.ts";
 import { TransferKind, type Urb, type UrbCallback } from "./urb.ts";
 
@@ -37,7 +38,7 @@ export interface EndpointInfo {
   readonly address: number;
   readonly type: EndpointType;
   readonly maxPacketSize: number;
-  /** bInterval in frames (interrupt endpoints). */
+  /** bInterval: frames for interrupt endpoints; a period of 2^(bInterval − 1) frames for isochronous. */
   readonly interval: number;
 }
 
@@ -71,6 +72,8 @@ export class GuestDevice implements QueueDevice {
   private readonly endpointInfo = new Map<number, EndpointInfo>();
   private readonly alternates = new Map<number, number>();
   private readonly streams = new Set<InterruptInStream>();
+  /** Open isochronous streams by endpoint address (one per endpoint). */
+  private readonly isoStreams = new Map<number, IsoStream>();
   private deviceInfo: DeviceInfo | null = null;
   private configurationValue = 0;
   private isReleased = false;
@@ -175,6 +178,7 @@ export class GuestDevice implements QueueDevice {
     );
     if (result.status === TransferStatus.Ok) {
       this.closeQueues(() => true);
+      this.closeIsoStreams(() => true);
       this.endpointInfo.clear();
       this.alternates.clear();
       this.configurationValue = value;
@@ -267,6 +271,36 @@ export class GuestDevice implements QueueDevice {
     return stream;
   }
 
+  /**
+   * Opens an isochronous stream on an IN or OUT endpoint of the current alternate settings and starts
+   * it: `urbs` URBs of `packetsPerUrb` packets go on the schedule at once, the first 10 frames out, and
+   * each is resubmitted as it completes (see {@link IsoStream}). An audio streaming interface usually
+   * needs `setInterface(iface, 1)` (alternate 0 has no bandwidth) and a sampling frequency
+   * (`control(setSamplingFrequency(endpoint, hz))`) first.
+   */
+  openIsoStream(endpointAddress: number, options?: IsoStreamOptions): IsoStream {
+    this.checkLive();
+    const info = this.endpoint(endpointAddress);
+    if (info.type !== EndpointType.Isochronous) {
+      throw new Error(`endpoint 0x${endpointAddress.toString(16)} is not isochronous`);
+    }
+    if (this.isoStreams.has(endpointAddress)) {
+      throw new Error(`endpoint 0x${endpointAddress.toString(16)} already has an open stream`);
+    }
+    const stream = new IsoStream(
+      this.host.ctx,
+      { device: this, address: endpointAddress, maxPacketSize: info.maxPacketSize, interval: info.interval },
+      options,
+      () => {
+        if (this.isoStreams.get(endpointAddress)?.state === IsoStreamState.Closed) {
+          this.isoStreams.delete(endpointAddress);
+        }
+      },
+    );
+    this.isoStreams.set(endpointAddress, stream);
+    return stream;
+  }
+
   /** Endpoints usable now (the current configuration and alternate settings, plus declared ones). */
   endpoints(): EndpointInfo[] {
     return [...this.endpointInfo.values()];
@@ -278,6 +312,7 @@ export class GuestDevice implements QueueDevice {
    */
   declareEndpoint(endpoint: EndpointInfo): void {
     this.checkLive();
+    this.isoStreams.get(endpoint.address)?.close();
     this.queues.get(endpoint.address)?.close();
     this.queues.delete(endpoint.address);
     this.endpointInfo.set(endpoint.address, endpoint);
@@ -287,6 +322,7 @@ export class GuestDevice implements QueueDevice {
   release(): void {
     if (this.isReleased) return;
     for (const stream of this.streams) stream.close();
+    this.closeIsoStreams(() => true);
     this.closeQueues(() => true);
     this.ep0.close();
     this.isReleased = true;
@@ -322,13 +358,19 @@ export class GuestDevice implements QueueDevice {
     const config = this.deviceInfo?.configuration;
     const iface = config?.interfaces.find((i) => (i.number ?? 0) === interfaceNumber);
     const previous = iface?.alternates.find((a) => (a.setting ?? 0) === this.alternates.get(interfaceNumber));
+    const selected = iface?.alternates.find((a) => (a.setting ?? 0) === alternate);
+    // Like usb_set_interface: the endpoints of the old setting are disabled, killing their URBs.
+    this.closeIsoStreams(
+      (address) =>
+        previous?.endpoints?.some((e) => e.address === address) === true ||
+        selected?.endpoints?.some((e) => e.address === address) === true,
+    );
     for (const endpoint of previous?.endpoints ?? []) {
       this.queues.get(endpoint.address)?.close();
       this.queues.delete(endpoint.address);
       this.endpointInfo.delete(endpoint.address);
     }
     this.alternates.set(interfaceNumber, alternate);
-    const selected = iface?.alternates.find((a) => (a.setting ?? 0) === alternate);
     for (const endpoint of selected?.endpoints ?? []) {
       this.queues.get(endpoint.address)?.close();
       this.queues.delete(endpoint.address);
@@ -340,6 +382,10 @@ export class GuestDevice implements QueueDevice {
         interval: endpoint.interval,
       });
     }
+  }
+
+  private closeIsoStreams(which: (address: number) => boolean): void {
+    for (const [address, stream] of [...this.isoStreams]) if (which(address)) stream.close();
   }
 
   private closeQueues(which: (address: number) => boolean): void {
@@ -378,7 +424,8 @@ export class GuestDevice implements QueueDevice {
     else if (info.type === EndpointType.Interrupt) kind = TransferKind.Interrupt;
     else
       throw new Error(
-        `endpoint 0x${endpointAddress.toString(16)} is ${typeName(info.type)}: not supported here`,
+        `endpoint 0x${endpointAddress.toString(16)} is ${typeName(info.type)}: not supported here` +
+          (info.type === EndpointType.Isochronous ? " (use openIsoStream)" : ""),
       );
     const queue = new EndpointQueue(this.host.ctx, this, {
       kind,

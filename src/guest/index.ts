@@ -63,8 +63,29 @@
  * linked depth-first ending in an inactive dummy TD, C_ERR = 3, IOC on the last TD, SPD on IN TDs
  * (except a bulk/interrupt transfer's last). A short control read is restarted at its status stage; a
  * short or failed bulk/interrupt transfer restarts the queue at the next transfer with fixed-up data
- * toggles. Isochronous TDs will go into per-frame chains in front of the skeleton
+ * toggles. Isochronous TDs go into per-frame chains in front of the skeleton
  * ({@link Schedule.linkIsoTd}).
+ *
+ * ## Isochronous streams
+ *
+ * ```ts
+ * device.setInterface(1, 1);                                    // the streaming alternate (alt 0: no bandwidth)
+ * device.control(setSamplingFrequency(0x01, 44_100));          // UAC 1.0 SET_CUR on the endpoint
+ * const out = device.openIsoStream(0x01, {
+ *   ...IsoPreset.LinuxPlayback,                                  // 3 URBs × 6 packets (Seed 4×5, LinuxCapture 12×1)
+ *   packetSize: (index) => (index % 10 === 9 ? 45 : 44) * 4,    // bytes per packet, the caller's rate control
+ *   fill: (buffer, index, frame) => { ... },                     // OUT data, written into the URB's buffer
+ * });
+ * const mic = device.openIsoStream(0x82, { onData: (data, frame) => { ... } }); // IN, in order, a view
+ * driver.run(10_000);
+ * out.stats;                                                     // ok / missed / errors, late restarts, lag…
+ * out.drain(); out.close();
+ * ```
+ *
+ * Scheduled as uhci-hcd does ({@link IsoStream}): one TD per packet per frame, IOC on each URB's last TD,
+ * the first URB 10 frames out, each next one where the last ended (or at the next frame, counted as a
+ * late restart, if that has passed), resubmitted from its completion; a TD still Active after its frame
+ * is a missed packet (-EXDEV).
  *
  * ## Root hub, suspend and resume
  *
@@ -89,6 +110,14 @@ export * from "./enumeration.ts";
 export * from "./guest-device.ts";
 export * from "./guest-machine.ts";
 export * from "./interrupt-in-stream.ts";
+export * from "./iso-audio-requests.ts";
+export * from "./iso-frame-counter.ts";
+export * from "./iso-packet.ts";
+export * from "./iso-presets.ts";
+export * from "./iso-stats.ts";
+export * from "./iso-stream.ts";
+export type { IsoUrbCompletion, IsoUrbSubmission } from "./iso-urb.ts";
+export { IsoUrbStatus } from "./iso-urb.ts";
 export * from "./machine-adapter.ts";
 export * from "./registers.ts";
 export * from "./root-hub.ts";

@@ -200,7 +200,9 @@ export class Schedule {
     const before = chain[at - 1];
     const linkAt = before === undefined ? this.frameListAddress + index * 4 : before + TdLayout.Link;
     this.memory.write32(linkAt, this.memory.read32(td + TdLayout.Link) >>> 0);
-    chain.splice(at, 1);
+    // Shifted by hand: splice would allocate a result array on every unlink (once per iso packet).
+    for (let i = at; i < chain.length - 1; i++) chain[i] = chain[i + 1]!;
+    chain.pop();
   }
 
   /** The isochronous TDs of a frame, in execution order. */
