@@ -19,6 +19,12 @@ export class AsyncPairing {
   /** The TD buffer pointer (DW3): what identifies an isochronous TD (the seed, point 2). */
   buffer = 0;
   isochronous = false;
+  /**
+   * The frame list entry whose walk made the request (isochronous only). An iso TD belongs to one frame;
+   * once that frame no longer leads to it, the guest has retired it and may resubmit the same TD, token
+   * and buffer in another frame (Linux uhci-hcd after -EXDEV), which is then a new transaction.
+   */
+  frameEntry = 0;
   /** Frames left before the request is cancelled. */
   valid = 0;
   device: UsbDevice | null = null;
@@ -41,8 +47,17 @@ export class AsyncQueue {
     isochronous: boolean,
     device: UsbDevice,
     packet: UsbPacket,
+    frameEntry = 0,
   ): AsyncPairing {
-    let pairing = this.pairings.find((p) => !p.inUse);
+    // A plain loop rather than `find` with an arrow function: this runs once per deferred request (every
+    // frame for an iso stream on an async device), and the hot path allocates nothing per frame.
+    let pairing: AsyncPairing | undefined;
+    for (const p of this.pairings) {
+      if (!p.inUse) {
+        pairing = p;
+        break;
+      }
+    }
     if (pairing === undefined) {
       pairing = new AsyncPairing();
       this.pairings.push(pairing);
@@ -52,6 +67,7 @@ export class AsyncQueue {
     pairing.token = token;
     pairing.buffer = buffer;
     pairing.isochronous = isochronous;
+    pairing.frameEntry = frameEntry;
     pairing.valid = ASYNC_VALID_FRAMES;
     pairing.device = device;
     pairing.packet = packet;

@@ -60,6 +60,13 @@ type Outcome = (typeof Outcome)[keyof typeof Outcome];
 const QH_SEEN_CAPACITY = 128;
 
 /**
+ * Links followed from a frame list entry when checking that it still leads to an iso TD. Iso TDs come
+ * first in a frame, ahead of the queues (UHCI design guide 1.3), so a few links suffice; the bound keeps
+ * a looping schedule harmless.
+ */
+const ISO_FRAME_SEARCH_LINKS = 64;
+
+/**
  * Walks one frame of the schedule (UHCI 3.4): the frame list entry, then TDs and QHs, horizontally
  * and (with Vf) vertically, executing active TDs against devices and writing results back.
  *
@@ -81,6 +88,8 @@ export class FrameWalker {
   private readonly qhSeen = new Uint32Array(QH_SEEN_CAPACITY);
   private qhSeenCount = 0;
   private packet: UsbPacket;
+  /** The frame list entry of the frame being walked. */
+  private frameEntry = 0;
 
   constructor(
     private readonly host: WalkerHost,
@@ -97,6 +106,7 @@ export class FrameWalker {
     this.stepped = false;
     this.tdsSinceLoopCheck = 0;
     this.qhSeenCount = 0;
+    this.frameEntry = frameListEntryAddress;
     const memory = this.host.memory;
 
     let link = memory.read32(frameListEntryAddress);
@@ -218,7 +228,18 @@ export class FrameWalker {
     const isochronous = (ctrl & TdCtrl.IOS) !== 0;
     const maxLen = decodeLength(maxLenField);
 
-    const pairing = asyncs.find(address, token, buffer, isochronous);
+    let pairing = asyncs.find(address, token, buffer, isochronous);
+    if (
+      pairing !== null &&
+      isochronous &&
+      pairing.frameEntry !== this.frameEntry &&
+      !this.frameLeadsTo(pairing.frameEntry, address)
+    ) {
+      // The iso TD left the frame it was asked in and is back in another one, unchanged: the guest saw
+      // it missed, retired it and resubmitted it (Linux uhci-hcd reuses TDs, snd-usb-audio its buffers).
+      // A new transaction; the old request is cancelled just below.
+      pairing = null;
+    }
     if (pairing !== null) {
       pairing.valid = ASYNC_VALID_FRAMES;
       const packet = pairing.packet!;
@@ -245,7 +266,7 @@ export class FrameWalker {
       device.handlePacket(packet);
     }
     if (packet.state === PacketState.Async) {
-      asyncs.add(address, token, buffer, isochronous, device!, packet);
+      asyncs.add(address, token, buffer, isochronous, device!, packet, this.frameEntry);
       if (isochronous) packet.onComplete = this.completeIsochronous;
       this.packet = this.host.acquirePacket();
       return Outcome.NotAdvanced;
@@ -271,7 +292,9 @@ export class FrameWalker {
   /**
    * The seed's point 3: an isochronous TD is completed inside the device's completion call, so its
    * data is in guest memory (and IOC raised) at once rather than when the frame list comes round again.
-   * The TD is read back first: if the guest recycled it meanwhile, the stale completion is dropped.
+   * The TD is read back first: if the guest recycled it meanwhile, the stale completion is dropped —
+   * also when only its frame changed (same TD, token and buffer no longer reached from the frame that
+   * asked: the guest already counted it missed and may have resubmitted it for a later frame).
    */
   private readonly completeIsochronous = (packet: UsbPacket): void => {
     const asyncs = this.host.asyncs;
@@ -288,13 +311,30 @@ export class FrameWalker {
       ctrl & TdCtrl.ACTIVE &&
       ctrl & TdCtrl.IOS &&
       token === pairing.token &&
-      buffer === pairing.buffer
+      buffer === pairing.buffer &&
+      this.frameLeadsTo(pairing.frameEntry, address)
     ) {
       this.writeBack(address, ctrl, buffer, decodeLength(tokenMaxLenField(token)), packet);
     }
     this.host.releasePacket(packet);
     this.onAsyncCompletion?.();
   };
+
+  /**
+   * Whether the schedule from frame list entry `entry` still reaches the TD at `td`, following horizontal
+   * links only (TD link, QH head). Asked only about an iso TD with a request out: when it completes, or
+   * when a walk meets it from a frame other than the one that asked.
+   */
+  private frameLeadsTo(entry: number, td: number): boolean {
+    const memory = this.host.memory;
+    let link = memory.read32(entry);
+    for (let i = 0; i < ISO_FRAME_SEARCH_LINKS && link !== DMA_FAULT && !isTerminate(link); i++) {
+      const address = linkAddress(link);
+      if (address === td && !pointsToQh(link)) return true;
+      link = memory.read32(address);
+    }
+    return false;
+  }
 
   /** Told after an async completion wrote to guest memory (the controller raises interrupts then). */
   onAsyncCompletion: (() => void) | null = null;
