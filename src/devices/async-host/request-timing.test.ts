@@ -15,6 +15,15 @@ describe("RequestTiming", () => {
     assert.equal(t.streamStarts, 1);
   });
 
+  it("a buffered backend: after the first-request delay, each request completes isoLatencyMs after it was made", () => {
+    const t = new RequestTiming({ ...DEFAULT_ASYNC_HOST_TIMING, isoLatencyMs: 0.5 });
+    assert.deepEqual(
+      [0, 1, 5, 9, 10, 11, 12].map((now) => t.dueMs(IN1, true, 100 + now)),
+      [110, 110, 110, 110, 110.5, 111.5, 112.5],
+    );
+    assert.equal(t.streamStarts, 1);
+  });
+
   it("requests submitted in a burst still occupy consecutive frames", () => {
     const t = new RequestTiming(DEFAULT_ASYNC_HOST_TIMING);
     assert.deepEqual(

@@ -9,6 +9,14 @@ export interface AsyncHostTiming {
   readonly firstIsoDelayMs: number;
   /** Spacing of the later requests of a stream: the host runs one packet per frame. */
   readonly isoIntervalMs: number;
+  /**
+   * A backend that keeps host transfers queued ahead of the guest (QEMU's usb-host keeps a ring of
+   * them) has data ready once its stream runs: after the first-request delay, each request completes
+   * this soon after it was made instead of in its own host frame 10 frames later. Undefined: no such
+   * buffering (every request waits for its host frame). A Linux guest reports a TD still Active after
+   * its frame as -EXDEV, so lossless streaming to Linux needs this below one frame.
+   */
+  readonly isoLatencyMs?: number;
   /** Each completion comes up to this much later (uniform), never before an earlier one of its endpoint. */
   readonly jitterMs: number;
   /** Delay of bulk and interrupt requests. */
@@ -41,12 +49,15 @@ export class RequestTiming {
   private readonly nextSlotMs = new Float64Array(ENDPOINT_SLOTS).fill(Number.NaN);
   /** The last completion time given per endpoint, so jitter never reorders an endpoint's requests. */
   private readonly lastDueMs = new Float64Array(ENDPOINT_SLOTS).fill(Number.NEGATIVE_INFINITY);
+  /** When each endpoint's current stream delivers its first packet. */
+  private readonly streamReadyMs = new Float64Array(ENDPOINT_SLOTS);
   private readonly random: SeededRandom;
   /** Streams started (the first request of each, and every restart after a gap). */
   streamStarts = 0;
 
   constructor(readonly timing: AsyncHostTiming) {
     for (const [name, value] of Object.entries(timing)) {
+      if (value === undefined) continue;
       if (!Number.isFinite(value) || value < 0) throw new RangeError(`timing ${name} ${value} must be >= 0`);
     }
     this.random = new SeededRandom(timing.seed);
@@ -60,10 +71,12 @@ export class RequestTiming {
       // `!(frame >= nowMs)` is also true for NaN: an idle stream starts like a stream that fell behind.
       if (!(frame >= nowMs)) {
         frame = nowMs + this.timing.firstIsoDelayMs;
+        this.streamReadyMs[slot] = frame;
         this.streamStarts++;
       }
       this.nextSlotMs[slot] = frame + this.timing.isoIntervalMs;
-      at = frame;
+      const latency = this.timing.isoLatencyMs;
+      at = latency === undefined ? frame : Math.max(this.streamReadyMs[slot]!, nowMs + latency);
     } else {
       at = nowMs + this.timing.nonIsoDelayMs;
     }
