@@ -26,6 +26,13 @@ export interface UhciGuestOptions {
   readonly dmaSize: number;
   /** Frames a synchronous transfer may take before it is cancelled (default 1000 = 1 s). */
   readonly timeoutMs?: number;
+  /**
+   * How finely time passes between looks at the IRQ line: each millisecond is split into this many
+   * equal steps (1, 2, 4, 8 or 16; default 1). A real OS takes its interrupt within microseconds; with
+   * devices that answer between frames (async isochronous completions), a guest that looks only once
+   * per millisecond sees the next frame run first.
+   */
+  readonly interruptChecksPerMs?: number;
 }
 
 /** The controller could not be brought up (it never finished a reset, or never started running). */
@@ -96,6 +103,8 @@ export class UhciGuestDriver {
   private controllerState: ControllerState = ControllerState.Running;
   private resumeSeen = false;
   private readonly defaultTimeout: number;
+  /** Milliseconds between looks at the IRQ line (see {@link UhciGuestOptions.interruptChecksPerMs}). */
+  private readonly subStepMs: number;
 
   /** Resets and starts the controller (see the index.ts overview); throws {@link UhciBringUpError}. */
   static start(machine: GuestMachine, options: UhciGuestOptions): UhciGuestDriver {
@@ -108,6 +117,12 @@ export class UhciGuestDriver {
   ) {
     this.memory = machine.memory;
     this.defaultTimeout = options.timeoutMs ?? 1000;
+    const checks = options.interruptChecksPerMs ?? 1;
+    if (![1, 2, 4, 8, 16].includes(checks)) {
+      throw new RangeError(`interruptChecksPerMs must be 1, 2, 4, 8 or 16, not ${checks}`);
+    }
+    // Powers of two keep the sub-steps exact in binary floating point, so frames stay on the grid.
+    this.subStepMs = 1 / checks;
     this.dma = new DmaAllocator(machine.memory, options.dmaBase, options.dmaSize);
     this.schedule = new Schedule(machine.memory, this.dma);
     this.ctx = this.makeContext();
@@ -390,7 +405,10 @@ export class UhciGuestDriver {
   private step(): void {
     const releasable = this.deferredFrees;
     this.deferredFrees = [];
-    this.machine.advance(1);
+    for (let t = 0; t < 1; t += this.subStepMs) {
+      this.machine.advance(this.subStepMs);
+      if (this.subStepMs < 1 && this.machine.irqLevel()) this.serviceInterrupt();
+    }
     this.elapsed++;
     for (const address of releasable) this.dma.release(address);
     if (this.machine.irqLevel()) this.serviceInterrupt();

@@ -3,6 +3,7 @@
  * libusb): the seam passthrough backends plug into. See README.md in this folder.
  */
 export * from "./async-host-device.ts";
+export * from "./async-iso-wrapper.ts";
 export * from "./completion-schedule.ts";
 export * from "./counter-source.ts";
 export * from "./default-model.ts";

@@ -19,7 +19,7 @@ describe("RequestTiming", () => {
     const t = new RequestTiming({ ...DEFAULT_ASYNC_HOST_TIMING, isoLatencyMs: 0.5 });
     assert.deepEqual(
       [0, 1, 5, 9, 10, 11, 12].map((now) => t.dueMs(IN1, true, 100 + now)),
-      [110, 110, 110, 110, 110.5, 111.5, 112.5],
+      [110.5, 110.5, 110.5, 110.5, 110.5, 111.5, 112.5],
     );
     assert.equal(t.streamStarts, 1);
   });

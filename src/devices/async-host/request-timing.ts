@@ -66,6 +66,7 @@ export class RequestTiming {
   /** When a request on endpoint `slot`, made at `nowMs`, completes. */
   dueMs(slot: number, isochronous: boolean, nowMs: number): number {
     let at: number;
+    let backlog = false;
     if (isochronous) {
       let frame = this.nextSlotMs[slot]!;
       // `!(frame >= nowMs)` is also true for NaN: an idle stream starts like a stream that fell behind.
@@ -76,11 +77,21 @@ export class RequestTiming {
       }
       this.nextSlotMs[slot] = frame + this.timing.isoIntervalMs;
       const latency = this.timing.isoLatencyMs;
-      at = latency === undefined ? frame : Math.max(this.streamReadyMs[slot]!, nowMs + latency);
+      const ready = this.streamReadyMs[slot]!;
+      if (latency === undefined) {
+        at = frame;
+      } else if (nowMs < ready) {
+        // Buffered, before the stream delivers: the requests that queued up are answered together when
+        // the first host transfer lands (a libusb iso transfer completes all its packets at once).
+        at = ready + latency;
+        backlog = true;
+      } else {
+        at = nowMs + latency;
+      }
     } else {
       at = nowMs + this.timing.nonIsoDelayMs;
     }
-    if (this.timing.jitterMs > 0) at += this.random.next() * this.timing.jitterMs;
+    if (this.timing.jitterMs > 0 && !backlog) at += this.random.next() * this.timing.jitterMs;
     at = Math.max(at, this.lastDueMs[slot]!);
     this.lastDueMs[slot] = at;
     return at;
