@@ -1,5 +1,5 @@
 import type { GuestEvent } from "../adapters/v86/guest-serial.ts";
-import type { InputEvent } from "./input-check.ts";
+import type { InputComparison, InputEvent } from "./input-check.ts";
 
 /** A USB device as the guest's sysfs describes it (the bundled guest's `usb-device` event). */
 export interface GuestUsbDevice {
@@ -64,3 +64,20 @@ export function guestInputEvents(events: readonly GuestEvent[], node: string): I
     .filter((e) => e.event === "input" && e["node"] === node)
     .map((e) => ({ type: num(e["type"]), code: num(e["code"]), value: num(e["value"]) }));
 }
+
+/** The input node of the USB device with this product ID, if the guest found one. */
+export function inputNodeOf(
+  nodes: readonly { node: string; product: string }[],
+  productId: number,
+): string | undefined {
+  const hex = productId.toString(16).padStart(4, "0");
+  return nodes.find((n) => n.product === hex)?.node;
+}
+
+/** One line about an input comparison, for the human-readable reports. */
+export function describeInput(c: InputComparison): string {
+  const order = c.exact ? "all in order" : "NOT as sent";
+  return `sent ${c.sent} events, guest received ${c.received}, lost ${c.lost}, unexpected ${c.unexpected} — ${order}`;
+}
+
+export const roundSeconds = (seconds: number) => Math.round(seconds * 100) / 100;

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { loadGuestImages } from "../../src/adapters/v86/bundled-guest.ts";
-import { runHidJob } from "../../src/cli/commands/start.ts";
+import { runHidJob } from "../../src/cli/jobs/hid-job.ts";
 
 describe("Linux in v86 with the emulated UHCI controller", () => {
   it("boots, binds usbhid/hid-generic to a keyboard and a tablet, and receives typed text intact", async () => {

@@ -1,62 +1,48 @@
-import { BUNDLED_GUEST_CMDLINE, type GuestImages } from "../../adapters/v86/bundled-guest.ts";
-import type { GuestEvent } from "../../adapters/v86/guest-serial.ts";
-import { GuestVm } from "../../adapters/v86/guest-vm.ts";
-import { UsbKeyboard } from "../../devices/hid/keyboard.ts";
-import { MouseButton } from "../../devices/hid/pointer-device.ts";
-import { UsbTablet } from "../../devices/hid/tablet.ts";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { encodeWav } from "../../devices/audio/wav.ts";
 import { flagHelp, parseFlags, UsageError } from "../args.ts";
 import { loadImagesFor } from "../guest-images.ts";
-import { type GuestUsbDevice, guestInputEvents, guestInputNodes, guestUsbDevices } from "../guest-report.ts";
-import {
-  compareInput,
-  expectedKeyEvents,
-  expectedTabletEvents,
-  type InputComparison,
-  type TabletAction,
-} from "../input-check.ts";
+import { expectedKeyEvents } from "../input-check.ts";
+import { formatMainReport, type MainJobReport, runMainJob } from "../jobs/main-job.ts";
 import { Progress } from "../progress.ts";
 
 export const START_FLAGS = {
   json: { kind: "boolean", help: "print the report as JSON on stdout" },
+  rate: {
+    kind: "string",
+    help: "sample rate in Hz: 8000, 16000, 22050, 32000, 44100 or 48000",
+    default: "48000",
+    choices: ["8000", "16000", "22050", "32000", "44100", "48000"],
+  },
+  channels: { kind: "number", help: "1 (mono) or 2 (stereo)", default: 2, min: 1, max: 2, integer: true },
+  seconds: {
+    kind: "number",
+    help: "seconds recorded and played",
+    default: 3,
+    min: 1,
+    max: 60,
+    integer: true,
+  },
   text: { kind: "string", help: "text to type through the emulated keyboard", default: "Hello from uhci!\n" },
-  timeout: { kind: "number", help: "seconds to wait for the guest", default: 180, min: 10, integer: true },
+  out: { kind: "string", help: "folder for capture.wav, playback.wav and report.json", default: "uhci-out" },
+  timeout: {
+    kind: "number",
+    help: "seconds to wait for each step of the guest",
+    default: 180,
+    min: 10,
+    integer: true,
+  },
   "guest-dir": { kind: "string", help: "folder with bios.bin, bzImage, initramfs (default: bundled)" },
   quiet: { kind: "boolean", help: "no progress on stderr" },
 } as const;
 
-export const START_HELP = `uhci start — boot a Linux guest in v86 with the emulated UHCI controller, an emulated
-HID keyboard and tablet; type text and move/click the tablet; report what the guest saw.
+export const START_HELP = `uhci start — boot a Linux guest in v86 with the emulated UHCI controller, a USB headset and a
+USB keyboard. The guest records from the headset's microphone with arecord and plays a test signal to
+its headphones with aplay; the host types on the keyboard. Both audio streams are compared frame by
+frame (written as WAV files to the output folder) and the keystrokes event by event.
 
 ${flagHelp(START_FLAGS)}`;
-
-/** Product IDs the job gives its devices, so the guest's input nodes can be told apart. */
-const KEYBOARD_PRODUCT = 0x0001;
-const TABLET_PRODUCT = 0x0003;
-const TABLET_ACTIONS: readonly TabletAction[] = [
-  { kind: "move", x: 16384, y: 16384 },
-  { kind: "move", x: 8192, y: 24576 },
-  { kind: "click" },
-  { kind: "move", x: 32767, y: 0 },
-  { kind: "click" },
-];
-/** Seconds the guest listens to its input nodes once they exist. */
-const LISTEN_SECONDS = 6;
-
-export interface StartReport {
-  ok: boolean;
-  guest: { bootSeconds: number; kernel: string; usbReadySeconds: number; totalSeconds: number };
-  usb: { devices: GuestUsbDevice[] };
-  hid: {
-    sent: number;
-    received: number;
-    lost: number;
-    unexpected: number;
-    inOrder: boolean;
-    keyboard: InputComparison & { text: string };
-    tablet: InputComparison;
-  };
-  problems: string[];
-}
 
 export async function runStart(argv: readonly string[]): Promise<number> {
   const flags = parseFlags(argv, START_FLAGS);
@@ -67,169 +53,64 @@ export async function runStart(argv: readonly string[]): Promise<number> {
     throw new UsageError(`--text: ${error instanceof Error ? error.message : String(error)}`);
   }
   const images = loadImagesFor(flags["guest-dir"]);
+  const outDir = resolve(flags.out ?? "uhci-out");
+  // Fail before a minute of booting if the report could not be written.
+  try {
+    mkdirSync(outDir, { recursive: true });
+    const probe = join(outDir, ".uhci-write-test");
+    writeFileSync(probe, "");
+    rmSync(probe);
+  } catch (error) {
+    throw new UsageError(
+      `--out: cannot write to ${outDir}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
   const progress = new Progress(process.stderr, flags.quiet);
   try {
-    const report = await runHidJob({
+    const report = await runMainJob({
       images,
       text,
+      sampleRate: Number(flags.rate),
+      channels: flags.channels === 1 ? 1 : 2,
+      seconds: flags.seconds ?? 3,
       timeoutMs: (flags.timeout ?? 180) * 1000,
       onProgress: (message) => progress.update(message),
     });
     progress.done();
-    process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+    const files = writeOutputs(outDir, report);
+    const printable = { ...report, capture: strip(report.capture), playback: strip(report.playback), files };
+    process.stdout.write(
+      flags.json
+        ? `${JSON.stringify(printable, null, 2)}\n`
+        : `${formatMainReport(report)}  files   ${files.join(", ")}\n`,
+    );
     return report.ok ? 0 : 1;
   } finally {
     progress.done();
   }
 }
 
-export interface HidJobOptions {
-  images: GuestImages;
-  /** Text to type (printable ASCII, \n, \t). */
-  text: string;
-  timeoutMs: number;
-  onProgress?: (message: string) => void;
+function strip<T extends { samples: Int16Array }>(direction: T | null): Omit<T, "samples"> | null {
+  if (direction === null) return null;
+  const { samples: _samples, ...rest } = direction;
+  return rest;
 }
 
-/**
- * The main job: boots the guest with a keyboard and a tablet on the two root ports, waits until its
- * input nodes are open, types `text`, moves and clicks the tablet, and compares what Linux's evdev saw.
- */
-export async function runHidJob(options: HidJobOptions): Promise<StartReport> {
-  const progress = options.onProgress ?? (() => {});
-  const expectedKeys = expectedKeyEvents(options.text);
-  const keyboard = new UsbKeyboard({ productId: KEYBOARD_PRODUCT });
-  const tablet = new UsbTablet({ productId: TABLET_PRODUCT });
-  const timeoutMs = options.timeoutMs;
-
-  progress("starting v86…");
-  const vm = await GuestVm.boot({
-    images: options.images,
-    cmdline: `${BUNDLED_GUEST_CMDLINE} uhci.plan=enum:2,hid:${LISTEN_SECONDS}:2`,
-    usb: [keyboard, tablet],
-    onEvent: (event: GuestEvent) => {
-      if (event.event === "begin") progress("Linux is running /init; loading modules…");
-      else if (event.event === "modules") progress("modules loaded; waiting for USB devices…");
-      else if (event.event === "usb-device" && event["roothub"] !== true) {
-        progress(`guest enumerated ${String(event["product"])}`);
-      } else if (event.event === "input-open") progress("typing and moving the tablet…");
-    },
-  });
-  const ticker = setInterval(() => {
-    if (vm.serial.events.length === 0) progress("booting Linux…");
-  }, 1000);
-  try {
-    const begin = await vm.waitForEvent((e) => e.event === "begin", timeoutMs);
-    const bootSeconds = vm.secondsSinceStart;
-    await vm.waitForEvent((e) => e.event === "input-open", timeoutMs);
-    const usbReadySeconds = vm.secondsSinceStart;
-    keyboard.typeText(options.text);
-    for (const action of TABLET_ACTIONS) {
-      if (action.kind === "move") tablet.moveTo(action.x, action.y);
-      else tablet.click(MouseButton.Left);
-    }
-    await vm.waitForEvent((e) => e.event === "done", timeoutMs);
-    return buildReport(vm.serial.events, {
-      text: options.text,
-      expectedKeys,
-      bootSeconds,
-      usbReadySeconds,
-      totalSeconds: vm.secondsSinceStart,
-      kernel: typeof begin["kernel"] === "string" ? begin["kernel"] : "",
-    });
-  } catch (error) {
-    const tail = vm.serial.consoleLines.slice(-15).join("\n");
-    throw new Error(
-      `${error instanceof Error ? error.message : String(error)}${tail ? `\nlast console lines:\n${tail}` : ""}`,
-    );
-  } finally {
-    clearInterval(ticker);
-    await vm.stop();
-  }
-}
-
-interface ReportInputs {
-  text: string;
-  expectedKeys: ReturnType<typeof expectedKeyEvents>;
-  bootSeconds: number;
-  usbReadySeconds: number;
-  totalSeconds: number;
-  kernel: string;
-}
-
-const hex4 = (n: number) => n.toString(16).padStart(4, "0");
-
-export function buildReport(events: readonly GuestEvent[], inputs: ReportInputs): StartReport {
-  const problems: string[] = [];
-  const devices = guestUsbDevices(events);
-  const nodes = guestInputNodes(events);
-  const nodeOf = (product: number) => nodes.find((n) => n.product === hex4(product))?.node;
-  const keyboardNode = nodeOf(KEYBOARD_PRODUCT);
-  const tabletNode = nodeOf(TABLET_PRODUCT);
-  if (keyboardNode === undefined) problems.push("the guest has no input node for the keyboard");
-  if (tabletNode === undefined) problems.push("the guest has no input node for the tablet");
-  const keyboard = compareInput(
-    inputs.expectedKeys,
-    keyboardNode ? guestInputEvents(events, keyboardNode) : [],
-  );
-  const tablet = compareInput(
-    expectedTabletEvents(TABLET_ACTIONS),
-    tabletNode ? guestInputEvents(events, tabletNode) : [],
-  );
-  for (const device of devices) {
-    if (!device.drivers.includes("usbhid"))
-      problems.push(`${device.product || device.path}: usbhid not bound`);
-  }
-  if (devices.length < 2) problems.push(`the guest saw ${devices.length} USB devices, expected 2`);
-  for (const e of events) {
-    if (e.event === "error") problems.push(`guest: ${String(e["message"])}`);
-    if (e.event === "module" && e["ok"] === false) problems.push(`guest module ${String(e["name"])} failed`);
-  }
-  if (!keyboard.exact) problems.push("keyboard events differ from those sent");
-  if (!tablet.exact) problems.push("tablet events differ from those sent");
-  return {
-    ok: problems.length === 0,
-    guest: {
-      bootSeconds: round(inputs.bootSeconds),
-      kernel: inputs.kernel,
-      usbReadySeconds: round(inputs.usbReadySeconds),
-      totalSeconds: round(inputs.totalSeconds),
-    },
-    usb: { devices },
-    hid: {
-      sent: keyboard.sent + tablet.sent,
-      received: keyboard.received + tablet.received,
-      lost: keyboard.lost + tablet.lost,
-      unexpected: keyboard.unexpected + tablet.unexpected,
-      inOrder: keyboard.exact && tablet.exact,
-      keyboard: { ...keyboard, text: inputs.text },
-      tablet,
-    },
-    problems,
+/** Writes each file under a temporary name first, so an interrupted run leaves no half-written file. */
+function writeOutputs(dir: string, report: MainJobReport): string[] {
+  const files: string[] = [];
+  const put = (name: string, bytes: Uint8Array | string) => {
+    const path = join(dir, name);
+    writeFileSync(`${path}.partial`, bytes);
+    renameSync(`${path}.partial`, path);
+    files.push(path);
   };
-}
-
-const round = (seconds: number) => Math.round(seconds * 100) / 100;
-
-export function formatReport(report: StartReport): string {
-  const lines = [
-    "uhci — a Linux guest in v86 with the emulated UHCI controller",
-    `  guest   Linux ${report.guest.kernel}: /init after ${report.guest.bootSeconds} s, input ready after ${report.guest.usbReadySeconds} s`,
-    "  usb     devices as the guest sees them (sysfs):",
-    ...report.usb.devices.map(
-      (d) =>
-        `          ${d.path.padEnd(5)} ${d.vendorId}:${d.productId}  ${d.product.padEnd(20)} ${d.speed.padStart(3)} Mbit/s  ${d.drivers.join(", ")}`,
-    ),
-    `  hid     keyboard typed ${JSON.stringify(report.hid.keyboard.text)}: ${describe(report.hid.keyboard)}`,
-    `          tablet moved and clicked: ${describe(report.hid.tablet)}`,
-    `  total   sent ${report.hid.sent}, received ${report.hid.received}, lost ${report.hid.lost}`,
-    `  verdict ${report.ok ? "PASS" : "FAIL"}`,
-    ...report.problems.map((p) => `          - ${p}`),
-  ];
-  return `${lines.join("\n")}\n`;
-}
-
-function describe(c: InputComparison): string {
-  const order = c.exact ? "all in order" : "NOT as sent";
-  return `sent ${c.sent} events, guest received ${c.received}, lost ${c.lost}, unexpected ${c.unexpected} — ${order}`;
+  if (report.capture !== null) put("capture.wav", encodeWav(report.capture.samples, report.capture.format));
+  if (report.playback !== null)
+    put("playback.wav", encodeWav(report.playback.samples, report.playback.format));
+  put(
+    "report.json",
+    `${JSON.stringify({ ...report, capture: strip(report.capture), playback: strip(report.playback) }, null, 2)}\n`,
+  );
+  return files;
 }

@@ -1,0 +1,290 @@
+import { BUNDLED_GUEST_CMDLINE, type GuestImages } from "../../adapters/v86/bundled-guest.ts";
+import type { GuestEvent } from "../../adapters/v86/guest-serial.ts";
+import { GuestVm } from "../../adapters/v86/guest-vm.ts";
+import { UsbHeadset } from "../../devices/audio/headset.ts";
+import { checkTestSignal, type TestSignalReport } from "../../devices/audio/signal-check.ts";
+import { MemorySink } from "../../devices/audio/sinks/memory-sink.ts";
+import { TestSignalSource } from "../../devices/audio/sources/test-signal-source.ts";
+import { UsbKeyboard } from "../../devices/hid/keyboard.ts";
+import {
+  describeInput,
+  type GuestUsbDevice,
+  guestInputEvents,
+  guestInputNodes,
+  guestUsbDevices,
+  inputNodeOf,
+  roundSeconds,
+} from "../guest-report.ts";
+import { compareInput, expectedKeyEvents, type InputComparison } from "../input-check.ts";
+import { KEYBOARD_PRODUCT } from "./hid-job.ts";
+
+export interface MainJobOptions {
+  images: GuestImages;
+  /** Text typed through the emulated keyboard. */
+  text: string;
+  sampleRate: number;
+  channels: 1 | 2;
+  /** Seconds recorded by `arecord` and played by `aplay`. */
+  seconds: number;
+  timeoutMs: number;
+  onProgress?: (message: string) => void;
+}
+
+export interface AudioDirectionReport {
+  format: { sampleRate: number; channels: number; bits: 16 };
+  /** Capture: frames the guest asked arecord for. Playback: frames of the test signal aplay played. */
+  framesSent: number;
+  /** Frames of the signal that arrived (in the guest's file, or at the emulated speaker). */
+  framesReceived: number;
+  bitExact: boolean;
+  dropped: number;
+  inserted: number;
+  headLossFrames: number;
+  tailLossFrames: number;
+  /** Frames of silence before the signal started (the stream's start-up). */
+  leadingSilenceFrames: number;
+  /** xruns (overruns for arecord, underruns for aplay) the guest's ALSA tool reported. */
+  guestXruns: number;
+  /** Exit code of arecord/aplay in the guest. */
+  guestExitCode: number;
+  /** What arrived, interleaved 16-bit (written to the output folder by the CLI). */
+  samples: Int16Array;
+}
+
+export interface MainJobReport {
+  ok: boolean;
+  guest: { bootSeconds: number; kernel: string; usbReadySeconds: number; totalSeconds: number };
+  usb: { devices: GuestUsbDevice[] };
+  capture: AudioDirectionReport | null;
+  playback: AudioDirectionReport | null;
+  hid: {
+    sent: number;
+    received: number;
+    lost: number;
+    unexpected: number;
+    inOrder: boolean;
+    keyboard: InputComparison & { text: string };
+  };
+  /** Class requests the headset saw, and how many it stalled (Linux probes controls it lacks). */
+  audioRequests: { total: number; stalled: number };
+  problems: string[];
+}
+
+/** Seconds the guest listens to the keyboard once its node is open. */
+const LISTEN_SECONDS = 4;
+
+/**
+ * The main job: boots the bundled Linux guest in v86 with a USB headset (microphone + headphones) on
+ * root port 1 and a keyboard on port 2. The guest records from the microphone with `arecord` (the
+ * microphone sends the frame-counter test signal), plays the same signal with `aplay` to the
+ * headphones, and reads the keyboard while the host types. Both audio streams are compared frame by
+ * frame, the keystrokes event by event.
+ */
+export async function runMainJob(options: MainJobOptions): Promise<MainJobReport> {
+  const progress = options.onProgress ?? (() => {});
+  const { sampleRate, channels, seconds } = options;
+  const expectedKeys = expectedKeyEvents(options.text);
+  const sentFrames = Math.round(sampleRate * seconds);
+  const speakerSink = new MemorySink({ channels, maxFrames: sentFrames + sampleRate * 2 });
+  const headset = new UsbHeadset({
+    microphone: { source: new TestSignalSource() },
+    speaker: { sink: speakerSink },
+  });
+  const keyboard = new UsbKeyboard({ productId: KEYBOARD_PRODUCT });
+  const audioItem = `${sampleRate}:${channels}:${seconds}`;
+  const plan = `enum:2,capture:${audioItem},playback:${audioItem},hid:${LISTEN_SECONDS}:1`;
+
+  progress("starting v86…");
+  const vm = await GuestVm.boot({
+    images: options.images,
+    cmdline: `${BUNDLED_GUEST_CMDLINE} uhci.plan=${plan}`,
+    usb: [headset, keyboard],
+    onEvent: (event: GuestEvent) => {
+      switch (event.event) {
+        case "begin":
+          progress("Linux is running /init; loading modules…");
+          break;
+        case "modules":
+          progress("modules loaded; waiting for USB devices…");
+          break;
+        case "capture-start":
+          progress(`arecord: recording ${seconds} s from the USB microphone…`);
+          break;
+        case "blob-begin":
+          progress("the guest sends its recording back over the serial console…");
+          break;
+        case "playback-start":
+          progress(`aplay: playing ${seconds} s to the USB headphones…`);
+          break;
+        case "input-open":
+          progress("typing on the USB keyboard…");
+          break;
+        default:
+          if (event.event === "usb-device" && event["roothub"] !== true) {
+            progress(`guest enumerated ${String(event["product"])}`);
+          }
+      }
+    },
+  });
+  const ticker = setInterval(() => {
+    if (vm.serial.events.length === 0) progress("booting Linux…");
+  }, 1000);
+  try {
+    const begin = await vm.waitForEvent((e) => e.event === "begin", options.timeoutMs);
+    const bootSeconds = vm.secondsSinceStart;
+    await vm.waitForEvent((e) => e.event === "capture-start", options.timeoutMs);
+    const usbReadySeconds = vm.secondsSinceStart;
+    await vm.waitForEvent((e) => e.event === "input-open", options.timeoutMs);
+    keyboard.typeText(options.text);
+    await vm.waitForEvent((e) => e.event === "done", options.timeoutMs);
+
+    const events = vm.serial.events;
+    const problems: string[] = [];
+    const devices = guestUsbDevices(events);
+    if (devices.length < 2) problems.push(`the guest saw ${devices.length} USB devices, expected 2`);
+    for (const e of events) {
+      if (e.event === "error") problems.push(`guest: ${String(e["message"])}`);
+      if (e.event === "module" && e["ok"] === false)
+        problems.push(`guest module ${String(e["name"])} failed`);
+    }
+    const capture = captureReport(events, vm.serial.blobs.get("capture0"), options, problems);
+    const playback = playbackReport(events, speakerSink.samples.slice(), options, problems);
+    const keyboardNode = inputNodeOf(guestInputNodes(events), KEYBOARD_PRODUCT);
+    if (keyboardNode === undefined) problems.push("the guest has no input node for the keyboard");
+    const keys = compareInput(expectedKeys, keyboardNode ? guestInputEvents(events, keyboardNode) : []);
+    if (!keys.exact) problems.push("keyboard events differ from those sent");
+    const requests = headset.stats;
+    return {
+      ok: problems.length === 0,
+      guest: {
+        bootSeconds: roundSeconds(bootSeconds),
+        kernel: typeof begin["kernel"] === "string" ? begin["kernel"] : "",
+        usbReadySeconds: roundSeconds(usbReadySeconds),
+        totalSeconds: roundSeconds(vm.secondsSinceStart),
+      },
+      usb: { devices },
+      capture,
+      playback,
+      hid: {
+        sent: keys.sent,
+        received: keys.received,
+        lost: keys.lost,
+        unexpected: keys.unexpected,
+        inOrder: keys.exact,
+        keyboard: { ...keys, text: options.text },
+      },
+      audioRequests: { total: requests.classRequests, stalled: requests.stalledRequests },
+      problems,
+    };
+  } catch (error) {
+    const tail = vm.serial.consoleLines.slice(-15).join("\n");
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)}${tail ? `\nlast console lines:\n${tail}` : ""}`,
+    );
+  } finally {
+    clearInterval(ticker);
+    await vm.stop();
+  }
+}
+
+const num = (value: unknown) => (typeof value === "number" && Number.isFinite(value) ? value : 0);
+
+function directionReport(
+  samples: Int16Array,
+  check: TestSignalReport,
+  options: MainJobOptions,
+  framesSent: number,
+  end: GuestEvent | undefined,
+): AudioDirectionReport {
+  return {
+    format: { sampleRate: options.sampleRate, channels: options.channels, bits: 16 },
+    framesSent,
+    framesReceived: check.framesReceived,
+    bitExact: check.bitExact,
+    dropped: check.dropped,
+    inserted: check.inserted,
+    headLossFrames: check.headLossFrames,
+    tailLossFrames: check.tailLossFrames ?? 0,
+    leadingSilenceFrames: check.leadingSilenceFrames,
+    guestXruns: num(end?.["xruns"]),
+    guestExitCode: num(end?.["rc"]),
+    samples,
+  };
+}
+
+function checkDirection(name: string, report: AudioDirectionReport, problems: string[]): void {
+  if (!report.bitExact) problems.push(`${name}: not bit-exact`);
+  if (report.dropped > 0) problems.push(`${name}: ${report.dropped} frames dropped`);
+  if (report.inserted > 0) problems.push(`${name}: ${report.inserted} frames inserted`);
+  if (report.guestXruns > 0) problems.push(`${name}: the guest reported ${report.guestXruns} xruns`);
+  if (report.guestExitCode !== 0)
+    problems.push(`${name}: the guest's tool exited with ${report.guestExitCode}`);
+}
+
+function captureReport(
+  events: readonly GuestEvent[],
+  blob: Uint8Array | undefined,
+  options: MainJobOptions,
+  problems: string[],
+): AudioDirectionReport | null {
+  const end = events.find((e) => e.event === "capture-end");
+  const start = events.find((e) => e.event === "capture-start");
+  if (blob === undefined || start === undefined) {
+    problems.push("capture: the guest sent no recording");
+    return null;
+  }
+  const samples = new Int16Array(
+    blob.buffer.slice(blob.byteOffset, blob.byteOffset + (blob.byteLength & ~1)),
+  );
+  const framesSent = num(start["frames"]);
+  // The guest records exactly `framesSent` frames; a late start shows as silence at the head and the
+  // missing end as tail loss (the microphone starts its signal at frame 0 when streaming starts).
+  const check = checkTestSignal(samples, options.channels, { expectedFrames: framesSent });
+  const report = directionReport(samples, check, options, framesSent, end);
+  checkDirection("capture", report, problems);
+  return report;
+}
+
+function playbackReport(
+  events: readonly GuestEvent[],
+  received: Int16Array,
+  options: MainJobOptions,
+  problems: string[],
+): AudioDirectionReport | null {
+  const start = events.find((e) => e.event === "playback-start");
+  const end = events.find((e) => e.event === "playback-end");
+  if (start === undefined) {
+    problems.push("playback: the guest did not play");
+    return null;
+  }
+  const framesSent = num(start["frames"]);
+  const check = checkTestSignal(received, options.channels, { expectedFrames: framesSent });
+  const report = directionReport(received, check, options, framesSent, end);
+  checkDirection("playback", report, problems);
+  return report;
+}
+
+export function formatMainReport(report: MainJobReport): string {
+  const audio = (name: string, r: AudioDirectionReport | null) =>
+    r === null
+      ? [`  ${name.padEnd(8)} nothing arrived`]
+      : [
+          `  ${name.padEnd(8)} ${r.format.sampleRate} Hz ${r.format.channels === 2 ? "stereo" : "mono"} 16-bit: sent ${r.framesSent} frames, received ${r.framesReceived}, ${r.bitExact ? "bit-exact" : "NOT bit-exact"}`,
+          `           dropped ${r.dropped}, inserted ${r.inserted}, head loss ${r.headLossFrames}, tail loss ${r.tailLossFrames}, leading silence ${r.leadingSilenceFrames}, guest xruns ${r.guestXruns}`,
+        ];
+  const lines = [
+    "uhci — a Linux guest in v86 with the emulated UHCI controller",
+    `  guest   Linux ${report.guest.kernel}: /init after ${report.guest.bootSeconds} s, audio streaming after ${report.guest.usbReadySeconds} s, done after ${report.guest.totalSeconds} s`,
+    "  usb     devices as the guest sees them (sysfs):",
+    ...report.usb.devices.map(
+      (d) =>
+        `          ${d.path.padEnd(5)} ${d.vendorId}:${d.productId}  ${d.product.padEnd(14)} ${d.speed.padStart(3)} Mbit/s  ${d.drivers.join(", ")}`,
+    ),
+    ...audio("capture", report.capture),
+    ...audio("playback", report.playback),
+    `  hid     keyboard typed ${JSON.stringify(report.hid.keyboard.text)}: ${describeInput(report.hid.keyboard)}`,
+    `  verdict ${report.ok ? "PASS" : "FAIL"}`,
+    ...report.problems.map((p) => `          - ${p}`),
+  ];
+  return `${lines.join("\n")}\n`;
+}
