@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { UsageError } from "./args.ts";
 import { runShell, SHELL_HELP } from "./commands/shell.ts";
 import { runStart, START_HELP } from "./commands/start.ts";
+import { runStream, STREAM_HELP } from "./commands/stream.ts";
 
 const HELP = `usage: uhci <command> [options]
 
@@ -10,6 +11,7 @@ commands:
   start      boot Linux in v86 with the emulated UHCI controller, keyboard and tablet; type,
              click and report what the guest saw (the default command; \`npm start\`)
   shell      boot the same guest with its serial console attached to this terminal
+  stream     stream audio through the controller with the software guest driver (no emulator)
   help       this text; \`uhci help <command>\` for a command's options
   version    print the version
 
@@ -18,6 +20,7 @@ Run \`uhci <command> --help\` for options.`;
 const COMMANDS: Record<string, { run: (argv: readonly string[]) => Promise<number>; help: string }> = {
   start: { run: runStart, help: START_HELP },
   shell: { run: runShell, help: SHELL_HELP },
+  stream: { run: runStream, help: STREAM_HELP },
 };
 
 function version(): string {
