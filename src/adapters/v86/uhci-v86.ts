@@ -1,4 +1,4 @@
-import { UHCI_DEFAULTS, UhciController, type UhciOptions } from "../../controller/uhci/uhci-controller.ts";
+import { UhciController, type UhciOptions } from "../../controller/uhci/uhci-controller.ts";
 import { VirtualClock } from "../../machine/clock.ts";
 import type { IrqLine } from "../../machine/irq-line.ts";
 import { V86GuestMemory } from "./v86-guest-memory.ts";
@@ -12,7 +12,12 @@ export const UHCI_PCI_DEVFN = (1 << 3) | 2;
  */
 export const UHCI_INITIAL_IO_BASE = 0xec00;
 
+/** Milliseconds of frames run per v86 timer hook at most (see the hook below). */
+export const DEFAULT_MAX_CATCH_UP_MS = 8;
+
 export interface AttachUhciOptions extends Omit<UhciOptions, "memory" | "irq" | "clock"> {
+  /** Frames of backlog run per v86 timer hook at most (default {@link DEFAULT_MAX_CATCH_UP_MS}). */
+  maxCatchUpMsPerHook?: number;
   /** PCI devfn (default 00:01.2). */
   devfn?: number;
   /** Initial I/O BAR base (default 0xEC00); the BIOS may move it. */
@@ -120,9 +125,12 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
 
   // The frame clock runs from v86's periodic device hook, catching up to v86's time. It never asks to
   // be called back in under 1 ms: a smaller answer makes v86 busy-spin the host CPU.
-  // After a host stall the controller's time catches up at most `maxCatchUpMs` per call, so one call
-  // never runs an unbounded backlog of frames; the rest follows at the next call (asked for in 1 ms).
-  const maxCatchUpMs = options.maxFramesPerWakeup ?? UHCI_DEFAULTS.maxFramesPerWakeup;
+  // After a host stall the controller's time catches up at most `maxCatchUpMs` per call; the rest
+  // follows at the next calls, with a slice of guest instructions in between. The bound is below the
+  // shortest isochronous queue Linux keeps (snd-usb-audio: 12 ms capture, ~18 ms playback), so a
+  // starved guest gets to refill its URBs between bursts instead of finding its next TDs' frames
+  // already gone (snd-usb-audio schedules into the past without URB_ISO_ASAP: lost samples).
+  const maxCatchUpMs = options.maxCatchUpMsPerHook ?? DEFAULT_MAX_CATCH_UP_MS;
   const originalTimers = cpu.run_hardware_timers;
   cpu.run_hardware_timers = function (acpiEnabled, nowMs) {
     const next = originalTimers.call(this, acpiEnabled, nowMs);
