@@ -1,0 +1,296 @@
+/**
+ * The schedules the per-frame benchmarks run, each on its own controller, guest RAM and virtual clock.
+ *
+ * Each scenario separates the controller's work (what `clock.advance()` runs: frames) from the guest's
+ * work between batches (`rearm`: give consumed isochronous, interrupt and bulk TDs back, acknowledge
+ * USBSTS), so the timed region contains only controller frames. `rearm` is timed on its own and
+ * reported apart, never subtracted.
+ */
+import { RamGuestMemory, VirtualClock } from "../../src/machine/index.ts";
+import { BulkDevice, HidLikeDevice, NakDevice, SyncAudioDevice } from "./devices.ts";
+import { GuestArena, Pid, tdLink } from "./guest-schedule.ts";
+import {
+  IsoSlots,
+  LinuxSkeleton,
+  skeletonIndexForInterval,
+  TdQueue,
+  writeTdCycle,
+} from "./linux-schedule.ts";
+import { BenchRig, Io } from "./rig.ts";
+
+/** 48 kHz × 2 channels × 16 bits = 192 bytes per 1 ms frame. */
+export const AUDIO_PACKET_BYTES = 192;
+export const AUDIO_ADDRESS = 2;
+export const HID_ADDRESS = 3;
+export const BULK_ADDRESS = 4;
+export const HOSTILE_ADDRESS = 5;
+/** The HID endpoint's bInterval: Linux puts it under skel_int8. */
+export const HID_INTERVAL = 10;
+
+export interface FrameScenario {
+  readonly name: string;
+  readonly description: string;
+  /** Frames per timed batch. */
+  readonly batchFrames: number;
+  readonly clock: VirtualClock;
+  readonly rig: BenchRig;
+  /** The guest's work since the last call (untimed by the controller measurement). */
+  rearm(): void;
+  /** Throws when the schedule did not do what the scenario says; returns facts for the report. */
+  verify(): Record<string, number>;
+}
+
+const RAM_BYTES = 4 * 1024 * 1024;
+
+interface Base {
+  memory: RamGuestMemory;
+  arena: GuestArena;
+  clock: VirtualClock;
+  rig: BenchRig;
+  skeleton: LinuxSkeleton;
+}
+
+function base(): Base {
+  const memory = new RamGuestMemory(RAM_BYTES);
+  const arena = new GuestArena(memory);
+  const clock = new VirtualClock();
+  const rig = new BenchRig({ memory, clock });
+  const skeleton = new LinuxSkeleton(memory, arena);
+  skeleton.fillFrameList(arena.frameList);
+  return { memory, arena, clock, rig, skeleton };
+}
+
+/**
+ * What the guest's isochronous bookkeeping does between batches: every frame run since the last call
+ * (FRNUM moved on) has its slot checked (both TDs completed?) and re-armed for its next turn.
+ * Written without closures so that the untimed guest work allocates nothing either.
+ */
+class IsoRearmer {
+  private last: number;
+  missed = 0;
+  constructor(
+    private readonly rig: BenchRig,
+    private readonly iso: IsoSlots,
+  ) {
+    this.last = rig.frnum;
+  }
+  run(): number {
+    const now = this.rig.frnum;
+    const n = (now - this.last) & 0x7ff;
+    for (let i = 0; i < n; i++) {
+      const slot = (this.last + i) & 0x3ff;
+      if (!this.iso.completed(slot)) this.missed++;
+      this.iso.rearm(slot);
+    }
+    this.last = now;
+    return n;
+  }
+}
+
+function checkEqual(what: string, got: number, want: number): void {
+  if (got !== want) throw new Error(`${what}: got ${got}, expected ${want}`);
+}
+
+/** Skeleton only: devices plugged in, nothing queued. */
+export function idleScenario(): FrameScenario {
+  const b = base();
+  const audio = new SyncAudioDevice(AUDIO_ADDRESS, AUDIO_PACKET_BYTES);
+  const hid = new HidLikeDevice(HID_ADDRESS, 4);
+  b.rig.plug([audio, hid]);
+  b.rig.start(b.arena.frameList, Io.INTR_IOC | Io.INTR_SHORT | Io.INTR_TIMEOUT);
+  return {
+    name: "idle",
+    description:
+      "Linux skeleton only (int128…int1, LS/FS control, bulk, term QH + inactive term TD), no TDs queued",
+    batchFrames: 128,
+    clock: b.clock,
+    rig: b.rig,
+    rearm() {
+      b.rig.acknowledge();
+    },
+    verify() {
+      b.rig.assertHealthy("idle");
+      checkEqual("idle: packets seen by devices", audio.packets + hid.packets, 0);
+      return {
+        framesRun: b.rig.controller.framesRun,
+        lastFrameLinkVisits: b.rig.controller.lastFrameLinkVisits,
+      };
+    },
+  };
+}
+
+/**
+ * The audio schedule: per frame one isochronous IN and one OUT TD of 192 bytes ahead of the skeleton,
+ * plus a low-speed HID interrupt IN endpoint (bInterval 10 → skel_int8) answering every `hidAnswerEvery`
+ * polls and NAKing otherwise.
+ */
+export function audioScenario(hidAnswerEvery = 4): FrameScenario {
+  const b = base();
+  const audio = new SyncAudioDevice(AUDIO_ADDRESS, AUDIO_PACKET_BYTES);
+  const hid = new HidLikeDevice(HID_ADDRESS, hidAnswerEvery);
+  const iso = new IsoSlots(
+    b.memory,
+    b.arena,
+    b.skeleton,
+    b.arena.frameList,
+    AUDIO_ADDRESS,
+    AUDIO_PACKET_BYTES,
+  );
+  const hidQueue = new TdQueue(
+    b.memory,
+    b.arena,
+    { pid: Pid.In, address: HID_ADDRESS, endpoint: 1, maxLen: 8, lowSpeed: true, ioc: true },
+    64,
+    b.arena.buffer(8),
+  );
+  b.skeleton.hangQhAfter(b.skeleton.intQh[skeletonIndexForInterval(HID_INTERVAL)]!, hidQueue.qh);
+  b.rig.plug([audio, hid]);
+  b.rig.start(b.arena.frameList, Io.INTR_IOC | Io.INTR_SHORT | Io.INTR_TIMEOUT);
+  const rearmer = new IsoRearmer(b.rig, iso);
+  return {
+    name: "audio",
+    description:
+      "skeleton + 1 iso IN + 1 iso OUT TD (192 B, 48 kHz stereo 16-bit) per frame ahead of it + LS HID interrupt IN (interval 10 → skel_int8, answers 1 poll in 4, NAKs the rest)",
+    batchFrames: 128,
+    clock: b.clock,
+    rig: b.rig,
+    rearm() {
+      b.rig.acknowledge();
+      rearmer.run();
+      hidQueue.rearm();
+    },
+    verify() {
+      b.rig.assertHealthy("audio");
+      checkEqual("audio: iso slots not completed", rearmer.missed, 0);
+      checkEqual("audio: iso IN packets", audio.inPackets, b.rig.controller.framesRun);
+      checkEqual("audio: iso OUT packets", audio.outPackets, b.rig.controller.framesRun);
+      if (b.rig.controller.framesRun >= 64 && hid.reports === 0) throw new Error("audio: HID never answered");
+      return {
+        framesRun: b.rig.controller.framesRun,
+        isoInPackets: audio.inPackets,
+        isoOutPackets: audio.outPackets,
+        hidPolls: hid.packets,
+        hidReports: hid.reports,
+        hidNaks: hid.naks,
+        lastFrameLinkVisits: b.rig.controller.lastFrameLinkVisits,
+        lastFrameBytes: b.rig.controller.lastFrameBytes,
+      };
+    },
+  };
+}
+
+/**
+ * The bandwidth-capped frame: the audio streams plus a bulk IN queue of 64-byte TDs with uhci-hcd's
+ * full-speed bandwidth reclamation loop (term QH → FS control QH), so every frame goes round the async
+ * schedule until 1280 bytes have moved (384 B iso + 14 × 64 B bulk) and ends on the cap.
+ */
+export function bulkCapScenario(): FrameScenario {
+  const b = base();
+  const audio = new SyncAudioDevice(AUDIO_ADDRESS, AUDIO_PACKET_BYTES);
+  const bulk = new BulkDevice(BULK_ADDRESS);
+  const iso = new IsoSlots(
+    b.memory,
+    b.arena,
+    b.skeleton,
+    b.arena.frameList,
+    AUDIO_ADDRESS,
+    AUDIO_PACKET_BYTES,
+  );
+  const batchFrames = 64;
+  const perFrame = Math.ceil((1280 - 2 * AUDIO_PACKET_BYTES) / 64);
+  const bulkQueue = new TdQueue(
+    b.memory,
+    b.arena,
+    { pid: Pid.In, address: BULK_ADDRESS, endpoint: 2, maxLen: 64 },
+    batchFrames * perFrame + 64,
+    b.arena.buffer(64),
+  );
+  b.skeleton.hangQhAfter(b.skeleton.bulk, bulkQueue.qh);
+  b.skeleton.enableFsbr();
+  b.rig.plug([audio, bulk]);
+  b.rig.start(b.arena.frameList, Io.INTR_IOC | Io.INTR_SHORT | Io.INTR_TIMEOUT);
+  const rearmer = new IsoRearmer(b.rig, iso);
+  let cappedFrames = 0;
+  let batches = 0;
+  return {
+    name: "bulk-cap",
+    description:
+      "audio streams + bulk IN queue of 64 B TDs with FSBR (term QH → FS control): every frame ends on the 1280-byte cap",
+    batchFrames,
+    clock: b.clock,
+    rig: b.rig,
+    rearm() {
+      b.rig.acknowledge();
+      rearmer.run();
+      if (b.rig.controller.lastFrameBytes === 1280) cappedFrames++;
+      batches++;
+      const consumed = bulkQueue.rearm();
+      if (consumed >= bulkQueue.tds.length)
+        throw new Error("bulk-cap: the bulk queue ran dry within a batch");
+    },
+    verify() {
+      b.rig.assertHealthy("bulk-cap");
+      checkEqual("bulk-cap: iso slots not completed", rearmer.missed, 0);
+      checkEqual("bulk-cap: last frame bytes", b.rig.controller.lastFrameBytes, 1280);
+      checkEqual("bulk-cap: batches whose last frame hit the cap", cappedFrames, batches);
+      return {
+        framesRun: b.rig.controller.framesRun,
+        bulkBytesPerFrame: bulk.bytes / Math.max(1, b.rig.controller.framesRun),
+        lastFrameBytes: b.rig.controller.lastFrameBytes,
+        lastFrameLinkVisits: b.rig.controller.lastFrameLinkVisits,
+      };
+    },
+  };
+}
+
+/**
+ * A hostile guest: every frame list entry points into a cycle of 64 TDs with no QH, so only the link
+ * budget (1024 per frame) ends the frame. `active`: each TD is an active IN to a device that NAKs
+ * (1024 device calls and status write-backs per frame); otherwise the TDs are inactive (1024 fetches).
+ */
+export function hostileScenario(active: boolean): FrameScenario {
+  const b = base();
+  const nak = new NakDevice(HOSTILE_ADDRESS);
+  const first = writeTdCycle(b.memory, b.arena, 64, {
+    pid: Pid.In,
+    address: HOSTILE_ADDRESS,
+    endpoint: 1,
+    maxLen: 64,
+    buffer: b.arena.buffer(64),
+    active,
+  });
+  for (let i = 0; i < 1024; i++) b.memory.write32(b.arena.frameList + 4 * i, tdLink(first));
+  b.rig.plug([nak]);
+  b.rig.start(b.arena.frameList, Io.INTR_IOC | Io.INTR_SHORT | Io.INTR_TIMEOUT);
+  const name = active ? "hostile-nak-cycle" : "hostile-inactive-cycle";
+  return {
+    name,
+    description: active
+      ? "hostile: a cycle of 64 active IN TDs (no QH) to a NAKing device; the 1024-link budget ends each frame"
+      : "hostile: a cycle of 64 inactive TDs (no QH); the 1024-link budget ends each frame",
+    batchFrames: 8,
+    clock: b.clock,
+    rig: b.rig,
+    rearm() {
+      b.rig.acknowledge();
+    },
+    verify() {
+      b.rig.assertHealthy(name);
+      checkEqual(`${name}: last frame link visits`, b.rig.controller.lastFrameLinkVisits, 1024);
+      if (active) checkEqual(`${name}: device calls`, nak.packets, 1024 * b.rig.controller.framesRun);
+      return {
+        framesRun: b.rig.controller.framesRun,
+        lastFrameLinkVisits: b.rig.controller.lastFrameLinkVisits,
+        deviceCallsPerFrame: nak.packets / Math.max(1, b.rig.controller.framesRun),
+      };
+    },
+  };
+}
+
+export const SCENARIOS: readonly (() => FrameScenario)[] = [
+  idleScenario,
+  () => audioScenario(),
+  bulkCapScenario,
+  () => hostileScenario(true),
+  () => hostileScenario(false),
+];
