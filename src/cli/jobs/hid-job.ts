@@ -1,6 +1,5 @@
-import { BUNDLED_GUEST_CMDLINE, type GuestImages } from "../../adapters/v86/bundled-guest.ts";
+import type { GuestImages } from "../../adapters/v86/bundled-guest.ts";
 import type { GuestEvent } from "../../adapters/v86/guest-serial.ts";
-import { GuestVm } from "../../adapters/v86/guest-vm.ts";
 import { UsbKeyboard } from "../../devices/hid/keyboard.ts";
 import { MouseButton } from "../../devices/hid/pointer-device.ts";
 import { UsbTablet } from "../../devices/hid/tablet.ts";
@@ -20,6 +19,7 @@ import {
   type InputComparison,
   type TabletAction,
 } from "../input-check.ts";
+import { kernelOf, withGuest } from "./guest-run.ts";
 
 /** Product IDs the job gives its devices, so the guest's input nodes can be told apart. */
 export const KEYBOARD_PRODUCT = 0x0001;
@@ -69,50 +69,35 @@ export async function runHidJob(options: HidJobOptions): Promise<HidJobReport> {
   const tablet = new UsbTablet({ productId: TABLET_PRODUCT });
   const timeoutMs = options.timeoutMs;
 
-  progress("starting v86…");
-  const vm = await GuestVm.boot({
-    images: options.images,
-    cmdline: `${BUNDLED_GUEST_CMDLINE} uhci.plan=enum:2,hid:${LISTEN_SECONDS}:2`,
-    usb: [keyboard, tablet],
-    onEvent: (event: GuestEvent) => {
-      if (event.event === "begin") progress("Linux is running /init; loading modules…");
-      else if (event.event === "modules") progress("modules loaded; waiting for USB devices…");
-      else if (event.event === "usb-device" && event["roothub"] !== true) {
-        progress(`guest enumerated ${String(event["product"])}`);
-      } else if (event.event === "input-open") progress("typing and moving the tablet…");
+  return withGuest(
+    {
+      images: options.images,
+      plan: `enum:2,hid:${LISTEN_SECONDS}:2`,
+      usb: [keyboard, tablet],
+      onProgress: progress,
+      describe: (event) => (event.event === "input-open" ? "typing and moving the tablet…" : undefined),
     },
-  });
-  const ticker = setInterval(() => {
-    if (vm.serial.events.length === 0) progress("booting Linux…");
-  }, 1000);
-  try {
-    const begin = await vm.waitForEvent((e) => e.event === "begin", timeoutMs);
-    const bootSeconds = vm.secondsSinceStart;
-    await vm.waitForEvent((e) => e.event === "input-open", timeoutMs);
-    const usbReadySeconds = vm.secondsSinceStart;
-    keyboard.typeText(options.text);
-    for (const action of TABLET_ACTIONS) {
-      if (action.kind === "move") tablet.moveTo(action.x, action.y);
-      else tablet.click(MouseButton.Left);
-    }
-    await vm.waitForEvent((e) => e.event === "done", timeoutMs);
-    return buildReport(vm.serial.events, {
-      text: options.text,
-      expectedKeys,
-      bootSeconds,
-      usbReadySeconds,
-      totalSeconds: vm.secondsSinceStart,
-      kernel: typeof begin["kernel"] === "string" ? begin["kernel"] : "",
-    });
-  } catch (error) {
-    const tail = vm.serial.consoleLines.slice(-15).join("\n");
-    throw new Error(
-      `${error instanceof Error ? error.message : String(error)}${tail ? `\nlast console lines:\n${tail}` : ""}`,
-    );
-  } finally {
-    clearInterval(ticker);
-    await vm.stop();
-  }
+    async (vm) => {
+      const begin = await vm.waitForEvent((e) => e.event === "begin", timeoutMs);
+      const bootSeconds = vm.secondsSinceStart;
+      await vm.waitForEvent((e) => e.event === "input-open", timeoutMs);
+      const usbReadySeconds = vm.secondsSinceStart;
+      keyboard.typeText(options.text);
+      for (const action of TABLET_ACTIONS) {
+        if (action.kind === "move") tablet.moveTo(action.x, action.y);
+        else tablet.click(MouseButton.Left);
+      }
+      await vm.waitForEvent((e) => e.event === "done", timeoutMs);
+      return buildReport(vm.serial.events, {
+        text: options.text,
+        expectedKeys,
+        bootSeconds,
+        usbReadySeconds,
+        totalSeconds: vm.secondsSinceStart,
+        kernel: kernelOf(begin),
+      });
+    },
+  );
 }
 
 interface ReportInputs {

@@ -1,6 +1,5 @@
-import { BUNDLED_GUEST_CMDLINE, type GuestImages } from "../../adapters/v86/bundled-guest.ts";
+import type { GuestImages } from "../../adapters/v86/bundled-guest.ts";
 import type { GuestEvent } from "../../adapters/v86/guest-serial.ts";
-import { GuestVm } from "../../adapters/v86/guest-vm.ts";
 import { UsbHeadset } from "../../devices/audio/headset.ts";
 import { checkTestSignal, type TestSignalReport } from "../../devices/audio/signal-check.ts";
 import { MemorySink } from "../../devices/audio/sinks/memory-sink.ts";
@@ -16,6 +15,7 @@ import {
   roundSeconds,
 } from "../guest-report.ts";
 import { compareInput, expectedKeyEvents, type InputComparison } from "../input-check.ts";
+import { kernelOf, withGuest } from "./guest-run.ts";
 import { KEYBOARD_PRODUCT } from "./hid-job.ts";
 
 export interface MainJobOptions {
@@ -94,97 +94,92 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
   const audioItem = `${sampleRate}:${channels}:${seconds}`;
   const plan = `enum:2,capture:${audioItem},playback:${audioItem},hid:${LISTEN_SECONDS}:1`;
 
-  progress("starting v86…");
-  const vm = await GuestVm.boot({
-    images: options.images,
-    cmdline: `${BUNDLED_GUEST_CMDLINE} uhci.plan=${plan}`,
-    usb: [headset, keyboard],
-    onEvent: (event: GuestEvent) => {
-      switch (event.event) {
-        case "begin":
-          progress("Linux is running /init; loading modules…");
-          break;
-        case "modules":
-          progress("modules loaded; waiting for USB devices…");
-          break;
-        case "capture-start":
-          progress(`arecord: recording ${seconds} s from the USB microphone…`);
-          break;
-        case "blob-begin":
-          progress("the guest sends its recording back over the serial console…");
-          break;
-        case "playback-start":
-          progress(`aplay: playing ${seconds} s to the USB headphones…`);
-          break;
-        case "input-open":
-          progress("typing on the USB keyboard…");
-          break;
-        default:
-          if (event.event === "usb-device" && event["roothub"] !== true) {
-            progress(`guest enumerated ${String(event["product"])}`);
-          }
-      }
+  return withGuest(
+    {
+      images: options.images,
+      plan,
+      usb: [headset, keyboard],
+      onProgress: progress,
+      describe: (event) => {
+        if (event.event === "capture-start")
+          return `arecord: recording ${seconds} s from the USB microphone…`;
+        if (event.event === "blob-begin")
+          return "the guest sends its recording back over the serial console…";
+        if (event.event === "playback-start") return `aplay: playing ${seconds} s to the USB headphones…`;
+        if (event.event === "input-open") return "typing on the USB keyboard…";
+        return undefined;
+      },
     },
-  });
-  const ticker = setInterval(() => {
-    if (vm.serial.events.length === 0) progress("booting Linux…");
-  }, 1000);
-  try {
-    const begin = await vm.waitForEvent((e) => e.event === "begin", options.timeoutMs);
-    const bootSeconds = vm.secondsSinceStart;
-    await vm.waitForEvent((e) => e.event === "capture-start", options.timeoutMs);
-    const usbReadySeconds = vm.secondsSinceStart;
-    await vm.waitForEvent((e) => e.event === "input-open", options.timeoutMs);
-    keyboard.typeText(options.text);
-    await vm.waitForEvent((e) => e.event === "done", options.timeoutMs);
+    async (vm) => {
+      const begin = await vm.waitForEvent((e) => e.event === "begin", options.timeoutMs);
+      const bootSeconds = vm.secondsSinceStart;
+      await vm.waitForEvent((e) => e.event === "capture-start", options.timeoutMs);
+      const usbReadySeconds = vm.secondsSinceStart;
+      await vm.waitForEvent((e) => e.event === "input-open", options.timeoutMs);
+      keyboard.typeText(options.text);
+      await vm.waitForEvent((e) => e.event === "done", options.timeoutMs);
+      return mainReport(vm.serial.events, vm.serial.blobs.get("capture0"), {
+        options,
+        expectedKeys,
+        speakerSamples: speakerSink.samples.slice(),
+        requests: headset.stats,
+        seconds: { boot: bootSeconds, usbReady: usbReadySeconds, total: vm.secondsSinceStart },
+        kernel: kernelOf(begin),
+      });
+    },
+  );
+}
 
-    const events = vm.serial.events;
-    const problems: string[] = [];
-    const devices = guestUsbDevices(events);
-    if (devices.length < 2) problems.push(`the guest saw ${devices.length} USB devices, expected 2`);
-    for (const e of events) {
-      if (e.event === "error") problems.push(`guest: ${String(e["message"])}`);
-      if (e.event === "module" && e["ok"] === false)
-        problems.push(`guest module ${String(e["name"])} failed`);
-    }
-    const capture = captureReport(events, vm.serial.blobs.get("capture0"), options, problems);
-    const playback = playbackReport(events, speakerSink.samples.slice(), options, problems);
-    const keyboardNode = inputNodeOf(guestInputNodes(events), KEYBOARD_PRODUCT);
-    if (keyboardNode === undefined) problems.push("the guest has no input node for the keyboard");
-    const keys = compareInput(expectedKeys, keyboardNode ? guestInputEvents(events, keyboardNode) : []);
-    if (!keys.exact) problems.push("keyboard events differ from those sent");
-    const requests = headset.stats;
-    return {
-      ok: problems.length === 0,
-      guest: {
-        bootSeconds: roundSeconds(bootSeconds),
-        kernel: typeof begin["kernel"] === "string" ? begin["kernel"] : "",
-        usbReadySeconds: roundSeconds(usbReadySeconds),
-        totalSeconds: roundSeconds(vm.secondsSinceStart),
-      },
-      usb: { devices },
-      capture,
-      playback,
-      hid: {
-        sent: keys.sent,
-        received: keys.received,
-        lost: keys.lost,
-        unexpected: keys.unexpected,
-        inOrder: keys.exact,
-        keyboard: { ...keys, text: options.text },
-      },
-      audioRequests: { total: requests.classRequests, stalled: requests.stalledRequests },
-      problems,
-    };
-  } catch (error) {
-    const tail = vm.serial.consoleLines.slice(-15).join("\n");
-    throw new Error(
-      `${error instanceof Error ? error.message : String(error)}${tail ? `\nlast console lines:\n${tail}` : ""}`,
-    );
-  } finally {
-    clearInterval(ticker);
-    await vm.stop();
+interface MainReportInputs {
+  options: MainJobOptions;
+  expectedKeys: ReturnType<typeof expectedKeyEvents>;
+  speakerSamples: Int16Array;
+  requests: { classRequests: number; stalledRequests: number };
+  seconds: { boot: number; usbReady: number; total: number };
+  kernel: string;
+}
+
+function mainReport(
+  events: readonly GuestEvent[],
+  recording: Uint8Array | undefined,
+  inputs: MainReportInputs,
+): MainJobReport {
+  const { options } = inputs;
+  const problems: string[] = [];
+  const devices = guestUsbDevices(events);
+  if (devices.length < 2) problems.push(`the guest saw ${devices.length} USB devices, expected 2`);
+  for (const e of events) {
+    if (e.event === "error") problems.push(`guest: ${String(e["message"])}`);
+    if (e.event === "module" && e["ok"] === false) problems.push(`guest module ${String(e["name"])} failed`);
   }
+  const capture = captureReport(events, recording, options, problems);
+  const playback = playbackReport(events, inputs.speakerSamples, options, problems);
+  const keyboardNode = inputNodeOf(guestInputNodes(events), KEYBOARD_PRODUCT);
+  if (keyboardNode === undefined) problems.push("the guest has no input node for the keyboard");
+  const keys = compareInput(inputs.expectedKeys, keyboardNode ? guestInputEvents(events, keyboardNode) : []);
+  if (!keys.exact) problems.push("keyboard events differ from those sent");
+  return {
+    ok: problems.length === 0,
+    guest: {
+      bootSeconds: roundSeconds(inputs.seconds.boot),
+      kernel: inputs.kernel,
+      usbReadySeconds: roundSeconds(inputs.seconds.usbReady),
+      totalSeconds: roundSeconds(inputs.seconds.total),
+    },
+    usb: { devices },
+    capture,
+    playback,
+    hid: {
+      sent: keys.sent,
+      received: keys.received,
+      lost: keys.lost,
+      unexpected: keys.unexpected,
+      inOrder: keys.exact,
+      keyboard: { ...keys, text: options.text },
+    },
+    audioRequests: { total: inputs.requests.classRequests, stalled: inputs.requests.stalledRequests },
+    problems,
+  };
 }
 
 const num = (value: unknown) => (typeof value === "number" && Number.isFinite(value) ? value : 0);
