@@ -68,11 +68,21 @@ export class VirtualClock implements Clock {
     for (;;) {
       const next = this.nextDue(targetMs);
       if (next === undefined) break;
-      this.currentMs = next.dueMs;
+      // Never backwards: after jumpTo a timer may be due before now (otherwise due ≥ now always).
+      this.currentMs = Math.max(this.currentMs, next.dueMs);
       next.armed = false;
       next.callback(next.dueMs);
     }
     this.currentMs = targetMs;
+  }
+
+  /**
+   * Moves time forward to `targetMs` without firing anything: timers due on the way stay armed, due in
+   * the past, and fire at the next advance. For an adapter that resumes a restored machine at its own
+   * current time: the restored frame grid is placed relative to the new time, not run through the gap.
+   */
+  jumpTo(targetMs: number): void {
+    if (targetMs > this.currentMs) this.currentMs = targetMs;
   }
 
   /** The earliest armed due time, or undefined when no timer is armed. */

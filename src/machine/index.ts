@@ -2,3 +2,4 @@ export * from "./clock.ts";
 export * from "./guest-memory.ts";
 export * from "./irq-line.ts";
 export * from "./register-block.ts";
+export * from "./snapshot.ts";

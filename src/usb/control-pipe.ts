@@ -1,3 +1,4 @@
+import { encodeBase64, type JsonValue, type StateReader } from "../machine/snapshot.ts";
 import { Pid } from "./constants.ts";
 import { PacketStatus, type UsbPacket } from "./packet.ts";
 import { SETUP_PACKET_LENGTH, SetupPacket } from "./setup-packet.ts";
@@ -86,6 +87,46 @@ export class ControlPipe {
   /** Drops any transfer in progress (bus reset). */
   reset(): void {
     this.stageNow = ControlStage.Idle;
+  }
+
+  /**
+   * The transfer in progress as data (part of a device's saved state): a snapshot may fall between the
+   * stages of a control transfer, which spans several TDs and possibly several frames.
+   */
+  saveState(): { [key: string]: JsonValue } {
+    const setup = new Uint8Array(SETUP_PACKET_LENGTH);
+    this.setup.encode(setup);
+    return {
+      stage: this.stageNow,
+      setup: encodeBase64(setup),
+      /** DataIn: the reply; DataOut: what the host has sent so far. */
+      data: encodeBase64(this.buffer.subarray(0, this.filled)),
+      // Meaningful only while sending reply data; otherwise left over from an earlier transfer.
+      sent: this.stageNow === ControlStage.DataIn ? this.sent : 0,
+      dataInDone: this.stageNow === ControlStage.DataIn && this.dataInDone,
+    };
+  }
+
+  /** Validates a {@link saveState} object; returns what applies it. */
+  prepareRestore(state: StateReader): () => void {
+    const stage = state.oneOf("stage", [ControlStage.Idle, ControlStage.DataIn, ControlStage.DataOut]);
+    const setupBytes = state.bytes("setup", SETUP_PACKET_LENGTH);
+    const setup = new SetupPacket();
+    if (!setup.parse(setupBytes)) throw state.error("setup", `must hold ${SETUP_PACKET_LENGTH} bytes`);
+    const data = state.bytes("data", this.buffer.length);
+    if (stage !== ControlStage.Idle && data.length > setup.wLength) {
+      throw state.error("data", `holds ${data.length} bytes, more than wLength ${setup.wLength}`);
+    }
+    const sent = state.int("sent", 0, data.length);
+    const dataInDone = state.bool("dataInDone");
+    return () => {
+      this.stageNow = stage;
+      this.setup.copyFrom(setup);
+      this.buffer.set(data);
+      this.filled = data.length;
+      this.sent = sent;
+      this.dataInDone = dataInDone;
+    };
   }
 
   /** Handles one SETUP, IN or OUT transaction on endpoint 0; sets `packet.status` and never throws. */

@@ -1,3 +1,4 @@
+import { type JsonValue, openState, type SavedState, StateReader } from "../machine/snapshot.ts";
 import { DescriptorType, Feature, Pid, RequestType, StandardRequest, UsbSpeed } from "./constants.ts";
 import {
   ControlPipe,
@@ -16,6 +17,7 @@ import {
   interfaceNumber,
 } from "./descriptors/model.ts";
 import type { UpstreamPort, UsbDevice } from "./device.ts";
+import { type SnapshotDevice, SnapshotMode } from "./device-snapshot.ts";
 import { PacketStatus, type UsbPacket } from "./packet.ts";
 import type { SetupPacket } from "./setup-packet.ts";
 
@@ -38,6 +40,10 @@ const MAX_ADDRESS = 127;
 /** Endpoint slots: numbers 0–15 OUT, then 0–15 IN. */
 const ENDPOINT_SLOTS = 32;
 
+/** The kind and version of the standard device state ({@link UsbDeviceBase.saveState}). */
+export const USB_DEVICE_STATE = "usb-device";
+export const USB_DEVICE_STATE_VERSION = 1;
+
 /** The slot of an endpoint address (bEndpointAddress or a GET_STATUS/FEATURE wIndex). */
 function slotOf(address: number): number {
   return (address & 0x0f) | ((address & EndpointDirection.In) !== 0 ? 16 : 0);
@@ -58,7 +64,7 @@ function slotOf(address: number): number {
  *
  * Nothing a host sends makes it throw.
  */
-export abstract class UsbDeviceBase implements UsbDevice {
+export abstract class UsbDeviceBase implements UsbDevice, SnapshotDevice {
   readonly name: string;
   readonly speed: UsbSpeed;
   /** Every descriptor the device serves, encoded once from the model. */
@@ -180,6 +186,132 @@ export abstract class UsbDeviceBase implements UsbDevice {
   /** The host has enabled DEVICE_REMOTE_WAKEUP (USB 2.0 9.4.1). */
   get remoteWakeupEnabled(): boolean {
     return this.remoteWakeupOn;
+  }
+
+  // ---- snapshots ---------------------------------------------------------------------------------
+
+  /**
+   * How a controller restore treats this device: emulated devices are restored in place; a device whose
+   * state lives outside the emulator (passthrough) overrides this with {@link SnapshotMode.Reattach}.
+   */
+  get snapshotMode(): SnapshotMode {
+    return SnapshotMode.InPlace;
+  }
+
+  /**
+   * The kind of this device's saved state. Each class that adds state wraps its parent's state in its
+   * own (`{ kind: "usb-keyboard", hid: { kind: "hid-device", usb: { kind: "usb-device", … } } }`), so
+   * every layer has its own version, and overrides this with its own kind.
+   */
+  get stateKind(): string {
+    return USB_DEVICE_STATE;
+  }
+
+  /**
+   * The standard device state (USB 2.0 9.1): address, configuration, alternate settings, halted
+   * endpoints, remote wakeup, suspend, and the control transfer in progress. Subclasses that keep state
+   * of their own override this and {@link prepareRestore}, wrapping the parent's state.
+   */
+  saveState(): SavedState {
+    const config = this.currentConfig();
+    const interfaces: JsonValue[] = [];
+    config?.interfaces.forEach((iface, position) => {
+      const altPosition = this.selected[position] ?? -1;
+      const alt = iface.alternates[altPosition];
+      interfaces.push({
+        interface: interfaceNumber(iface, position),
+        alternate: alt === undefined ? -1 : alternateSetting(alt, altPosition),
+      });
+    });
+    const halted: number[] = [];
+    this.endpoints.forEach((ep, slot) => {
+      if (ep !== null && this.halted[slot] !== 0) halted.push(ep.address);
+    });
+    return {
+      kind: USB_DEVICE_STATE,
+      version: USB_DEVICE_STATE_VERSION,
+      name: this.name,
+      address: this.currentAddress,
+      pendingAddress: this.pendingAddress,
+      configuration: this.configuration,
+      interfaces,
+      halted,
+      remoteWakeup: this.remoteWakeupOn,
+      suspended: this.isSuspended,
+      controlPipe: this.pipe.saveState(),
+    };
+  }
+
+  /**
+   * Validates a state made by {@link saveState} against this device's descriptors (the configuration
+   * and every alternate setting must exist, halted endpoints must be in them) and returns the function
+   * that applies it. Throws {@link SnapshotError} and changes nothing when anything is wrong. Hooks
+   * (onConfigured, onInterfaceChanged…) are not called: subclasses restore their own state.
+   */
+  prepareRestore(state: unknown): () => void {
+    const r = openState(state, USB_DEVICE_STATE, USB_DEVICE_STATE_VERSION);
+    const address = r.int("address", 0, MAX_ADDRESS);
+    const pendingAddress = r.int("pendingAddress", -1, MAX_ADDRESS);
+    const value = r.int("configuration", 0, 255);
+    let configIndex = -1;
+    if (value !== 0) {
+      configIndex = this.model.configurations.findIndex((c, i) => configurationValue(c, i) === value);
+      if (configIndex < 0) throw r.error("configuration", `${value} is not a configuration of ${this.name}`);
+    }
+    const config = this.model.configurations[configIndex];
+    const entries = r.array("interfaces", 32);
+    if (entries.length !== (config?.interfaces.length ?? 0)) {
+      throw r.error(
+        "interfaces",
+        `lists ${entries.length} interfaces; configuration ${value} has ${config?.interfaces.length ?? 0}`,
+      );
+    }
+    const selected: number[] = [];
+    entries.forEach((entry, position) => {
+      const e = StateReader.of(entry, `${r.path}.interfaces[${position}]`);
+      const iface = config!.interfaces[position]!;
+      const number = e.int("interface", 0, 255);
+      if (number !== interfaceNumber(iface, position)) {
+        throw e.error(
+          "interface",
+          `is ${number}; the configuration has interface ${interfaceNumber(iface, position)} here`,
+        );
+      }
+      const alternate = e.int("alternate", -1, 255);
+      const altPosition =
+        alternate < 0 ? -1 : iface.alternates.findIndex((alt, i) => alternateSetting(alt, i) === alternate);
+      if (alternate >= 0 && altPosition < 0) throw e.error("alternate", `${alternate} does not exist`);
+      selected.push(altPosition);
+    });
+    const present = new Set<number>();
+    config?.interfaces.forEach((iface, position) => {
+      for (const ep of iface.alternates[selected[position] ?? 0]?.endpoints ?? []) present.add(ep.address);
+    });
+    const halted = r.ints("halted", 0, 0xff, ENDPOINT_SLOTS);
+    for (const address of halted) {
+      if (!present.has(address))
+        throw r.error("halted", `names endpoint 0x${address.toString(16)}, which is not active`);
+    }
+    const remoteWakeup = r.bool("remoteWakeup");
+    const suspended = r.bool("suspended");
+    const applyPipe = this.pipe.prepareRestore(r.object("controlPipe"));
+    return () => {
+      this.currentAddress = address;
+      this.pendingAddress = pendingAddress;
+      this.configIndex = configIndex;
+      this.selected = selected;
+      this.rebuildEndpoints();
+      this.halted.fill(0);
+      for (const address of halted) this.halted[slotOf(address)] = 1;
+      this.remoteWakeupOn = remoteWakeup;
+      this.isSuspended = suspended;
+      applyPipe();
+    };
+  }
+
+  /** Restores a state made by {@link saveState}: all of it, or (on a {@link SnapshotError}) nothing. */
+  restoreState(state: unknown): void {
+    this.prepareRestore(state)();
   }
 
   // ---- for subclasses ----------------------------------------------------------------------------

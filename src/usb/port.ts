@@ -81,6 +81,15 @@ export class UsbPort implements UpstreamPort {
     this.attached?.setSuspended(suspended);
   }
 
+  /**
+   * Snapshot restore: puts enable and suspend back as saved, telling nobody. The device's own state
+   * (including its suspend flag) is restored separately, and the root hub restores its register.
+   */
+  restoreFlags(enabled: boolean, suspended: boolean): void {
+    this.isEnabled = enabled && this.attached !== null;
+    this.isSuspended = suspended;
+  }
+
   /** The device is reachable by bus traffic: present, enabled and not suspended. */
   get active(): boolean {
     return this.attached !== null && this.isEnabled && !this.isSuspended;

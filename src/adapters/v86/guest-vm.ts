@@ -17,6 +17,12 @@ export interface GuestVmOptions {
   onEvent?: (event: GuestEvent) => void;
   /** Every raw serial byte (for an interactive console). */
   onSerialByte?: (byte: number) => void;
+  /**
+   * Start from a snapshot made by {@link GuestVm.saveState} instead of booting: v86 restores the machine
+   * and the adapter the controller (devices plugged into the same ports are restored in place; see
+   * UhciController.restoreState). The images and the command line should be the ones it booted with.
+   */
+  initialState?: ArrayBuffer;
 }
 
 const require = createRequire(import.meta.url);
@@ -52,6 +58,7 @@ export class GuestVm {
       disable_keyboard: true,
       disable_mouse: true,
       disable_speaker: true,
+      ...(options.initialState === undefined ? {} : { initial_state: { buffer: options.initialState } }),
     });
     this.emulator.add_listener("emulator-ready", () => {
       if (options.usb === null || options.usb === undefined) return;
@@ -114,6 +121,16 @@ export class GuestVm {
       this.waiters.add(check);
       check();
     });
+  }
+
+  /** A snapshot of the whole machine (v86's save_state), the controller and its devices included. */
+  saveState(): Promise<ArrayBuffer> {
+    return this.emulator.save_state();
+  }
+
+  /** Stops the CPU (a snapshot of a stopped machine is taken between instructions anyway). */
+  async pause(): Promise<void> {
+    await this.emulator.stop();
   }
 
   /** Types text into the guest's serial console. */

@@ -2,7 +2,8 @@ import { UhciController, type UhciOptions } from "../../controller/uhci/uhci-con
 import { VirtualClock } from "../../machine/clock.ts";
 import type { IrqLine } from "../../machine/irq-line.ts";
 import { V86GuestMemory } from "./v86-guest-memory.ts";
-import { type V86Internals, v86Internals } from "./v86-shim.ts";
+import { V86_UHCI_STATE_ENTRY, type V86Internals, v86Internals } from "./v86-shim.ts";
+import { controllerStateIn, withControllerState } from "./v86-state.ts";
 
 /** PCI 00:01.2 — function 2 of the PIIX3 ISA bridge device, where a PIIX3's USB function sits. */
 export const UHCI_PCI_DEVFN = (1 << 3) | 2;
@@ -37,6 +38,10 @@ export interface UhciOnV86 {
 /**
  * Attaches a UHCI controller to a v86 emulator. Call in the "emulator-ready" event (before the BIOS
  * runs) so the BIOS and the guest find it at PCI enumeration.
+ *
+ * From then on v86's `save_state` includes the controller and its devices, and `restore_state` (or the
+ * `initial_state` option) restores them: attach the controller and plug the same devices into the same
+ * ports before restoring (docs/snapshots.md).
  */
 export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = {}): UhciOnV86 {
   const v86: V86Internals = v86Internals(emulator);
@@ -139,11 +144,39 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
     return due === undefined ? next : Math.min(next, Math.max(1, due - nowMs));
   };
 
+  // Snapshots: the controller's state and its devices' ride along in v86's own save_state/restore_state
+  // (v86-state.ts). v86 restores RAM, the PCI config space (re-mapping the BAR) and the interrupt
+  // controllers; the controller is restored after them, so it resumes against the restored RAM.
+  const originalGetState = cpu.get_state;
+  const originalSetState = cpu.set_state;
+  cpu.get_state = function () {
+    const state = originalGetState.call(this);
+    state[V86_UHCI_STATE_ENTRY] = withControllerState(
+      state[V86_UHCI_STATE_ENTRY],
+      devfn,
+      controller.saveState(),
+    );
+    return state;
+  };
+  cpu.set_state = function (state) {
+    // Validated before v86 changes anything: a refused state (another version…) fails the whole restore
+    // with the machine untouched. A snapshot without this controller restarts it from power-on.
+    const saved = controllerStateIn(state[V86_UHCI_STATE_ENTRY], devfn);
+    const apply = saved === null ? () => controller.reset() : controller.prepareRestore(saved);
+    originalSetState.call(this, state);
+    // v86 keeps time with performance.now() (its microtick). The clock may lag it (an emulator created
+    // a while ago and not yet running): the restored frame grid starts from now, not from a backlog.
+    clock.jumpTo(performance.now());
+    apply();
+  };
+
   return {
     controller,
     clock,
     currentIoBase: () => ((config[4 + identity.ioBar.index] ?? 0) & 0xfffc) >>> 0,
     detach: () => {
+      cpu.get_state = originalGetState;
+      cpu.set_state = originalSetState;
       cpu.run_hardware_timers = originalTimers;
       pci.pci_write8 = originalWrite8;
       pci.pci_write16 = originalWrite16;

@@ -51,7 +51,22 @@ export interface V86Cpu {
   jit_dirty_cache(start: number, end: number): void;
   /** The periodic device hook: returns milliseconds until a device needs it again. */
   run_hardware_timers(acpiEnabled: boolean, nowMs: number): number;
+  /**
+   * The machine's state as v86's save_state collects it: a positional array (src/cpu.js) whose entries
+   * are numbers, typed arrays, strings and devices; save_state serialises it to JSON plus buffers, and
+   * restore_state hands the same array back to {@link set_state} after restoring the buffers.
+   */
+  get_state(): unknown[];
+  /** Restores RAM, registers and the devices (PCI config space with BAR re-mapping, the PIC…). */
+  set_state(state: unknown[]): void;
 }
+
+/**
+ * The entry of {@link V86Cpu.get_state}'s array where the adapter keeps its own state, as a JSON string
+ * (v86 serialises strings as they are; a plain object would trip its "object without get_state" check).
+ * v86 0.5.x uses entries 0–91; 128 leaves room for its growth, and v86 ignores entries it does not know.
+ */
+export const V86_UHCI_STATE_ENTRY = 128;
 
 export interface V86Internals {
   cpu: V86Cpu;
@@ -76,6 +91,8 @@ export function v86Internals(emulator: unknown): V86Internals {
     if (typeof cpu.memory_size?.[0] !== "number") missing.push("cpu.memory_size");
     if (typeof cpu.jit_dirty_cache !== "function") missing.push("cpu.jit_dirty_cache");
     if (typeof cpu.run_hardware_timers !== "function") missing.push("cpu.run_hardware_timers");
+    if (typeof cpu.get_state !== "function") missing.push("cpu.get_state");
+    if (typeof cpu.set_state !== "function") missing.push("cpu.set_state");
   }
   if (missing.length > 0) {
     throw new Error(

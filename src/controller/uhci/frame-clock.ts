@@ -1,5 +1,16 @@
 import type { Clock, Timer } from "../../machine/clock.ts";
 
+/** A frame clock's position ({@link FrameClock.saveState}). */
+export interface FrameClockState {
+  readonly running: boolean;
+  /** Frame length in ms: (11936 + SOFMOD) / 12000 as SOFMOD was when RS was set. */
+  readonly periodMs: number;
+  /** Frames run since RS was set. */
+  readonly framesRun: number;
+  /** Clock time since the grid started (RS set); frame n is due at start + n × periodMs. */
+  readonly sinceStartMs: number;
+}
+
 /**
  * The frame clock: frame n is due at base + n × period, on a fixed grid from the moment RS was set,
  * never re-armed from "now" (the seed, point 4: re-arming from the end of the last frame lets the
@@ -47,6 +58,30 @@ export class FrameClock {
   stop(): void {
     this.running = false;
     this.timer.disarm();
+  }
+
+  /**
+   * The grid as data, relative to the clock: a snapshot taken at clock time T restored at clock time T'
+   * resumes with the next frame due exactly as far from T' as it was from T (the grid phase), and with
+   * any frames that were overdue at T still overdue.
+   */
+  saveState(): FrameClockState {
+    return {
+      running: this.running,
+      periodMs: this.periodMs,
+      framesRun: this.framesRun,
+      sinceStartMs: this.running ? this.clock.now() - this.baseMs : 0,
+    };
+  }
+
+  /** Puts the grid back as {@link saveState} described it, relative to the clock's time now. */
+  restoreState(state: FrameClockState): void {
+    this.timer.disarm();
+    this.running = state.running;
+    this.periodMs = state.periodMs;
+    this.framesRun = state.framesRun;
+    this.baseMs = this.clock.now() - state.sinceStartMs;
+    if (this.running) this.timer.arm(this.baseMs + (this.framesRun + 1) * this.periodMs);
   }
 
   /** Frames whose due time has passed but have not run yet. */

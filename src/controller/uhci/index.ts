@@ -1,4 +1,5 @@
 export * from "./async-queue.ts";
+export * from "./controller-state.ts";
 export * from "./link-pointer.ts";
 export * from "./pci-identity.ts";
 export * from "./queue-head.ts";

@@ -12,6 +12,14 @@ export interface RootHubHost {
   resumeSignalled(): void;
 }
 
+/** How {@link RootHub.restorePorts} restores one port. */
+export interface PortRestore {
+  readonly portsc: number;
+  readonly enabled: boolean;
+  readonly suspended: boolean;
+  readonly action: "keep" | "replug" | "removed";
+}
+
 /**
  * The UHCI root hub (UHCI 2.1.7): N ports, each a {@link UsbPort} with its PORTSC register kept in step.
  * PORTSC is the truth the guest reads; this class recomputes its read-only bits after every change.
@@ -113,6 +121,44 @@ export class RootHub {
     const device = port.detach();
     if (device !== null) this.host.forgetDevice(device);
     return device;
+  }
+
+  /** Global suspend as the root hub applies it (part of a controller snapshot). */
+  get globallySuspended(): boolean {
+    return this.globalSuspend;
+  }
+
+  /**
+   * Snapshot restore of the ports, after the controller has restored the registers and the devices
+   * restored in place. Each port gets its saved PORTSC and one of:
+   * - `keep`: the device on it was restored in place (or the port was and is empty): the saved enable
+   *   and suspend flags return, and nothing is signalled;
+   * - `replug`: a surprise removal and a fresh connect of the device now on the port (passthrough, a
+   *   different device than the saved one, or a device where the saved port was empty): the port goes
+   *   through the same disconnect and connect as a real unplug and replug — PEC if it was enabled, CSC,
+   *   the device reset — so the guest re-enumerates it;
+   * - `removed`: the saved port had a device and the port is empty now: a disconnect.
+   */
+  restorePorts(globalSuspend: boolean, ports: readonly PortRestore[]): void {
+    this.globalSuspend = globalSuspend;
+    ports.forEach((plan, i) => {
+      const port = this.ports[i]!;
+      this.registers.set(REG.PORTSC1 + i, plan.portsc);
+      switch (plan.action) {
+        case "keep":
+          port.restoreFlags(plan.enabled, plan.suspended);
+          this.setPortsc(i, plan.portsc);
+          break;
+        case "replug": {
+          const device = port.detach();
+          if (device !== null) port.attach(device);
+          break;
+        }
+        case "removed":
+          this.onPortEvent(port, PortEvent.Detached);
+          break;
+      }
+    });
   }
 
   /** The enabled, awake device with this bus address, if any. */

@@ -2,15 +2,18 @@ import type { Clock } from "../../machine/clock.ts";
 import type { GuestMemory } from "../../machine/guest-memory.ts";
 import type { IrqLine } from "../../machine/irq-line.ts";
 import { type IoWidth, RegisterBlock } from "../../machine/register-block.ts";
+import { type JsonValue, type SavedState, SnapshotError } from "../../machine/snapshot.ts";
 import type { UsbDevice } from "../../usb/device.ts";
+import { restoresInPlace, SnapshotMode } from "../../usb/device-snapshot.ts";
 import { UsbPacket } from "../../usb/packet.ts";
 import type { UsbPort } from "../../usb/port.ts";
 import { AsyncQueue } from "./async-queue.ts";
+import { controllerStateJson, readControllerState } from "./controller-state.ts";
 import { FrameClock } from "./frame-clock.ts";
 import { FrameWalker, UsbIntCause, type WalkerHost } from "./frame-walker.ts";
 import { type PciIdentity, PIIX3_UHCI } from "./pci-identity.ts";
 import { REG, UHCI_IO_SIZE, UsbCmd, UsbIntr, UsbSts, uhciRegisterSpecs } from "./registers.ts";
-import { RootHub } from "./root-hub.ts";
+import { type PortRestore, RootHub } from "./root-hub.ts";
 
 export interface UhciOptions {
   memory: GuestMemory;
@@ -141,6 +144,130 @@ export class UhciController {
     return this.frameClock.framesPerWakeup;
   }
 
+  // ---- Snapshots ----------------------------------------------------------------------------------
+
+  /**
+   * The controller's state and that of every device on its ports, as one JSON-serialisable object
+   * (controller-state.ts describes the format): registers, the USBINT causes, the IRQ level, the frame
+   * clock's position relative to the clock, the root ports, and each device's own saved state — or,
+   * for a passthrough device, only that it was there. Call it between frames (any time the emulator
+   * is not inside a controller call). Requests in flight to async devices are not saved (they cannot
+   * be); see {@link restoreState}.
+   */
+  saveState(): SavedState {
+    const ports: JsonValue[] = this.rootHub.ports.map((port) => {
+      const device = port.device;
+      const inPlace = device !== null && restoresInPlace(device);
+      return {
+        enabled: port.enabled,
+        suspended: port.suspended,
+        device:
+          device === null
+            ? null
+            : {
+                name: device.name,
+                snapshotMode: inPlace ? SnapshotMode.InPlace : SnapshotMode.Reattach,
+                state: inPlace ? device.saveState() : null,
+              },
+      };
+    });
+    const r = this.registers;
+    return controllerStateJson(
+      {
+        usbcmd: r.get(REG.USBCMD),
+        usbsts: r.get(REG.USBSTS),
+        usbintr: r.get(REG.USBINTR),
+        frnum: r.get(REG.FRNUM),
+        frbaseadd: r.get(REG.FRBASEADD),
+        sofmod: r.get(REG.SOFMOD),
+        portsc: this.rootHub.ports.map((_, i) => r.get(REG.PORTSC1 + i)),
+        // The walker collects causes only during a frame, and delivers them at its end.
+        usbIntCauses: this.usbIntCauses,
+        irqLevel: this.irqLevel,
+        frameClock: this.frameClock.saveState(),
+        globalSuspend: this.rootHub.globallySuspended,
+      },
+      ports,
+      this.asyncs.size,
+    );
+  }
+
+  /**
+   * Validates a {@link saveState} state — the controller's part and the state of every device that
+   * will be restored in place — and returns the function that applies it; throws {@link SnapshotError}
+   * (wrong kind, unknown version, a bad field, a port count that differs) having changed nothing.
+   *
+   * Applying it, port by port:
+   * - the device plugged in now restores in place when it is an emulated device of the saved kind;
+   * - otherwise — a passthrough (async) device, another device than the saved one, or a device on a port
+   *   that was empty — it is a surprise removal and re-attach: the device is reset and the port shows
+   *   the disconnect and the new connect (CSC, and PEC if the port was enabled), so the guest
+   *   re-enumerates it;
+   * - a port whose saved device is gone shows a disconnect.
+   * Every request in flight on this controller is cancelled first. The frame grid resumes with the
+   * same phase relative to the clock's time now, and the IRQ line is driven to the saved level.
+   */
+  prepareRestore(state: unknown): () => void {
+    const saved = readControllerState(state, this.rootHub.ports.length);
+    const plans: PortRestore[] = [];
+    const devices: (() => void)[] = [];
+    saved.ports.forEach((savedPort, i) => {
+      const device = this.rootHub.ports[i]!.device;
+      const savedDevice = savedPort.device;
+      let action: PortRestore["action"];
+      if (device === null) {
+        action = savedDevice === null ? "keep" : "removed";
+      } else if (
+        savedDevice?.kind != null &&
+        restoresInPlace(device) &&
+        device.stateKind === savedDevice.kind
+      ) {
+        try {
+          devices.push(device.prepareRestore(savedDevice.state));
+        } catch (error) {
+          if (!(error instanceof SnapshotError)) throw error;
+          throw new SnapshotError(`port ${i + 1} (${device.name}): ${error.message}`, { cause: error });
+        }
+        action = "keep";
+      } else {
+        action = "replug";
+      }
+      plans.push({
+        portsc: saved.portsc[i]!,
+        enabled: savedPort.enabled,
+        suspended: savedPort.suspended,
+        action,
+      });
+    });
+    return () => {
+      this.frameClock.stop();
+      this.asyncs.cancelAll(null, this.releasePacketOrNull);
+      const r = this.registers;
+      r.set(REG.USBCMD, saved.usbcmd);
+      r.set(REG.USBSTS, saved.usbsts);
+      r.set(REG.USBINTR, saved.usbintr);
+      r.set(REG.FRNUM, saved.frnum);
+      r.set(REG.FRBASEADD, saved.frbaseadd);
+      r.set(REG.SOFMOD, saved.sofmod);
+      this.usbIntCauses = saved.usbIntCauses;
+      this.walker.pendingInterrupts = 0;
+      // Drive the line to the saved level once, whatever this controller drove before: a fresh machine's
+      // line starts low, and an interrupt controller restored with the machine already has the saved
+      // level, where a level-triggered line set again to its level changes nothing.
+      this.irqLevel = saved.irqLevel;
+      this.irq.set(saved.irqLevel);
+      for (const apply of devices) apply();
+      this.rootHub.restorePorts(saved.globalSuspend, plans);
+      this.frameClock.restoreState(saved.frameClock);
+      this.updateIrq();
+    };
+  }
+
+  /** `prepareRestore(state)()`: restores everything, or (on a {@link SnapshotError}) nothing. */
+  restoreState(state: unknown): void {
+    this.prepareRestore(state)();
+  }
+
   // ---- Registers ----------------------------------------------------------------------------------
 
   private readonly onRegisterWrite = (register: number, before: number): void => {
@@ -167,11 +294,11 @@ export class UhciController {
   private commandWritten(before: number): void {
     const cmd = this.registers.get(REG.USBCMD);
     if (cmd & UsbCmd.GRESET) {
-      // UHCI 2.1.1 GRESET: the bus is reset and the controller with it while the bit is held.
-      if (!(before & UsbCmd.GRESET)) {
-        this.resetController();
-        this.registers.set(REG.USBCMD, UsbCmd.GRESET);
-      }
+      // UHCI 2.1.1 GRESET: the bus is reset and the controller with it while the bit is held. Other bits
+      // written meanwhile reach a controller in reset: they do not stick (HCRESET would never clear, RS
+      // would read 1 while halted).
+      if (!(before & UsbCmd.GRESET)) this.resetController();
+      this.registers.set(REG.USBCMD, UsbCmd.GRESET);
       return;
     }
     if (cmd & UsbCmd.HCRESET) {

@@ -1,4 +1,5 @@
 import type { Clock, Timer } from "../../machine/clock.ts";
+import { SnapshotError } from "../../machine/snapshot.ts";
 import { EndpointType, Pid, type UsbSpeed } from "../../usb/constants.ts";
 import {
   configurationValue,
@@ -8,6 +9,7 @@ import {
   interfaceNumber,
 } from "../../usb/descriptors/model.ts";
 import { UsbDeviceBase } from "../../usb/device-base.ts";
+import { SnapshotMode } from "../../usb/device-snapshot.ts";
 import { PacketState, PacketStatus, type UsbPacket } from "../../usb/packet.ts";
 import { CompletionSchedule } from "./completion-schedule.ts";
 import { asyncHostModel } from "./default-model.ts";
@@ -125,6 +127,22 @@ export class AsyncHostDevice extends UsbDeviceBase {
   /** Isochronous streams started so far, counting restarts after a gap (each costs the first delay). */
   get streamStarts(): number {
     return this.timing.streamStarts;
+  }
+
+  /**
+   * Passthrough is never restored in place (design guide rule 11): its requests in flight live in the
+   * backend and cannot be saved, and the real device has moved on. A controller restore treats it as a
+   * surprise removal and re-attach instead (the guest sees the disconnect and re-enumerates).
+   */
+  override get snapshotMode(): SnapshotMode {
+    return SnapshotMode.Reattach;
+  }
+
+  /** Refused: see {@link snapshotMode}. */
+  override prepareRestore(_state: unknown): () => void {
+    throw new SnapshotError(
+      `${this.name} is an async (passthrough) device: it is not restored in place; restoring the controller re-attaches it`,
+    );
   }
 
   /** The host takes a request back: it is forgotten and will never complete (UsbDevice contract). */

@@ -1,3 +1,4 @@
+import { openState, type SavedState } from "../../machine/snapshot.ts";
 import { MAX_ISO_PACKET, RequestType } from "../../usb/constants.ts";
 import { type ControlReply, ControlStatus } from "../../usb/control-pipe.ts";
 import type { EndpointModel } from "../../usb/descriptors/model.ts";
@@ -80,6 +81,10 @@ export interface AudioDeviceStats {
   readonly classRequests: number;
   readonly stalledRequests: number;
 }
+
+/** The kind and version of the audio layer of a saved state ({@link UsbAudioDevice.saveState}). */
+export const USB_AUDIO_STATE = "usb-audio-device";
+export const USB_AUDIO_STATE_VERSION = 1;
 
 /** Test vendor ID from pid.codes, as for the HID devices; ship your own vendorId and productId. */
 export const AUDIO_DEFAULT_VENDOR_ID = 0x1209;
@@ -206,6 +211,61 @@ export class UsbAudioDevice extends UsbDeviceBase {
   /** Where each stream sits in the descriptor tree. */
   get layouts(): readonly AudioFunctionLayout[] {
     return this.streams.map((s) => s.layout);
+  }
+
+  // ---- snapshots -----------------------------------------------------------------------------------
+
+  override get stateKind(): string {
+    return USB_AUDIO_STATE;
+  }
+
+  /**
+   * The standard state plus each stream (see {@link AudioStream.saveState}). The class request log is
+   * a record for reports, not device state, and is not saved.
+   */
+  override saveState(): SavedState {
+    return {
+      kind: USB_AUDIO_STATE,
+      version: USB_AUDIO_STATE_VERSION,
+      usb: super.saveState(),
+      playback: this.playback?.saveState() ?? null,
+      capture: this.capture?.saveState() ?? null,
+    };
+  }
+
+  override prepareRestore(state: unknown): () => void {
+    const r = openState(state, USB_AUDIO_STATE, USB_AUDIO_STATE_VERSION);
+    const applyUsb = super.prepareRestore(r.raw("usb"));
+    // The standard layer (now known to be valid) holds the alternate settings; each stream must agree.
+    const selected = new Map<number, number>();
+    for (const entry of r.object("usb").array("interfaces", 32)) {
+      const { interface: number, alternate } = entry as { interface: number; alternate: number };
+      selected.set(number, alternate);
+    }
+    const streams: (() => void)[] = [];
+    for (const [name, stream] of [
+      ["playback", this.playback],
+      ["capture", this.capture],
+    ] as const) {
+      if (stream === null) {
+        if (r.has(name)) throw r.error(name, `is saved, but ${this.name} has no ${name} stream`);
+      } else {
+        if (!r.has(name)) throw r.error(name, `is missing: ${this.name} has a ${name} stream`);
+        const alternate = r.object(name).int("alternate", 0, 255);
+        const interfaceNumber = stream.layout.interfaceNumber;
+        if ((selected.get(interfaceNumber) ?? 0) !== alternate) {
+          throw r.error(
+            `${name}.alternate`,
+            `is ${alternate}, but interface ${interfaceNumber} has alternate ${selected.get(interfaceNumber) ?? 0} selected`,
+          );
+        }
+        streams.push(stream.prepareRestore(r.object(name)));
+      }
+    }
+    return () => {
+      applyUsb();
+      for (const apply of streams) apply();
+    };
   }
 
   // ---- UsbDeviceBase hooks -------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import type { JsonValue, SavedState, StateReader } from "../../machine/snapshot.ts";
 import { MAX_TD_LENGTH } from "../../usb/constants.ts";
 import { type ControlReply, ControlStatus } from "../../usb/control-pipe.ts";
 import { PacketStatus, type UsbPacket } from "../../usb/packet.ts";
@@ -50,6 +51,28 @@ export interface AudioStreamStats {
   /** Exceptions thrown by the source or sink (the packet still completed, with silence). */
   readonly callbackErrors: number;
 }
+
+/** The far end of a stream (a source or a sink) as far as snapshots are concerned. */
+export interface StreamEnd {
+  start?(format: StreamFormat): void;
+  stop?(): void;
+  saveState?(): SavedState;
+  prepareRestore?(state: unknown): () => void;
+}
+
+/** Counters of a saved stream, by name (the same as {@link AudioStreamStats} where they overlap). */
+const COUNTERS = [
+  "streamStarts",
+  "packets",
+  "frames",
+  "bytes",
+  "shortPackets",
+  "shortFrames",
+  "unexpectedSizePackets",
+  "nonIsochronousPackets",
+  "sampleRateSets",
+  "callbackErrors",
+] as const;
 
 /**
  * One AudioStreaming interface and its isochronous endpoint: the alternate setting (which decides the
@@ -226,7 +249,116 @@ export abstract class AudioStream {
     this.transfer(packet, this.currentFormat);
   }
 
+  // ---- snapshots -----------------------------------------------------------------------------------
+
+  /**
+   * The stream as data, part of its device's saved state: alternate setting, sampling frequency, where
+   * the 44/45-frame packet pattern stands, the feature unit, the counters, and the source's or sink's
+   * own state when it has one (see {@link AudioSource.saveState}).
+   */
+  saveState(): { [key: string]: JsonValue } {
+    const counters = this.counterValues();
+    return {
+      direction: this.layout.direction,
+      interfaceNumber: this.layout.interfaceNumber,
+      endpointAddress: this.layout.endpointAddress,
+      alternate: this.alt,
+      sampleRate: this.rate,
+      pacerCarried: this.pacer.carried,
+      featureUnit: this.featureUnit.saveState(),
+      counters: Object.fromEntries(COUNTERS.map((name, i) => [name, counters[i]!])),
+      [this.endName]: this.end.saveState?.() ?? null,
+    };
+  }
+
+  /**
+   * Validates a {@link saveState} object against this stream's layout and returns what applies it.
+   * The stream resumes where it was, without starting its source or sink again (a restarting test
+   * signal would begin again at frame 0): a source or sink with saved state of its own kind gets that
+   * state; one without is told of the stream's format as when it is swapped in mid-stream.
+   */
+  prepareRestore(state: StateReader): () => void {
+    state.oneOf("direction", [this.layout.direction]);
+    state.int("interfaceNumber", this.layout.interfaceNumber, this.layout.interfaceNumber);
+    state.int("endpointAddress", this.layout.endpointAddress, this.layout.endpointAddress);
+    const alternate = state.int("alternate", 0, this.layout.channels.length);
+    const rate = state.oneOf("sampleRate", this.layout.sampleRates);
+    const carried = state.int("pacerCarried", 0, 999);
+    const applyUnit = this.featureUnit.prepareRestore(state.object("featureUnit"));
+    const c = state.object("counters");
+    const counters = COUNTERS.map((name) => c.int(name, 0, Number.MAX_SAFE_INTEGER));
+    const saved = state.raw(this.endName);
+    const end = this.end;
+    let applyEnd: (() => void) | null = null;
+    if (
+      saved !== null &&
+      saved !== undefined &&
+      end.prepareRestore !== undefined &&
+      end.saveState !== undefined
+    ) {
+      // A different kind of source or sink than the one saved: the application chose another; leave it.
+      const kind = typeof saved === "object" && "kind" in saved ? saved.kind : undefined;
+      if (kind === end.saveState().kind) applyEnd = end.prepareRestore(saved);
+    }
+    return () => {
+      const wasActive = this.currentFormat !== null;
+      const channels = alternate === 0 ? undefined : this.layout.channels[alternate - 1];
+      this.alt = alternate;
+      this.rate = rate;
+      this.currentFormat = channels === undefined ? null : { sampleRate: rate, channels };
+      if (channels !== undefined) {
+        this.channels = channels;
+        this.frameBytes = channels * BYTES_PER_SAMPLE;
+      }
+      this.pacer.resume(rate, carried);
+      this.gainsRevision = -1;
+      applyUnit();
+      this.setCounterValues(counters);
+      const format = this.currentFormat;
+      if (applyEnd !== null) applyEnd();
+      else {
+        if (wasActive) this.safely(() => end.stop?.());
+        if (format !== null) this.safely(() => end.start?.(format));
+      }
+    };
+  }
+
+  private counterValues(): number[] {
+    return [
+      this.starts,
+      this.packets,
+      this.frames,
+      this.bytes,
+      this.shortPackets,
+      this.shortFrames,
+      this.unexpected,
+      this.nonIso,
+      this.rateChanges,
+      this.errors,
+    ];
+  }
+
+  private setCounterValues(v: readonly number[]): void {
+    [
+      this.starts,
+      this.packets,
+      this.frames,
+      this.bytes,
+      this.shortPackets,
+      this.shortFrames,
+      this.unexpected,
+      this.nonIso,
+      this.rateChanges,
+      this.errors,
+    ] = v as [number, number, number, number, number, number, number, number, number, number];
+  }
+
   // ---- for subclasses ------------------------------------------------------------------------------
+
+  /** The saved state's name for the far end: "source" (capture) or "sink" (playback). */
+  protected abstract readonly endName: "source" | "sink";
+  /** The source or sink now behind the stream. */
+  protected abstract get end(): StreamEnd;
 
   protected abstract transfer(packet: UsbPacket, format: StreamFormat): void;
   protected abstract started(format: StreamFormat): void;

@@ -1,7 +1,7 @@
 import type { UsbPacket } from "../../usb/packet.ts";
 import { PacketStatus } from "../../usb/packet.ts";
 import type { AudioFunctionLayout } from "./audio-model.ts";
-import { AudioStream } from "./audio-stream.ts";
+import { AudioStream, type StreamEnd } from "./audio-stream.ts";
 import type { FeatureUnit } from "./feature-unit.ts";
 import { type AudioSource, SilenceSource } from "./sources/audio-source.ts";
 import type { StreamFormat } from "./stream-format.ts";
@@ -36,6 +36,12 @@ export class CaptureStream extends AudioStream {
     if (format !== null) this.safely(() => this.currentSource.stop?.());
     this.currentSource = source;
     if (format !== null) this.safely(() => source.start?.(format));
+  }
+
+  protected override readonly endName = "source";
+
+  protected override get end(): StreamEnd {
+    return this.currentSource;
   }
 
   protected override started(format: StreamFormat): void {

@@ -1,3 +1,4 @@
+import type { JsonValue, StateReader } from "../../machine/snapshot.ts";
 import { type ControlReply, ControlStatus } from "../../usb/control-pipe.ts";
 import type { SetupPacket } from "../../usb/setup-packet.ts";
 import { AudioRequest, FeatureControl, FeatureControlBit, VOLUME_SILENCE } from "./uac1.ts";
@@ -94,6 +95,31 @@ export class FeatureUnit {
       if (this.has(ch, FeatureControlBit.Volume)) channelVolumeDb.push(levelDb(this.levels[ch]!));
     }
     return { muted: this.muted, volumeDb: levelDb(this.levels[0]!), channelVolumeDb };
+  }
+
+  /** Mute and every level (raw 1/256 dB values, −32768 = −∞), part of a stream's saved state. */
+  saveState(): { [key: string]: JsonValue } {
+    return { muted: this.muted, levels: Array.from(this.levels) };
+  }
+
+  /** Validates a {@link saveState} object (levels in range, one per channel); returns what applies it. */
+  prepareRestore(state: StateReader): () => void {
+    const muted = state.bool("muted");
+    const levels = state.ints("levels", VOLUME_SILENCE, 0x7fff, this.channels + 1);
+    if (levels.length !== this.channels + 1) {
+      throw state.error("levels", `must hold ${this.channels + 1} levels (master and each channel)`);
+    }
+    levels.forEach((level, ch) => {
+      const outOfRange = level !== VOLUME_SILENCE && level !== this.clamp(level);
+      const without = ch > 0 && !this.has(ch, FeatureControlBit.Volume) && level !== this.clamp(0);
+      if (outOfRange || without)
+        throw state.error(`levels[${ch}]`, `${level} is not a level this unit can hold`);
+    });
+    return () => {
+      this.muted = muted;
+      this.levels.set(levels);
+      this.revision++;
+    };
   }
 
   /** Sets the master mute, as the host would. */

@@ -1,3 +1,4 @@
+import { openState, type SavedState } from "../../machine/snapshot.ts";
 import {
   type AudioDeviceOptions,
   type CaptureOptions,
@@ -14,6 +15,10 @@ export interface UsbHeadsetOptions extends AudioDeviceOptions {
   /** The microphone: capture options (source, formats, volume range). */
   readonly microphone?: CaptureOptions;
 }
+
+/** The kind and version of a saved UsbHeadset state. */
+export const USB_HEADSET_STATE = "usb-headset";
+export const USB_HEADSET_STATE_VERSION = 1;
 
 /**
  * A USB headset (UAC1): one AudioControl interface with two paths — USB streaming → feature unit →
@@ -36,5 +41,18 @@ export class UsbHeadset extends UsbAudioDevice {
       },
       options,
     );
+  }
+
+  override get stateKind(): string {
+    return USB_HEADSET_STATE;
+  }
+
+  /** The audio device's state, named as a UsbHeadset. */
+  override saveState(): SavedState {
+    return { kind: USB_HEADSET_STATE, version: USB_HEADSET_STATE_VERSION, audio: super.saveState() };
+  }
+
+  override prepareRestore(state: unknown): () => void {
+    return super.prepareRestore(openState(state, USB_HEADSET_STATE, USB_HEADSET_STATE_VERSION).raw("audio"));
   }
 }

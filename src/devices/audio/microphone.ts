@@ -1,7 +1,12 @@
+import { openState, type SavedState } from "../../machine/snapshot.ts";
 import { type AudioDeviceOptions, type CaptureOptions, UsbAudioDevice } from "./audio-device.ts";
 import type { CaptureStream } from "./capture-stream.ts";
 
 export interface UsbMicrophoneOptions extends AudioDeviceOptions, CaptureOptions {}
+
+/** The kind and version of a saved UsbMicrophone state. */
+export const USB_MICROPHONE_STATE = "usb-microphone";
+export const USB_MICROPHONE_STATE_VERSION = 1;
 
 /**
  * A USB microphone (UAC1): microphone → feature unit (mute, volume) → USB streaming, with a synchronous
@@ -30,5 +35,20 @@ export class UsbMicrophone extends UsbAudioDevice {
 
   set source(source: CaptureStream["source"]) {
     this.capture.source = source;
+  }
+
+  override get stateKind(): string {
+    return USB_MICROPHONE_STATE;
+  }
+
+  /** The audio device's state, named as a UsbMicrophone. */
+  override saveState(): SavedState {
+    return { kind: USB_MICROPHONE_STATE, version: USB_MICROPHONE_STATE_VERSION, audio: super.saveState() };
+  }
+
+  override prepareRestore(state: unknown): () => void {
+    return super.prepareRestore(
+      openState(state, USB_MICROPHONE_STATE, USB_MICROPHONE_STATE_VERSION).raw("audio"),
+    );
   }
 }

@@ -25,6 +25,17 @@ export class PacketPacer {
     this.accumulated = 0;
   }
 
+  /** Where the pattern stands: the remainder carried so far (0..999), part of a stream's saved state. */
+  get carried(): number {
+    return this.accumulated;
+  }
+
+  /** Restarts the pattern for `rate` from a saved {@link carried} value (0..999). */
+  resume(rate: number, carried: number): void {
+    this.reset(rate);
+    this.accumulated = carried;
+  }
+
   /** Frames in the next packet. */
   next(): number {
     this.accumulated += this.remainder;

@@ -1,7 +1,7 @@
 import type { UsbPacket } from "../../usb/packet.ts";
 import { PacketStatus } from "../../usb/packet.ts";
 import type { AudioFunctionLayout } from "./audio-model.ts";
-import { AudioStream } from "./audio-stream.ts";
+import { AudioStream, type StreamEnd } from "./audio-stream.ts";
 import type { FeatureUnit } from "./feature-unit.ts";
 import { type AudioSink, NullSink } from "./sinks/audio-sink.ts";
 import type { StreamFormat } from "./stream-format.ts";
@@ -37,6 +37,12 @@ export class PlaybackStream extends AudioStream {
     if (format !== null) this.safely(() => this.currentSink.stop?.());
     this.currentSink = sink;
     if (format !== null) this.safely(() => sink.start?.(format));
+  }
+
+  protected override readonly endName = "sink";
+
+  protected override get end(): StreamEnd {
+    return this.currentSink;
   }
 
   protected override started(format: StreamFormat): void {

@@ -1,3 +1,4 @@
+import { encodeBase64, openState, type SavedState } from "../../machine/snapshot.ts";
 import { DescriptorType, Pid, RequestType, StandardRequest } from "../../usb/constants.ts";
 import { type ControlReply, ControlStatus } from "../../usb/control-pipe.ts";
 import { hidDescriptor } from "../../usb/descriptors/hid.ts";
@@ -14,6 +15,12 @@ import {
 } from "./device-model.ts";
 import { HidProtocol, HidReportType, HidRequest, HidSubclass } from "./hid-constants.ts";
 import { ReportQueue } from "./report-queue.ts";
+
+/** The kind and version of the HID layer of a saved state ({@link HidDevice.saveState}). */
+export const HID_DEVICE_STATE = "hid-device";
+export const HID_DEVICE_STATE_VERSION = 1;
+/** A saved queue larger than this is refused (a million keyboard reports). */
+const MAX_SAVED_REPORT_BYTES = 1 << 23;
 
 /** What a concrete HID device tells the shared base. */
 export interface HidDeviceSpec extends HidModelSpec {
@@ -133,6 +140,70 @@ export abstract class HidDevice extends UsbDeviceBase {
   /** Remote wakeup signals that reached the port. */
   get wakeupsSignalled(): number {
     return this.wakeups;
+  }
+
+  // ---- snapshots -----------------------------------------------------------------------------------
+
+  override get stateKind(): string {
+    return HID_DEVICE_STATE;
+  }
+
+  /** The standard state plus protocol, idle, the queued reports, the GET_REPORT state and the counters. */
+  override saveState(): SavedState {
+    return {
+      kind: HID_DEVICE_STATE,
+      version: HID_DEVICE_STATE_VERSION,
+      usb: super.saveState(),
+      protocol: this.protocolNow,
+      idle: this.idle,
+      wakeupSent: this.wakeupSent,
+      reportLength: this.inputLength,
+      /** Reports waiting for an interrupt IN poll, oldest first, back to back. */
+      reports: encodeBase64(this.queue.contents()),
+      inputState: encodeBase64(this.inputState),
+      reportsQueued: this.queued,
+      reportsSent: this.sent,
+      reportsDiscarded: this.discarded,
+      wakeupsSignalled: this.wakeups,
+    };
+  }
+
+  override prepareRestore(state: unknown): () => void {
+    const r = openState(state, HID_DEVICE_STATE, HID_DEVICE_STATE_VERSION);
+    const applyUsb = super.prepareRestore(r.raw("usb"));
+    const protocol = this.isBootDevice
+      ? r.oneOf("protocol", [HidProtocol.Boot, HidProtocol.Report])
+      : r.oneOf("protocol", [HidProtocol.Report]);
+    const idle = r.int("idle", 0, 255);
+    const wakeupSent = r.bool("wakeupSent");
+    r.int("reportLength", this.inputLength, this.inputLength);
+    const reports = r.bytes("reports", MAX_SAVED_REPORT_BYTES);
+    if (reports.length % this.inputLength !== 0) {
+      throw r.error("reports", `holds ${reports.length} bytes, not whole reports of ${this.inputLength}`);
+    }
+    const inputState = r.bytes("inputState", this.inputLength);
+    if (inputState.length !== this.inputLength)
+      throw r.error("inputState", `must hold ${this.inputLength} bytes`);
+    const max = Number.MAX_SAFE_INTEGER;
+    const queued = r.int("reportsQueued", 0, max);
+    const sent = r.int("reportsSent", 0, max);
+    const discarded = r.int("reportsDiscarded", 0, max);
+    const wakeups = r.int("wakeupsSignalled", 0, max);
+    if (queued !== sent + discarded + reports.length / this.inputLength) {
+      throw r.error("reportsQueued", "must equal reportsSent + reportsDiscarded + the reports waiting");
+    }
+    return () => {
+      applyUsb();
+      this.protocolNow = protocol;
+      this.idle = idle;
+      this.wakeupSent = wakeupSent;
+      this.queue.replaceWith(reports);
+      this.inputState.set(inputState);
+      this.queued = queued;
+      this.sent = sent;
+      this.discarded = discarded;
+      this.wakeups = wakeups;
+    };
   }
 
   // ---- for subclasses ------------------------------------------------------------------------------

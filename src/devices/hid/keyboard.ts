@@ -1,12 +1,15 @@
+import { openState, type SavedState } from "../../machine/snapshot.ts";
 import type { HidDeviceOptions } from "./device-model.ts";
 import { HidInterfaceProtocol, HidSubclass } from "./hid-constants.ts";
 import { HidDevice } from "./hid-device.ts";
 import {
+  FIRST_KEY_USAGE,
   FIRST_MODIFIER_USAGE,
   isModifierUsage,
   type KeyName,
   KeyUsage,
   keyUsageOf,
+  LAST_KEY_USAGE,
   USAGE_ERROR_ROLL_OVER,
 } from "./keyboard-usages.ts";
 import {
@@ -16,6 +19,10 @@ import {
   KEYBOARD_REPORT_LENGTH,
 } from "./report-descriptors.ts";
 import { usKeystrokes } from "./us-layout.ts";
+
+/** The kind and version of a keyboard's saved state ({@link UsbKeyboard.saveState}). */
+export const USB_KEYBOARD_STATE = "usb-keyboard";
+export const USB_KEYBOARD_STATE_VERSION = 1;
 
 /** Bits of the LED output report: LED usages 1–5 in bits 0–4 (HID 1.11 Appendix B.1). */
 export const KeyboardLed = {
@@ -177,6 +184,42 @@ export class UsbKeyboard extends HidDevice {
       this.press(stroke.usage);
       if (addShift) this.keyUp(shift);
     }
+  }
+
+  // ---- snapshots ---------------------------------------------------------------------------------
+
+  override get stateKind(): string {
+    return USB_KEYBOARD_STATE;
+  }
+
+  /** The HID state plus the LEDs the host set and the keys held. */
+  override saveState(): SavedState {
+    return {
+      kind: USB_KEYBOARD_STATE,
+      version: USB_KEYBOARD_STATE_VERSION,
+      hid: super.saveState(),
+      leds: this.ledMask,
+      modifiers: this.modifierMask,
+      /** Usages of the non-modifier keys held, oldest first. */
+      held: [...this.held],
+    };
+  }
+
+  /** Restores the state; {@link onLeds} hears of the LEDs if they differ from the current ones. */
+  override prepareRestore(state: unknown): () => void {
+    const r = openState(state, USB_KEYBOARD_STATE, USB_KEYBOARD_STATE_VERSION);
+    const applyHid = super.prepareRestore(r.raw("hid"));
+    const leds = r.int("leds", 0, LED_MASK);
+    const modifiers = r.int("modifiers", 0, 0xff);
+    const held = r.ints("held", FIRST_KEY_USAGE, LAST_KEY_USAGE, 256);
+    if (new Set(held).size !== held.length) throw r.error("held", "lists a key twice");
+    return () => {
+      applyHid();
+      this.modifierMask = modifiers;
+      this.held.length = 0;
+      this.held.push(...held);
+      this.setLeds(leds);
+    };
   }
 
   // ---- HidDevice hooks ---------------------------------------------------------------------------

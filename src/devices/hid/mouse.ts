@@ -1,3 +1,4 @@
+import { openState, type SavedState } from "../../machine/snapshot.ts";
 import type { HidDeviceOptions } from "./device-model.ts";
 import { HidInterfaceProtocol, HidSubclass } from "./hid-constants.ts";
 import { checkInteger, PointerDevice, relativeReportCount, relativeStep } from "./pointer-device.ts";
@@ -8,6 +9,10 @@ import {
 } from "./report-descriptors.ts";
 
 export type UsbMouseOptions = HidDeviceOptions;
+
+/** The kind and version of a mouse's saved state ({@link UsbMouse.saveState}). */
+export const USB_MOUSE_STATE = "usb-mouse";
+export const USB_MOUSE_STATE_VERSION = 1;
 
 /**
  * A relative mouse with the boot interface (subclass 1, protocol 2; HID 1.11 Appendix B.2): five
@@ -41,6 +46,20 @@ export class UsbMouse extends PointerDevice {
     checkInteger("dy", dy);
     const steps = relativeReportCount(dx, dy);
     for (let i = 0; i < steps; i++) this.emit(relativeStep(dx, steps, i), relativeStep(dy, steps, i), 0);
+  }
+
+  override get stateKind(): string {
+    return USB_MOUSE_STATE;
+  }
+
+  /** The pointer state; a relative mouse has no position of its own. */
+  override saveState(): SavedState {
+    return { kind: USB_MOUSE_STATE, version: USB_MOUSE_STATE_VERSION, pointer: super.saveState() };
+  }
+
+  override prepareRestore(state: unknown): () => void {
+    const r = openState(state, USB_MOUSE_STATE, USB_MOUSE_STATE_VERSION);
+    return super.prepareRestore(r.raw("pointer"));
   }
 
   protected override writeReport(

@@ -1,3 +1,4 @@
+import { openState, type SavedState } from "../../machine/snapshot.ts";
 import type { HidDeviceOptions } from "./device-model.ts";
 import { HidDevice, type HidDeviceSpec } from "./hid-device.ts";
 import { POINTER_BUTTON_COUNT, RELATIVE_MAX } from "./report-descriptors.ts";
@@ -18,6 +19,10 @@ export const MouseButton = {
 export type MouseButton = (typeof MouseButton)[keyof typeof MouseButton];
 
 const ALL_BUTTONS = (1 << POINTER_BUTTON_COUNT) - 1;
+
+/** The kind and version of the pointer layer of a saved state (mouse and tablet). */
+export const HID_POINTER_STATE = "hid-pointer";
+export const HID_POINTER_STATE_VERSION = 1;
 
 /** Throws for the API caller's mistakes; never for anything the guest does. */
 export function checkInteger(name: string, value: number): void {
@@ -89,6 +94,30 @@ export abstract class PointerDevice extends HidDevice {
     checkInteger("wheel clicks", clicks);
     const steps = relativeReportCount(clicks);
     for (let i = 0; i < steps; i++) this.emit(0, 0, relativeStep(clicks, steps, i));
+  }
+
+  override get stateKind(): string {
+    return HID_POINTER_STATE;
+  }
+
+  /** The HID state plus the buttons held. */
+  override saveState(): SavedState {
+    return {
+      kind: HID_POINTER_STATE,
+      version: HID_POINTER_STATE_VERSION,
+      hid: super.saveState(),
+      buttons: this.buttonMask,
+    };
+  }
+
+  override prepareRestore(state: unknown): () => void {
+    const r = openState(state, HID_POINTER_STATE, HID_POINTER_STATE_VERSION);
+    const applyHid = super.prepareRestore(r.raw("hid"));
+    const buttons = r.int("buttons", 0, ALL_BUTTONS);
+    return () => {
+      applyHid();
+      this.buttonMask = buttons;
+    };
   }
 
   /** Writes a whole input report for the current buttons and position plus the given relative motion. */

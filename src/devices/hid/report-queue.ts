@@ -66,6 +66,28 @@ export class ReportQueue {
     return dropped;
   }
 
+  /** A copy of every queued report, oldest first, back to back (for a saved state). */
+  contents(): Uint8Array {
+    const out = new Uint8Array(this.count * this.reportLength);
+    for (let i = 0; i < this.count; i++) {
+      const slot = ((this.head + i) % this.capacity) * this.reportLength;
+      out.set(this.buffer.subarray(slot, slot + this.reportLength), i * this.reportLength);
+    }
+    return out;
+  }
+
+  /** Replaces the queue with `reports` (back to back, oldest first; a whole number of reports). */
+  replaceWith(reports: Uint8Array): void {
+    if (reports.length % this.reportLength !== 0) {
+      throw new RangeError(`${reports.length} bytes are not whole reports of ${this.reportLength}`);
+    }
+    const count = reports.length / this.reportLength;
+    while (this.capacity < count) this.grow();
+    this.buffer.set(reports, 0);
+    this.head = 0;
+    this.count = count;
+  }
+
   private grow(): void {
     const bigger = new Uint8Array(this.capacity * 2 * this.reportLength);
     // Unwrap: the oldest report goes to slot 0.

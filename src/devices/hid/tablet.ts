@@ -1,3 +1,4 @@
+import { openState, type SavedState } from "../../machine/snapshot.ts";
 import type { HidDeviceOptions } from "./device-model.ts";
 import { HidInterfaceProtocol, HidSubclass } from "./hid-constants.ts";
 import { checkInteger, PointerDevice } from "./pointer-device.ts";
@@ -8,6 +9,10 @@ import {
 } from "./report-descriptors.ts";
 
 export type UsbTabletOptions = HidDeviceOptions;
+
+/** The kind and version of a tablet's saved state ({@link UsbTablet.saveState}). */
+export const USB_TABLET_STATE = "usb-tablet";
+export const USB_TABLET_STATE_VERSION = 1;
 
 /**
  * An absolute pointer (like QEMU's usb-tablet): five buttons, X and Y in 0..32767 across the whole
@@ -55,6 +60,33 @@ export class UsbTablet extends PointerDevice {
   /** Moves to a point given as fractions 0..1 of the screen's width and height. */
   moveToFraction(fx: number, fy: number): void {
     this.moveTo(fractionToCoordinate("fx", fx), fractionToCoordinate("fy", fy));
+  }
+
+  override get stateKind(): string {
+    return USB_TABLET_STATE;
+  }
+
+  /** The pointer state plus the absolute position. */
+  override saveState(): SavedState {
+    return {
+      kind: USB_TABLET_STATE,
+      version: USB_TABLET_STATE_VERSION,
+      pointer: super.saveState(),
+      x: this.px,
+      y: this.py,
+    };
+  }
+
+  override prepareRestore(state: unknown): () => void {
+    const r = openState(state, USB_TABLET_STATE, USB_TABLET_STATE_VERSION);
+    const applyPointer = super.prepareRestore(r.raw("pointer"));
+    const x = r.int("x", 0, TABLET_MAX_COORDINATE);
+    const y = r.int("y", 0, TABLET_MAX_COORDINATE);
+    return () => {
+      applyPointer();
+      this.px = x;
+      this.py = y;
+    };
   }
 
   protected override writeReport(

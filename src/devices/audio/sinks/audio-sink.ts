@@ -1,3 +1,4 @@
+import type { SavedState } from "../../../machine/snapshot.ts";
 import type { StreamFormat } from "../stream-format.ts";
 
 /**
@@ -18,6 +19,13 @@ export interface AudioSink {
    * device reuses: copy what you keep). Returns how many frames it kept; the rest count as overrun.
    */
   write(samples: Int16Array, frames: number, format: StreamFormat): number;
+  /**
+   * Optional, as for {@link AudioSource.saveState}: a sink whose state is part of the machine. The
+   * sinks here keep what they received for the application, which is not machine state, and have none.
+   */
+  saveState?(): SavedState;
+  /** Validates a {@link saveState} state (throwing SnapshotError) and returns what applies it. */
+  prepareRestore?(state: unknown): () => void;
 }
 
 /** Accepts and discards everything. The speaker's default sink. */

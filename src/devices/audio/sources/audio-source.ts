@@ -1,3 +1,4 @@
+import type { SavedState } from "../../../machine/snapshot.ts";
 import type { StreamFormat } from "../stream-format.ts";
 
 /**
@@ -19,6 +20,15 @@ export interface AudioSource {
    * as an underrun.
    */
   read(out: Int16Array, frames: number, format: StreamFormat): number;
+  /**
+   * Optional: the source's position as a saved state, for a source whose output is determined by it
+   * (the test signal's frame index, a sine's phase, a buffer's position). It is saved with the
+   * microphone and restored when the microphone is, so a restored stream carries on seamlessly.
+   * Live sources (samples pushed by the application) have no such state and are left alone.
+   */
+  saveState?(): SavedState;
+  /** Validates a {@link saveState} state (throwing SnapshotError) and returns what applies it. */
+  prepareRestore?(state: unknown): () => void;
 }
 
 /** Digital silence, always available (never an underrun). The microphone's default source. */

@@ -1,6 +1,9 @@
+import { openState, type SavedState } from "../../../machine/snapshot.ts";
 import { copyFrames } from "../channels.ts";
 import type { StreamFormat } from "../stream-format.ts";
 import type { AudioSource } from "./audio-source.ts";
+
+export const BUFFER_SOURCE_STATE = "buffer-source";
 
 export interface BufferSourceOptions {
   /** Start again from the beginning at the end; default false (then silence, counted as underrun). */
@@ -45,6 +48,20 @@ export class BufferSource implements AudioSource {
 
   rewind(): void {
     this.position = 0;
+  }
+
+  /** The play position; the samples are the application's (given again when the source is made). */
+  saveState(): SavedState {
+    return { kind: BUFFER_SOURCE_STATE, version: 1, positionFrames: this.position, frames: this.frames };
+  }
+
+  prepareRestore(state: unknown): () => void {
+    const r = openState(state, BUFFER_SOURCE_STATE, 1);
+    r.int("frames", this.frames, this.frames);
+    const position = r.int("positionFrames", 0, this.frames);
+    return () => {
+      this.position = position;
+    };
   }
 
   start(_format: StreamFormat): void {

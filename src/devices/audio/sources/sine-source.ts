@@ -1,5 +1,8 @@
+import { openState, type SavedState } from "../../../machine/snapshot.ts";
 import type { StreamFormat } from "../stream-format.ts";
 import type { AudioSource } from "./audio-source.ts";
+
+export const SINE_SOURCE_STATE = "sine-source";
 
 export interface SineSourceOptions {
   /** Hz; must be below half of the lowest rate it will play at to be a clean tone. Default 1000. */
@@ -28,6 +31,18 @@ export class SineSource implements AudioSource {
     this.frequency = frequency;
     this.amplitude = amplitude;
     this.peak = amplitude * 32767;
+  }
+
+  /** The phase (frequency and amplitude are the source's configuration, not state). */
+  saveState(): SavedState {
+    return { kind: SINE_SOURCE_STATE, version: 1, phase: this.phase };
+  }
+
+  prepareRestore(state: unknown): () => void {
+    const phase = openState(state, SINE_SOURCE_STATE, 1).number("phase", 0, 1);
+    return () => {
+      this.phase = phase;
+    };
   }
 
   read(out: Int16Array, frames: number, format: StreamFormat): number {

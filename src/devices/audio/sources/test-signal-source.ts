@@ -1,6 +1,9 @@
+import { openState, type SavedState } from "../../../machine/snapshot.ts";
 import type { StreamFormat } from "../stream-format.ts";
 import { writeTestSignal } from "../test-signal.ts";
 import type { AudioSource } from "./audio-source.ts";
+
+export const TEST_SIGNAL_SOURCE_STATE = "test-signal-source";
 
 export interface TestSignalSourceOptions {
   /**
@@ -22,6 +25,18 @@ export class TestSignalSource implements AudioSource {
   /** Index of the next frame to be produced = frames produced since the last restart. */
   get nextFrame(): number {
     return this.next;
+  }
+
+  /** The frame index: what the signal's next frame will be. */
+  saveState(): SavedState {
+    return { kind: TEST_SIGNAL_SOURCE_STATE, version: 1, nextFrame: this.next };
+  }
+
+  prepareRestore(state: unknown): () => void {
+    const next = openState(state, TEST_SIGNAL_SOURCE_STATE, 1).int("nextFrame", 0, Number.MAX_SAFE_INTEGER);
+    return () => {
+      this.next = next;
+    };
   }
 
   start(_format: StreamFormat): void {
