@@ -1,6 +1,6 @@
 /**
  * A request out when the guest resets the controller (USBCMD.HCRESET, UHCI 2.1.1), resets the port
- * (PORTSC.PR, UHCI 2.1.7) or the device is unplugged is taken back from the device (cancelPacket) and
+ * (PORTSC.PR, UHCI 2.1.7), stops it (RS = 0) or the device is unplugged is taken back from the device (cancelPacket) and
  * its answer, should one still come, never reaches guest memory: after a reset the guest owns that
  * memory again and may already have reused it.
  */
@@ -18,6 +18,9 @@ const RESETS: [string, Reset][] = [
   ["HCRESET", (rig) => rig.write16(Reg.USBCMD, Cmd.HCRESET)],
   ["a port reset", (rig) => rig.write16(Reg.PORTSC1, Port.PR)],
   ["detach", (rig) => void rig.hc.detach(0)],
+  // The guest stops the controller (RS = 0, as Linux does before suspending the bus): what is in flight
+  // is taken back, as QEMU does, so no answer lands in memory the guest then frees.
+  ["RS cleared", (rig) => rig.write16(Reg.USBCMD, 0)],
 ];
 
 describe("no completion reaches guest memory after a reset or detach", () => {

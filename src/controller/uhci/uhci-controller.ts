@@ -325,6 +325,10 @@ export class UhciController {
 
   private stop(): void {
     this.frameClock.stop();
+    // A stopped controller executes nothing, so what is in flight is taken back (QEMU does the same):
+    // Linux frees the schedule's memory after stopping the controller to suspend the bus, and an answer
+    // arriving later must not land in it.
+    this.asyncs.cancelAll(null, this.releasePacketOrNull);
     const cmd = this.registers.get(REG.USBCMD);
     this.registers.set(REG.USBCMD, cmd & ~UsbCmd.RS);
     this.registers.set(REG.USBSTS, this.registers.get(REG.USBSTS) | UsbSts.HCHALTED);
