@@ -5,10 +5,24 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { FakeDevice, NAK } from "./helpers/fake-device.ts";
+import { checkInterruptLine, checkRegisters } from "../../fuzz/lib/controller-invariants.ts";
+import { CounterSource } from "../../src/devices/async-host/counter-source.ts";
+import { encodeSetupPacket } from "../../src/guest/control-request.ts";
+import { StandardRequest, UsbSpeed } from "../../src/usb/constants.ts";
+import type { UsbDevice } from "../../src/usb/device.ts";
+import {
+  asyncSetup,
+  DEVICE_ADDRESS,
+  ISO_IN_EP,
+  placeInFrame,
+  writeIsoTd,
+} from "../iso/helpers/async-setup.ts";
+import { type IsoRig, isoBuf, isoTd } from "../iso/helpers/iso-rig.ts";
+import { ackIn, FakeDevice, NAK } from "./helpers/fake-device.ts";
+import { Prng } from "./helpers/prng.ts";
 import { buf, Layout, node, Rig } from "./helpers/rig.ts";
 import { fillFrameList, qhLink, readTd, TERM, tdLink, writeQh, writeTd } from "./helpers/schedule.ts";
-import { Cmd, PID, Reg, Sts } from "./helpers/uhci-spec.ts";
+import { Cmd, Intr, PID, Reg, Sts } from "./helpers/uhci-spec.ts";
 
 const LIMIT = 200;
 
@@ -227,5 +241,270 @@ describe("hostile: malformed TDs (UHCI 2.1.2 HCPE, 3.2.3)", () => {
     rig.start(tdLink(node(0)));
     rig.frames(1);
     assertHalted(rig, Sts.HCPE);
+  });
+});
+
+describe("hostile: registers (UHCI 2.1)", () => {
+  it("garbage at every offset 0..0x1F in widths 1, 2 and 4 while running: consistent registers and IRQ after each write, then a clean restart works", () => {
+    // frame list[*] -> QH A -> T
+    //                   \-> (element) TD1 (IN, NAKed) -> T
+    const { rig, dev } = rigWithDevice(1024);
+    dev.defaultReply = NAK;
+    writeQh(rig.ram, node(0), TERM, tdLink(node(1)));
+    writeTd(rig.ram, node(1), { pid: PID.IN, devAddr: 1, maxLen: 8, buffer: buf(0), ioc: true });
+    rig.start(qhLink(node(0)), { intr: 0xf });
+    const rng = new Prng(0x0bad_f00d);
+    let writes = 0;
+    let whileRunning = 0;
+    for (let round = 0; round < 6; round++) {
+      for (let offset = 0; offset < 0x20; offset++) {
+        for (const width of [1, 2, 4] as const) {
+          // A guest that keeps the controller running between garbage writes (GRESET released, RS set).
+          if (rig.usbsts & Sts.HCHALTED) rig.write16(Reg.USBCMD, Cmd.RS);
+          const running = (rig.usbsts & Sts.HCHALTED) === 0;
+          if (running) whileRunning++;
+          const frnum = rig.frnum;
+          const value = rng.chance(0.25) ? rng.pick([0, 0xffff_ffff, 0x8000_0000, 0x0000_ffff]) : rng.u32();
+          rig.hc.ioWrite(offset, width, value);
+          writes++;
+          checkRegisters(rig.hc);
+          checkInterruptLine(rig.hc, rig.irq);
+          // UHCI 2.1.4: FRNUM changes only while halted (a write that reaches USBCMD may halt or reset first).
+          if (running && offset > 1) assert.equal(rig.frnum, frnum, `write${8 * width} at ${offset}`);
+          const read = rig.hc.ioRead(offset, width);
+          assert.ok(Number.isInteger(read) && read >= 0 && read < 2 ** (8 * width));
+          if (rng.chance(0.2)) {
+            rig.frames(1);
+            assert.ok(rig.hc.lastFrameLinkVisits <= 1024);
+            checkRegisters(rig.hc);
+            checkInterruptLine(rig.hc, rig.irq);
+          }
+        }
+      }
+    }
+    assert.equal(writes, 6 * 0x20 * 3);
+    assert.ok(
+      whileRunning > writes / 2,
+      `only ${whileRunning} of ${writes} writes reached a running controller`,
+    );
+
+    // A driver takes over: reset, program the controller again; the schedule runs as before.
+    rig.write16(Reg.USBCMD, Cmd.HCRESET);
+    rig.clearStatus();
+    rig.enablePort(0);
+    dev.defaultReply = ackIn([1, 2, 3]);
+    writeTd(rig.ram, node(1), { pid: PID.IN, devAddr: 1, maxLen: 8, buffer: buf(0), ioc: true });
+    writeQh(rig.ram, node(0), TERM, tdLink(node(1)));
+    rig.write8(Reg.SOFMOD, 64);
+    rig.start(qhLink(node(0)), { intr: 0xf });
+    rig.frames(2);
+    const td = readTd(rig.ram, node(1));
+    assert.equal(td.active, false);
+    assert.equal(td.actLen, 3);
+    assert.deepEqual(rig.bytes(buf(0), 3), [1, 2, 3]);
+    assert.equal(rig.usbsts & Sts.USBINT, Sts.USBINT);
+    assert.equal(rig.irq.level, true);
+  });
+
+  it("FRNUM written while running is ignored at every width and offset that reaches it (UHCI 2.1.4)", () => {
+    const rig = new Rig();
+    rig.write16(Reg.FRNUM, 0x123);
+    rig.start(TERM);
+    rig.frames(2);
+    const writes: [number, 1 | 2 | 4][] = [
+      [Reg.FRNUM, 1],
+      [Reg.FRNUM + 1, 1],
+      [Reg.FRNUM, 2],
+      [Reg.FRNUM - 1, 2],
+      [Reg.FRNUM + 1, 2],
+      [Reg.USBINTR, 4],
+      [Reg.FRNUM, 4],
+      [Reg.FRNUM - 1, 4],
+      [Reg.FRNUM - 3, 4],
+    ];
+    for (const [offset, width] of writes) {
+      const before = rig.frnum;
+      rig.hc.ioWrite(offset, width, 0xffff_ffff);
+      assert.equal(rig.frnum, before, `write${8 * width} at ${offset}`);
+      rig.frames(1);
+      assert.equal(rig.frnum, (before + 1) & 0x7ff, "and the frames go on from where they were");
+    }
+    rig.write16(Reg.USBCMD, 0);
+    rig.hc.ioWrite(Reg.FRNUM + 1, 1, 0x05);
+    assert.equal(rig.frnum & 0x700, 0x500, "halted, a byte write reaches FRNUM's high byte");
+  });
+
+  it("GRESET held while other bits are written: HCRESET never sticks and RS does not read 1 while halted", () => {
+    const rig = new Rig();
+    rig.write16(Reg.USBCMD, Cmd.GRESET);
+    rig.write16(Reg.USBCMD, 0x00ff);
+    assert.equal(rig.usbcmd, Cmd.GRESET, "the controller is in reset while GRESET is held");
+    assert.equal(rig.usbsts & Sts.HCHALTED, Sts.HCHALTED);
+    rig.write16(Reg.USBCMD, 0);
+    rig.write16(Reg.USBCMD, Cmd.RS);
+    assert.equal(rig.usbsts & Sts.HCHALTED, 0, "released, it runs");
+  });
+});
+
+describe("hostile: HCRESET and GRESET in the middle of transfers (UHCI 2.1.1)", () => {
+  // frame list[f + k] -> ISO TD k (IN 192, ep 1, IOC) -> QH ctrl -> QH bulk -> T        (k = 0..19)
+  //                                                        |          \-> (element) bulk IN 64, ep 3
+  //                                                        \-> (element) SETUP -> IN -> IN -> IN -> IN -> OUT (status)
+  // The control TDs are linked breadth first, so the transfer advances one stage per frame and is still
+  // in flight when the reset comes; the iso requests and the bulk request are out with the device.
+  const CTRL_QH = isoTd(300);
+  const BULK_QH = isoTd(310);
+  const BULK_TD = isoTd(311);
+  const RESETS: [string, (rig: IsoRig) => void][] = [
+    ["HCRESET", (rig) => rig.write16(Reg.USBCMD, Cmd.HCRESET)],
+    [
+      "GRESET",
+      (rig) => {
+        rig.write16(Reg.USBCMD, Cmd.GRESET);
+        rig.advance(20);
+        rig.write16(Reg.USBCMD, 0);
+      },
+    ],
+  ];
+
+  function transfersInFlight() {
+    const s = asyncSetup({ firstIsoDelayMs: 10, nonIsoDelayMs: 50 }, Intr.IOC | Intr.TIMEOUT_CRC);
+    const { rig } = s;
+    s.dev.setSource(3, new CounterSource(64));
+    const setupBuffer = isoBuf(300);
+    rig.ram.write(
+      setupBuffer,
+      encodeSetupPacket({
+        requestType: 0x80,
+        request: StandardRequest.GetDescriptor,
+        value: 0x0200,
+        index: 0,
+        length: 255,
+      }),
+      8,
+    );
+    const control = [isoTd(301), isoTd(302), isoTd(303), isoTd(304), isoTd(305), isoTd(306)];
+    control.forEach((td, i) => {
+      const last = i === control.length - 1;
+      const link = last ? TERM : tdLink(control[i + 1]!);
+      if (i === 0)
+        writeTd(rig.ram, td, {
+          link,
+          pid: PID.SETUP,
+          devAddr: DEVICE_ADDRESS,
+          maxLen: 8,
+          buffer: setupBuffer,
+        });
+      else if (last)
+        writeTd(rig.ram, td, { link, pid: PID.OUT, devAddr: DEVICE_ADDRESS, toggle: true, ioc: true });
+      else {
+        writeTd(rig.ram, td, {
+          link,
+          pid: PID.IN,
+          devAddr: DEVICE_ADDRESS,
+          maxLen: 64,
+          buffer: isoBuf(300 + i),
+          toggle: i % 2 === 1,
+        });
+      }
+    });
+    writeQh(rig.ram, CTRL_QH, qhLink(BULK_QH), tdLink(control[0]!));
+    writeQh(rig.ram, BULK_QH, TERM, tdLink(BULK_TD));
+    writeTd(rig.ram, BULK_TD, {
+      pid: PID.IN,
+      devAddr: DEVICE_ADDRESS,
+      endpoint: 3,
+      maxLen: 64,
+      buffer: isoBuf(310),
+      ioc: true,
+    });
+    rig.fillFrameList(qhLink(CTRL_QH));
+    for (let k = 0; k < 20; k++) {
+      writeIsoTd(rig, isoTd(k), { pid: PID.IN, endpoint: ISO_IN_EP, buffer: isoBuf(k), ioc: true });
+      rig.ram.write32(isoTd(k), qhLink(CTRL_QH));
+      placeInFrame(rig, isoTd(k), k);
+    }
+    rig.advance(4);
+    assert.equal(readTd(rig.ram, control[0]!).active, false, "the SETUP went out");
+    assert.equal(readTd(rig.ram, control[5]!).active, true, "the status stage has not");
+    assert.equal(readTd(rig.ram, BULK_TD).active, true);
+    assert.equal(s.dev.inFlight, 5, "four iso requests and the bulk request are out");
+    assert.equal(rig.hc.asyncs.size, 5);
+    return { ...s, control };
+  }
+
+  for (const [name, reset] of RESETS) {
+    it(`${name}: every request is taken back, the device is reset, and no TD or buffer is written afterwards`, () => {
+      const { rig, dev } = transfersInFlight();
+      reset(rig);
+      assert.equal(dev.stats.cancelled, 5, "the device was told to drop all five");
+      assert.equal(dev.inFlight, 0);
+      assert.equal(rig.hc.asyncs.size, 0);
+      assert.equal(dev.address, 0, "the bus reset returned the device to its default state");
+      assert.equal(dev.configuration, 0);
+      const memory = rig.ram.bytes.slice();
+      rig.advance(200);
+      assert.equal(dev.stats.completed, 0);
+      assert.ok(
+        Buffer.from(rig.ram.bytes).equals(Buffer.from(memory)),
+        "guest memory is untouched after the reset",
+      );
+      assert.equal(rig.usbsts, Sts.HCHALTED);
+      assert.equal(rig.frnum, 0);
+      assert.equal(rig.irq.level, false);
+    });
+  }
+});
+
+describe("hostile: thousands of requests out with an async device", () => {
+  it("the cost of a frame does not grow with the requests in flight (lookups are indexed, not scanned)", () => {
+    // frame list[f] -> TD f.0 -> TD f.1 -> … -> TD f.511 -> T     (f = 0..47: fresh TDs every frame)
+    // A device that defers everything leaves every TD with a request out: 16,384 after 32 frames.
+    // A lookup that scanned them would make the last frames tens of times dearer than the first.
+    const TDS = 512;
+    const FRAMES = 48;
+    const rig = new Rig({ ramSize: 0x20000 + FRAMES * TDS * 16, maxLinkVisitsPerFrame: 1024 });
+    const deferring: UsbDevice = {
+      name: "deferring",
+      speed: UsbSpeed.Full,
+      address: 1,
+      handlePacket: (packet) => packet.deferred(),
+      cancelPacket: () => {},
+      reset: () => {},
+      setUpstream: () => {},
+      setSuspended: () => {},
+    };
+    rig.plug(0, deferring);
+    fillFrameList(rig.ram, Layout.FRAME_LIST, TERM);
+    let at = 0x20000;
+    for (let f = 0; f < FRAMES; f++) {
+      rig.ram.write32(Layout.FRAME_LIST + 4 * f, tdLink(at));
+      for (let i = 0; i < TDS; i++, at += 16) {
+        writeTd(rig.ram, at, {
+          link: i < TDS - 1 ? tdLink(at + 16) : TERM,
+          pid: PID.IN,
+          devAddr: 1,
+          endpoint: 1,
+          maxLen: 8,
+          buffer: buf(0),
+        });
+      }
+    }
+    rig.write32(Reg.FRBASEADD, Layout.FRAME_LIST);
+    rig.write16(Reg.USBCMD, Cmd.RS);
+    const times: number[] = [];
+    for (let f = 0; f < FRAMES; f++) {
+      const t = performance.now();
+      rig.frames(1);
+      times.push(performance.now() - t);
+    }
+    assert.equal(rig.hc.asyncs.size, 32 * TDS, "requests live for 32 frames");
+    const median = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+    const early = median(times.slice(1, 5));
+    const late = median(times.slice(40, 48));
+    assert.ok(
+      late < 4 * early + 0.5,
+      `a frame took ${late.toFixed(2)} ms with 16k requests out, ${early.toFixed(2)} ms with 1k`,
+    );
   });
 });

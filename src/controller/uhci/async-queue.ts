@@ -31,13 +31,24 @@ export class AsyncPairing {
   packet: UsbPacket | null = null;
 }
 
+/**
+ * The pairings in flight, indexed by TD address and by packet: a TD has at most one request out (the
+ * walk cancels a TD's old request before making a new one), and a packet belongs to one request.
+ *
+ * Lookups are by index, not by scanning: the walk looks a TD up every time it meets one, and a hostile
+ * guest can keep up to maxLinkVisitsPerFrame × ASYNC_VALID_FRAMES requests out (a frame list whose
+ * every frame leads to a thousand fresh TDs an async device defers); a scan per TD met would then cost
+ * that many steps per link and make a frame take hundreds of milliseconds.
+ */
 export class AsyncQueue {
-  private readonly pairings: AsyncPairing[] = [];
-  private count = 0;
+  private readonly byTd = new Map<number, AsyncPairing>();
+  private readonly byPacket = new Map<UsbPacket, AsyncPairing>();
+  /** Released pairings, reused so that steady-state streaming allocates nothing. */
+  private readonly spare: AsyncPairing[] = [];
 
   /** Pairings in flight (for tests and traces). */
   get size(): number {
-    return this.count;
+    return this.byTd.size;
   }
 
   add(
@@ -49,19 +60,11 @@ export class AsyncQueue {
     packet: UsbPacket,
     frameEntry = 0,
   ): AsyncPairing {
-    // A plain loop rather than `find` with an arrow function: this runs once per deferred request (every
-    // frame for an iso stream on an async device), and the hot path allocates nothing per frame.
-    let pairing: AsyncPairing | undefined;
-    for (const p of this.pairings) {
-      if (!p.inUse) {
-        pairing = p;
-        break;
-      }
-    }
-    if (pairing === undefined) {
-      pairing = new AsyncPairing();
-      this.pairings.push(pairing);
-    }
+    // One request per TD: a pairing still held for this TD is taken back first (the walk does this
+    // already; this keeps the index true whatever the caller).
+    const old = this.byTd.get(tdAddress);
+    if (old !== undefined) this.cancel(old);
+    const pairing = this.spare.pop() ?? new AsyncPairing();
     pairing.inUse = true;
     pairing.tdAddress = tdAddress;
     pairing.token = token;
@@ -71,7 +74,8 @@ export class AsyncQueue {
     pairing.valid = ASYNC_VALID_FRAMES;
     pairing.device = device;
     pairing.packet = packet;
-    this.count++;
+    this.byTd.set(tdAddress, pairing);
+    this.byPacket.set(packet, pairing);
     return pairing;
   }
 
@@ -81,34 +85,30 @@ export class AsyncQueue {
    * TD never takes over a stale request; other TDs by TD address and token.
    */
   find(tdAddress: number, token: number, buffer: number, isochronous: boolean): AsyncPairing | null {
-    if (this.count === 0) return null;
-    for (const p of this.pairings) {
-      if (!p.inUse || p.tdAddress !== tdAddress || p.isochronous !== isochronous) continue;
-      if (isochronous ? p.buffer === buffer && p.token === token : p.token === token) return p;
-    }
-    return null;
+    const p = this.byTd.get(tdAddress);
+    if (p === undefined || p.isochronous !== isochronous || p.token !== token) return null;
+    return !isochronous || p.buffer === buffer ? p : null;
   }
 
   /** Any pairing for this TD address, whatever its token or buffer (to cancel one the guest rewrote). */
   findByTd(tdAddress: number): AsyncPairing | null {
-    if (this.count === 0) return null;
-    for (const p of this.pairings) if (p.inUse && p.tdAddress === tdAddress) return p;
-    return null;
+    return this.byTd.get(tdAddress) ?? null;
   }
 
   /** The pairing that holds this packet, if it is still in flight from the host's point of view. */
   findByPacket(packet: UsbPacket): AsyncPairing | null {
-    for (const p of this.pairings) if (p.inUse && p.packet === packet) return p;
-    return null;
+    return this.byPacket.get(packet) ?? null;
   }
 
   /** Ends a pairing whose request completed and has been written back. */
   release(pairing: AsyncPairing): void {
     if (!pairing.inUse) return;
     pairing.inUse = false;
+    this.byTd.delete(pairing.tdAddress);
+    if (pairing.packet !== null) this.byPacket.delete(pairing.packet);
     pairing.device = null;
     pairing.packet = null;
-    this.count--;
+    this.spare.push(pairing);
   }
 
   /** Takes the request back from the device and ends the pairing; returns the packet for reuse. */
@@ -129,23 +129,21 @@ export class AsyncQueue {
    * met in frame n + 32 (expiring before the walk would cut the lifetime to 31 frames).
    */
   age(): void {
-    if (this.count === 0) return;
-    for (const p of this.pairings) if (p.inUse) p.valid--;
+    for (const p of this.byTd.values()) p.valid--;
   }
 
   /** Called at the end of each frame: cancels the pairings whose TD was not met for the whole lifetime. */
   expire(onCancelled: (packet: UsbPacket | null) => void): void {
-    if (this.count === 0) return;
-    for (const p of this.pairings) {
-      if (p.inUse && p.valid <= 0) onCancelled(this.cancel(p));
+    // (Deleting the entry being visited is safe while iterating a Map.)
+    for (const p of this.byTd.values()) {
+      if (p.valid <= 0) onCancelled(this.cancel(p));
     }
   }
 
   /** Cancels every pairing (of one device, or all). */
   cancelAll(device: UsbDevice | null, onCancelled: (packet: UsbPacket | null) => void): void {
-    if (this.count === 0) return;
-    for (const p of this.pairings) {
-      if (p.inUse && (device === null || p.device === device)) onCancelled(this.cancel(p));
+    for (const p of this.byTd.values()) {
+      if (device === null || p.device === device) onCancelled(this.cancel(p));
     }
   }
 }

@@ -17,6 +17,9 @@ export class RecordingMemory implements GuestMemory {
   observer: MemoryObserver | null = null;
   /** Writes that reached RAM. */
   writes = 0;
+  /** Accesses refused because they touch bytes outside RAM (DMA faults the controller must handle). */
+  failedReads = 0;
+  failedWrites = 0;
 
   constructor(readonly ram: RamGuestMemory) {
     this.size = ram.size;
@@ -25,6 +28,7 @@ export class RecordingMemory implements GuestMemory {
   read32(address: number): number {
     const value = this.ram.read32(address);
     if (inRam(this.size, address, 4)) this.observer?.onRead(address, 4);
+    else this.failedReads++;
     return value;
   }
 
@@ -36,13 +40,14 @@ export class RecordingMemory implements GuestMemory {
     if (done) {
       this.writes++;
       this.observer?.afterWrite(address, 4);
-    }
+    } else this.failedWrites++;
     return done;
   }
 
   read(address: number, into: Uint8Array, length: number): boolean {
     const ok = this.ram.read(address, into, length);
     if (ok && length > 0) this.observer?.onRead(address, length);
+    if (!ok) this.failedReads++;
     return ok;
   }
 
@@ -55,6 +60,7 @@ export class RecordingMemory implements GuestMemory {
       this.writes++;
       this.observer?.afterWrite(address, length);
     }
+    if (!done) this.failedWrites++;
     return done;
   }
 }

@@ -25,11 +25,18 @@ export class ScheduleOracle implements MemoryObserver {
   /** Per byte of RAM: inside the buffer of a fetched IN TD. */
   private readonly inBuffer: Uint8Array;
   private readonly pending: number[] = [];
+  /** Frame list bases whose entries become roots again whenever something writes over them. */
+  private readonly frameLists = new Set<number>();
   readonly violations: string[] = [];
 
   constructor(private readonly ram: RamGuestMemory) {
     this.wordRead = new Uint8Array(Math.ceil(ram.size / 4));
     this.inBuffer = new Uint8Array(ram.size);
+  }
+
+  /** Whether a link with Q set has led to `address` (a write at address + 4 may be a QH element). */
+  hasQh(address: number): boolean {
+    return this.qhs.has(address);
   }
 
   get nodeCount(): number {
@@ -40,6 +47,20 @@ export class ScheduleOracle implements MemoryObserver {
   addRoot(link: number): void {
     this.pending.push(link);
     this.drain();
+  }
+
+  /**
+   * A frame list the controller may run from: entries that a write changes later (the guest's, or an IN
+   * buffer the guest pointed at the frame list) become roots too. For runs where several frames pass
+   * between looks (a host stall), so that a frame list entry rewritten mid-run is still followed.
+   */
+  watchFrameList(base: number): void {
+    this.frameLists.add(base >>> 0);
+  }
+
+  /** The guest changed memory: nodes in the touched blocks are read again, as after a controller write. */
+  guestWrote(address: number, length: number): void {
+    this.afterWrite(address, length);
   }
 
   onRead(address: number, length: number): void {
@@ -72,6 +93,13 @@ export class ScheduleOracle implements MemoryObserver {
     for (let block = address & ~15; block <= address + length - 1; block += 16) {
       if (this.qhs.has(block)) this.expandQh(block);
       if (this.tds.has(block)) this.expandTd(block);
+    }
+    for (const base of this.frameLists) {
+      const start = Math.max(address, base);
+      const end = Math.min(address + length, base + 4096, this.ram.size);
+      for (let entry = start - (start % 4); entry < end && entry + 4 <= this.ram.size; entry += 4) {
+        this.pending.push(this.ram.read32(entry));
+      }
     }
     this.drain();
   }

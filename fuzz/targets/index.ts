@@ -1,0 +1,18 @@
+import type { FuzzTarget } from "../lib/target.ts";
+import { controlPipeTarget } from "./control-pipes.ts";
+import { descriptorParserTarget, hidReportParserTarget } from "./descriptors.ts";
+import { frameWalkerTarget } from "./frame-walker.ts";
+import { wavParserTarget } from "./wav.ts";
+
+/** Every fuzz target, in the order the long mode runs them round-robin. */
+export const FUZZ_TARGETS: readonly FuzzTarget[] = [
+  frameWalkerTarget,
+  controlPipeTarget,
+  descriptorParserTarget,
+  hidReportParserTarget,
+  wavParserTarget,
+];
+
+export function findTarget(name: string): FuzzTarget | undefined {
+  return FUZZ_TARGETS.find((t) => t.name === name);
+}
