@@ -14,7 +14,7 @@ export const UHCI_PCI_DEVFN = (1 << 3) | 2;
 export const UHCI_INITIAL_IO_BASE = 0xec00;
 
 /** Milliseconds of frames run per v86 timer hook at most (see the hook below). */
-export const DEFAULT_MAX_CATCH_UP_MS = 8;
+export const DEFAULT_MAX_CATCH_UP_MS = 4;
 
 export interface AttachUhciOptions extends Omit<UhciOptions, "memory" | "irq" | "clock"> {
   /** Frames of backlog run per v86 timer hook at most (default {@link DEFAULT_MAX_CATCH_UP_MS}). */
@@ -132,7 +132,7 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
   // be called back in under 1 ms: a smaller answer makes v86 busy-spin the host CPU.
   // After a host stall the controller's time catches up at most `maxCatchUpMs` per call; the rest
   // follows at the next calls, with a slice of guest instructions in between. The bound is below the
-  // shortest isochronous queue Linux keeps (snd-usb-audio: 12 ms capture, ~18 ms playback), so a
+  // shortest isochronous lookahead Linux keeps (snd-usb-audio: 12 ms capture, ~10 ms playback), so a
   // starved guest gets to refill its URBs between bursts instead of finding its next TDs' frames
   // already gone (snd-usb-audio schedules into the past without URB_ISO_ASAP: lost samples).
   const maxCatchUpMs = options.maxCatchUpMsPerHook ?? DEFAULT_MAX_CATCH_UP_MS;
