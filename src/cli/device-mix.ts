@@ -1,3 +1,7 @@
+import { UsbHeadset } from "../devices/audio/headset.ts";
+import { UsbMicrophone } from "../devices/audio/microphone.ts";
+import { SineSource } from "../devices/audio/sources/sine-source.ts";
+import { UsbSpeaker } from "../devices/audio/speaker.ts";
 import { UsbKeyboard } from "../devices/hid/keyboard.ts";
 import { UsbMouse } from "../devices/hid/mouse.ts";
 import { UsbTablet } from "../devices/hid/tablet.ts";
@@ -9,6 +13,11 @@ export const DEVICE_KINDS = {
   keyboard: () => new UsbKeyboard(),
   mouse: () => new UsbMouse(),
   tablet: () => new UsbTablet(),
+  // The microphones send a 440 Hz tone, so `arecord` in the guest records something audible.
+  headset: () =>
+    new UsbHeadset({ microphone: { source: new SineSource({ frequency: 440, amplitude: 0.25 }) } }),
+  microphone: () => new UsbMicrophone({ source: new SineSource({ frequency: 440, amplitude: 0.25 }) }),
+  speaker: () => new UsbSpeaker(),
   none: () => null,
 } as const satisfies Record<string, () => UsbDevice | null>;
 

@@ -9,16 +9,16 @@ import { Progress } from "../progress.ts";
 export const SHELL_FLAGS = {
   devices: {
     kind: "string",
-    help: "devices on root ports 1 and 2: keyboard, mouse, tablet or none",
-    default: "keyboard,tablet",
+    help: "devices on root ports 1 and 2: headset, microphone, speaker, keyboard, mouse, tablet or none",
+    default: "headset,keyboard",
   },
   "guest-dir": { kind: "string", help: "folder with bios.bin, bzImage, initramfs (default: bundled)" },
   quiet: { kind: "boolean", help: "no progress on stderr while the guest boots" },
 } as const;
 
-export const SHELL_HELP = `uhci shell — boot the Linux guest in v86 with the emulated UHCI controller, a keyboard and a
-tablet (or the devices you choose), and attach its serial console to this terminal. Try \`ls /sys/bus/usb/devices\` or
-\`cat /proc/bus/input/devices\`. Leave with \`exit\` (the guest halts) or Ctrl-] (at once).
+export const SHELL_HELP = `uhci shell — boot the Linux guest in v86 with the emulated UHCI controller, a USB headset and a
+keyboard (or the devices you choose), and attach its serial console to this terminal. Try
+\`ls /sys/bus/usb/devices\`, \`cat /proc/bus/input/devices\` or \`arecord -l\`. Leave with \`exit\` (the guest halts) or Ctrl-] (at once).
 
 ${flagHelp(SHELL_FLAGS)}`;
 
@@ -63,7 +63,7 @@ class ConsoleFilter {
 
 export async function runShell(argv: readonly string[]): Promise<number> {
   const flags = parseFlags(argv, SHELL_FLAGS);
-  const usb = parseDeviceMix(flags.devices ?? "keyboard,tablet");
+  const usb = parseDeviceMix(flags.devices ?? "headset,keyboard");
   const images = loadImagesFor(flags["guest-dir"]);
   const progress = new Progress(process.stderr, flags.quiet);
   let attached = false;
