@@ -5,6 +5,9 @@ import { UsbPort } from "../../src/usb/port.ts";
 import { PID } from "../../test/uhci/helpers/uhci-spec.ts";
 import { check } from "./target.ts";
 
+/** Which checked device deferred a packet last (packets are pooled and move between devices). */
+const holders = new WeakMap<UsbPacket, CheckedDevice>();
+
 /**
  * Stands between a controller and a device and checks the controller's side of the UsbDevice contract:
  * packets only reach a device that is plugged in, enabled and awake, at its own address, in the Setup
@@ -43,8 +46,10 @@ export class CheckedDevice implements UsbDevice {
       () => `${this.name} at ${this.inner.address} got a packet for ${packet.address}`,
     );
     check(packet.state === PacketState.Setup, () => `${this.name} got a packet in state ${packet.state}`);
-    // A packet the device completed earlier comes back for a new transaction (the controller pools them).
-    this.held.delete(packet);
+    // A packet a device completed earlier comes back for a new transaction (the controller pools them),
+    // perhaps to another device: whoever deferred it last no longer holds it.
+    holders.get(packet)?.held.delete(packet);
+    holders.delete(packet);
     check(
       packet.pid === PID.SETUP || packet.pid === PID.IN || packet.pid === PID.OUT,
       () => `${this.name} got PID 0x${packet.pid.toString(16)}`,
@@ -60,7 +65,10 @@ export class CheckedDevice implements UsbDevice {
     this.packets++;
     this.inner.handlePacket(packet);
     // (The assertion above narrowed the state; the device has changed it since.)
-    if ((packet.state as PacketState) === PacketState.Async) this.held.add(packet);
+    if ((packet.state as PacketState) === PacketState.Async) {
+      this.held.add(packet);
+      holders.set(packet, this);
+    }
   }
 
   cancelPacket(packet: UsbPacket): void {

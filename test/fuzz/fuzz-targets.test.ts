@@ -21,7 +21,23 @@ const CI_EXECUTIONS: Readonly<Record<string, number>> = {
   wav: 10_000,
 };
 
+/**
+ * Seeds of past findings, replayed every run. 0xdf2c9e8e: a pooled packet deferred by one device, then
+ * completed and reused by another, looked as if the first still held it (a harness fix, not a
+ * controller bug).
+ */
+const REGRESSIONS: readonly (readonly [string, number])[] = [["frame-walker", 0xdf2c9e8e]];
+
 describe("fuzz targets, CI-sized", () => {
+  for (const [name, seed] of REGRESSIONS) {
+    it(`${name}: the past finding ${seed.toString(16)} replays clean`, () => {
+      const target = FUZZ_TARGETS.find((t) => t.name === name);
+      assert.ok(target !== undefined);
+      const result = execute(target, seed);
+      if (result !== null) assert.fail(`${describeFinding(result)}\n${result.stack}`);
+    });
+  }
+
   for (const target of FUZZ_TARGETS) {
     const executions = CI_EXECUTIONS[target.name] ?? 1000;
     it(`${target.name}: ${executions} seeded executions without a finding`, (t) => {
