@@ -54,8 +54,6 @@ export class UsbPacket {
   readonly data: Uint8Array;
   /** Called once when an async packet completes (not when it is cancelled). */
   onComplete: ((packet: UsbPacket) => void) | null = null;
-  /** Opaque slot for the host controller (which TD this packet belongs to). */
-  hostTag = 0;
 
   constructor(capacity = MAX_TD_LENGTH) {
     this.data = new Uint8Array(capacity);

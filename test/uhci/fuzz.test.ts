@@ -8,14 +8,15 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { GuestMemory, RamGuestMemory } from "../../src/machine/guest-memory.ts";
+import { FuzzRandom } from "../../fuzz/lib/random.ts";
+import { randomLink, type ScheduleImage, writeRandomTd } from "../../fuzz/lib/schedule-image.ts";
+import type { GuestMemory } from "../../src/machine/guest-memory.ts";
 import { PacketStatus, type UsbPacket } from "../../src/usb/packet.ts";
 import { FakeDevice, type Reply } from "./helpers/fake-device.ts";
-import { Prng } from "./helpers/prng.ts";
 import { RecordingMemory } from "./helpers/recording-memory.ts";
 import { Rig } from "./helpers/rig.ts";
 import { ScheduleOracle } from "./helpers/schedule-oracle.ts";
-import { Cmd, Ctrl, LinkBit, PID, Reg, Sts } from "./helpers/uhci-spec.ts";
+import { Cmd, LinkBit, PID, Reg, Sts } from "./helpers/uhci-spec.ts";
 
 const IMAGES = 10_000;
 const FRAMES_PER_IMAGE = 4;
@@ -23,67 +24,7 @@ const RAM_SIZE = 0x8000;
 const BASE_SEED = 0x5eed_0000;
 const DEFAULT_LINK_LIMIT = 1024;
 
-interface Image {
-  nodes: { address: number; qh: boolean }[];
-  /** 0..1: how often the generator writes things that halt the controller (bad PIDs, wild pointers). */
-  hostility: number;
-}
-
-/** A link pointer as a hostile guest might write it. */
-function randomLink(rng: Prng, image: Image, self: number): number {
-  if (rng.chance(0.12 * image.hostility)) {
-    return rng.chance(0.5) ? rng.u32() & ~LinkBit.T : (RAM_SIZE + 16 * rng.below(64)) | (rng.below(4) * 2);
-  }
-  const roll = rng.below(100);
-  if (roll < 20) return rng.u32() | LinkBit.T;
-  if (roll < 80) {
-    const n = rng.pick(image.nodes);
-    const asQh = rng.chance(0.92) ? n.qh : !n.qh;
-    return (n.address | (asQh ? LinkBit.Q : 0) | (rng.chance(0.5) ? LinkBit.VF : 0)) >>> 0;
-  }
-  if (roll < 88) return (self | (rng.chance(0.5) ? LinkBit.VF : 0)) >>> 0;
-  return (16 * rng.below(RAM_SIZE / 16)) | (rng.chance(0.3) ? LinkBit.Q : 0);
-}
-
-function randomBuffer(rng: Prng, image: Image, frameList: number): number {
-  if (rng.chance(0.15 * image.hostility)) {
-    return rng.chance(0.5) ? RAM_SIZE - rng.below(80) : RAM_SIZE + rng.below(0x1000);
-  }
-  const roll = rng.below(10);
-  if (roll < 7) return rng.below(RAM_SIZE - 1280);
-  if (roll < 9) return rng.pick(image.nodes).address + rng.below(16);
-  return frameList + rng.below(0x1000);
-}
-
-function randomTd(rng: Prng, ram: RamGuestMemory, image: Image, address: number, frameList: number): void {
-  let ctrl = rng.below(4) << Ctrl.CERR_SHIFT;
-  if (rng.chance(0.85)) ctrl |= Ctrl.ACTIVE;
-  if (rng.chance(0.3)) ctrl |= Ctrl.SPD;
-  if (rng.chance(0.15)) ctrl |= Ctrl.IOS;
-  if (rng.chance(0.3)) ctrl |= Ctrl.IOC;
-  if (rng.chance(0.1)) ctrl |= Ctrl.LS;
-  if (rng.chance(0.2)) ctrl |= rng.u32() & 0x007e_07ff; // stale status bits and ActLen
-  const pid = rng.chance(0.1 * image.hostility)
-    ? rng.below(256)
-    : rng.pick([PID.IN, PID.IN, PID.OUT, PID.SETUP]);
-  const lenRoll = rng.below(10);
-  const maxLen = rng.chance(0.08 * image.hostility)
-    ? 0x500 + rng.below(0x2ff)
-    : lenRoll < 5
-      ? rng.below(64)
-      : lenRoll < 7
-        ? 0x7ff
-        : rng.below(0x500);
-  const devAddr = rng.chance(0.8) ? 1 + rng.below(2) : rng.below(128);
-  const token = ((maxLen << 21) | (rng.below(2) << 19) | (rng.below(16) << 15) | (devAddr << 8) | pid) >>> 0;
-  ram.write32(address, randomLink(rng, image, address));
-  ram.write32(address + 4, ctrl >>> 0);
-  ram.write32(address + 8, token);
-  ram.write32(address + 12, randomBuffer(rng, image, frameList) >>> 0);
-}
-
-/** How a scripted device answers, at random. */
-function randomReply(rng: Prng, packet: UsbPacket): Reply {
+function randomReply(rng: FuzzRandom, packet: UsbPacket): Reply {
   const roll = rng.below(100);
   if (roll < 15) return { kind: "nak" };
   if (roll < 20) return { kind: "stall" };
@@ -94,7 +35,7 @@ function randomReply(rng: Prng, packet: UsbPacket): Reply {
   return { kind: "ack", data: randomData(rng, packet.length) };
 }
 
-function randomData(rng: Prng, asked: number): Uint8Array {
+function randomData(rng: FuzzRandom, asked: number): Uint8Array {
   const roll = rng.below(10);
   const n = roll < 4 ? asked : roll < 9 ? rng.below(asked + 1) : Math.min(asked + 1 + rng.below(16), 1280);
   const data = new Uint8Array(n);
@@ -102,7 +43,7 @@ function randomData(rng: Prng, asked: number): Uint8Array {
   return data;
 }
 
-function completeSome(rng: Prng, device: FakeDevice): void {
+function completeSome(rng: FuzzRandom, device: FakeDevice): void {
   for (const packet of [...device.inFlight]) {
     if (!rng.chance(0.5)) continue;
     const roll = rng.below(10);
@@ -128,7 +69,7 @@ interface Outcome {
 }
 
 function runImage(index: number): Outcome {
-  const rng = new Prng(BASE_SEED + index);
+  const rng = new FuzzRandom(BASE_SEED + index);
   const linkLimit = rng.pick([16, 64, 256, DEFAULT_LINK_LIMIT]);
   let recording: RecordingMemory | null = null;
   const rig = new Rig({
@@ -153,7 +94,16 @@ function runImage(index: number): Outcome {
       ? RAM_SIZE + 0x1000 * rng.below(4)
       : rng.u32() & ~0xfff
     : 0x1000 * rng.below(RAM_SIZE / 0x1000);
-  const image: Image = { nodes: [], hostility };
+  // The same generator as the long-running fuzzer (fuzz/lib/schedule-image.ts), on a node soup.
+  const image: ScheduleImage = {
+    ramSize: RAM_SIZE,
+    frameList,
+    nodes: [],
+    hostility,
+    kind: "soup",
+    addresses: [1, 2],
+    resubmissions: [],
+  };
   const nodeCount = 1 + rng.below(24);
   for (let i = 0; i < nodeCount; i++) {
     const at = rng.chance(0.05) ? RAM_SIZE - 16 : 16 * rng.below(RAM_SIZE / 16);
@@ -164,7 +114,7 @@ function runImage(index: number): Outcome {
       ram.write32(n.address, randomLink(rng, image, n.address | LinkBit.Q));
       ram.write32(n.address + 4, randomLink(rng, image, n.address | LinkBit.Q));
     } else {
-      randomTd(rng, ram, image, n.address, frameList);
+      writeRandomTd(rng, ram, image, n.address);
     }
   }
   const frnum = rng.below(0x800);

@@ -129,11 +129,15 @@ export class AsyncQueue {
    * met in frame n + 32 (expiring before the walk would cut the lifetime to 31 frames).
    */
   age(): void {
+    // Every frame calls this; with nothing in flight (every emulated device) it must cost nothing, not
+    // even a Map iterator.
+    if (this.byTd.size === 0) return;
     for (const p of this.byTd.values()) p.valid--;
   }
 
   /** Called at the end of each frame: cancels the pairings whose TD was not met for the whole lifetime. */
   expire(onCancelled: (packet: UsbPacket | null) => void): void {
+    if (this.byTd.size === 0) return;
     // (Deleting the entry being visited is safe while iterating a Map.)
     for (const p of this.byTd.values()) {
       if (p.valid <= 0) onCancelled(this.cancel(p));
@@ -142,6 +146,7 @@ export class AsyncQueue {
 
   /** Cancels every pairing (of one device, or all). */
   cancelAll(device: UsbDevice | null, onCancelled: (packet: UsbPacket | null) => void): void {
+    if (this.byTd.size === 0) return;
     for (const p of this.byTd.values()) {
       if (device === null || p.device === device) onCancelled(this.cancel(p));
     }

@@ -254,7 +254,6 @@ export class FrameWalker {
 
     const packet = this.packet;
     packet.init(pid, tokenAddress(token), tokenEndpoint(token), maxLen, isochronous);
-    packet.hostTag = address;
     if (pid !== Pid.In && maxLen > 0 && !this.host.memory.read(buffer, packet.data, maxLen)) {
       this.fail(UsbSts.HSE);
       return Outcome.StopFrame;
