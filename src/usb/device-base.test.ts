@@ -12,6 +12,7 @@ import { UsbDeviceBase } from "./device-base.ts";
 import { PacketStatus, UsbPacket } from "./packet.ts";
 import { PortEvent, UsbPort } from "./port.ts";
 import { SetupPacket } from "./setup-packet.ts";
+import { PacketHost, type Transfer } from "./testing/packet-host.ts";
 
 const REPORT_DESCRIPTOR = Uint8Array.of(0x05, 0x01, 0x09, 0x06, 0xa1, 0x01, 0xc0);
 
@@ -136,50 +137,9 @@ class TestDevice extends UsbDeviceBase {
   }
 }
 
-interface TransferResult {
-  /** The status of the first packet that did not ACK, or ACK. */
-  readonly status: PacketStatus;
-  readonly data: number[];
-}
-
-/**
- * A host driving one control transfer the way a UHCI driver lays out TDs: SETUP, data packets of
- * bMaxPacketSize0 until a short packet or wLength, then the status packet in the other direction.
- */
-function control(
-  device: UsbDevice,
-  setup: SetupPacket,
-  dataOut: number[] = [],
-  maxPacket = 8,
-): TransferResult {
-  const packet = new UsbPacket();
-  const send = (pid: number, length: number): PacketStatus => {
-    packet.init(pid, device.address, 0, length);
-    device.handlePacket(packet);
-    return packet.status;
-  };
-  packet.init(Pid.Setup, device.address, 0, 8);
-  setup.encode(packet.data);
-  device.handlePacket(packet);
-  if (packet.status !== PacketStatus.Ack) return { status: packet.status, data: [] };
-  const data: number[] = [];
-  if (setup.isDeviceToHost && setup.wLength > 0) {
-    while (data.length < setup.wLength) {
-      const status = send(Pid.In, Math.min(maxPacket, setup.wLength - data.length));
-      if (status !== PacketStatus.Ack) return { status, data };
-      data.push(...packet.data.subarray(0, packet.actualLength));
-      if (packet.actualLength < maxPacket) break;
-    }
-    return { status: send(Pid.Out, 0), data };
-  }
-  for (let at = 0; at < dataOut.length; at += maxPacket) {
-    const chunk = dataOut.slice(at, at + maxPacket);
-    packet.init(Pid.Out, device.address, 0, chunk.length);
-    packet.data.set(chunk);
-    device.handlePacket(packet);
-    if (packet.status !== PacketStatus.Ack) return { status: packet.status, data };
-  }
-  return { status: send(Pid.In, 0), data };
+/** One control transfer from the shared test host, in 8-byte data packets (this model's bMaxPacketSize0). */
+function control(device: UsbDevice, setup: SetupPacket, dataOut: number[] = []): Transfer {
+  return new PacketHost(device).control(setup, dataOut);
 }
 
 const req = SetupPacket.of;
@@ -192,11 +152,9 @@ const getStatus = (recipient: number, wIndex = 0) =>
 const feature = (set: boolean, recipient: number, selector: number, wIndex = 0) =>
   req(recipient, set ? StandardRequest.SetFeature : StandardRequest.ClearFeature, selector, wIndex);
 
+/** One transaction on a data endpoint; each call has its own packet, so earlier results stay readable. */
 function dataPacket(device: UsbDevice, pid: number, endpoint: number, length: number): UsbPacket {
-  const packet = new UsbPacket();
-  packet.init(pid, device.address, endpoint, length);
-  device.handlePacket(packet);
-  return packet;
+  return new PacketHost(device).transact(pid, endpoint, length);
 }
 
 function configured(): TestDevice {

@@ -13,31 +13,23 @@ import { PushSource } from "../../src/devices/audio/sources/push-source.ts";
 import { SineSource } from "../../src/devices/audio/sources/sine-source.ts";
 import { TestSignalSource } from "../../src/devices/audio/sources/test-signal-source.ts";
 import { UsbSpeaker } from "../../src/devices/audio/speaker.ts";
-import {
-  AudioTestHost,
-  audioRequests,
-  rateBytes,
-  volumeBytes,
-} from "../../src/devices/audio/testing/host.ts";
+import { audioRequests, rateBytes, volumeBytes } from "../../src/devices/audio/testing/requests.ts";
 import { AudioRequest } from "../../src/devices/audio/uac1.ts";
 import { UsbKeyboard } from "../../src/devices/hid/keyboard.ts";
-import { hidRequests, PacketHost } from "../../src/devices/hid/testing/host.ts";
+import { hidRequests } from "../../src/devices/hid/testing/requests.ts";
 import { VirtualClock } from "../../src/machine/clock.ts";
 import { type JsonValue, type SavedState, SnapshotError } from "../../src/machine/snapshot.ts";
 import { DescriptorType, Feature, Pid, StandardRequest } from "../../src/usb/constants.ts";
-import { PacketStatus, UsbPacket } from "../../src/usb/packet.ts";
+import { PacketStatus, type UsbPacket } from "../../src/usb/packet.ts";
 import { SetupPacket } from "../../src/usb/setup-packet.ts";
+import { PacketHost } from "../../src/usb/testing/packet-host.ts";
 
 type Json = { [key: string]: JsonValue };
 const clone = (state: SavedState): Json => JSON.parse(JSON.stringify(state)) as Json;
 
 /** One transaction on endpoint 0 of `device`, at its address. */
 function ep0(device: UsbKeyboard, pid: number, length: number, data: readonly number[] = []): UsbPacket {
-  const packet = new UsbPacket();
-  packet.init(pid, device.address, 0, length);
-  packet.data.set(data);
-  device.handlePacket(packet);
-  return packet;
+  return new PacketHost(device).transact(pid, 0, length, data);
 }
 
 describe("device states", () => {
@@ -122,7 +114,7 @@ describe("device states", () => {
   it("a microphone keeps its stream, feature unit and source position; a speaker's state is not a microphone's", () => {
     const source = new TestSignalSource();
     const mic = new UsbMicrophone({ source, volume: { minDb: -60, maxDb: 6, resolutionDb: 1 } });
-    const host = new AudioTestHost(mic);
+    const host = new PacketHost(mic);
     host.enumerate();
     assert.equal(host.setInterface(1, 2), PacketStatus.Ack);
     host.control(audioRequests.samplingFrequency(AudioRequest.SetCur, 0x81), rateBytes(22_050));
@@ -138,8 +130,8 @@ describe("device states", () => {
     assert.equal(fresh.capture.featureUnit.state.volumeDb, -3);
     assert.equal((fresh.source as TestSignalSource).nextFrame, source.nextFrame);
     // Both go on identically: the 22/23-frame pattern and the signal continue.
-    const a = new AudioTestHost(mic);
-    const b = new AudioTestHost(fresh);
+    const a = new PacketHost(mic);
+    const b = new PacketHost(fresh);
     for (let i = 0; i < 30; i++) {
       const pa = a.isoIn(0x81, 200);
       const da = [...pa.data.subarray(0, pa.actualLength)];
@@ -164,7 +156,7 @@ describe("device states", () => {
   it("sine and buffer sources keep their position; a live source of another kind is left alone and told the format", () => {
     const sine = new SineSource({ frequency: 440 });
     const mic = new UsbMicrophone({ source: sine });
-    const host = new AudioTestHost(mic);
+    const host = new PacketHost(mic);
     host.enumerate();
     host.setInterface(1, 1);
     for (let i = 0; i < 3; i++) host.isoIn(0x81, 200);
@@ -175,7 +167,7 @@ describe("device states", () => {
 
     const buffer = new BufferSource(new Int16Array(4000), 2);
     const bmic = new UsbMicrophone({ source: buffer });
-    const bhost = new AudioTestHost(bmic);
+    const bhost = new PacketHost(bmic);
     bhost.enumerate();
     bhost.setInterface(1, 1);
     bhost.isoIn(0x81, 200);
@@ -199,7 +191,7 @@ describe("device states", () => {
 
   it("a headset restores both streams", () => {
     const headset = new UsbHeadset();
-    const host = new AudioTestHost(headset);
+    const host = new PacketHost(headset);
     host.enumerate();
     host.setInterface(1, 1);
     host.setInterface(2, 2);

@@ -5,16 +5,16 @@ import type { ConfigurationModel, ExtraDescriptor } from "../../usb/descriptors/
 import { IsoSync } from "../../usb/descriptors/model.ts";
 import { parseConfiguration, parseDeviceDescriptor } from "../../usb/descriptors/parse.ts";
 import { SetupPacket } from "../../usb/setup-packet.ts";
+import { PacketHost } from "../../usb/testing/packet-host.ts";
 import type { UsbAudioDevice } from "./audio-device.ts";
 import { UsbHeadset } from "./headset.ts";
 import { UsbMicrophone } from "./microphone.ts";
 import { UsbSpeaker } from "./speaker.ts";
-import { AudioTestHost } from "./testing/host.ts";
 import { AcSubtype, AsSubtype, EP_GENERAL, TerminalType } from "./uac1.ts";
 
 /** Reads the descriptors as a host would, over the control pipe, and parses them. */
 function readConfig(device: UsbAudioDevice): { config: ConfigurationModel<number>; raw: Uint8Array } {
-  const host = new AudioTestHost(device);
+  const host = new PacketHost(device);
   host.enumerate();
   const raw = host.configurationDescriptor();
   const parsed = parseConfiguration(raw);
@@ -174,7 +174,7 @@ const ALL_RATES = [8000, 16000, 22050, 32000, 44100, 48000];
 describe("UAC1 descriptors", () => {
   it("microphone: AC header → microphone IT → FU → USB-streaming OT ← AS interface 1, IN 0x81", () => {
     const device = new UsbMicrophone();
-    const host = new AudioTestHost(device);
+    const host = new PacketHost(device);
     const dev = host.control(SetupPacket.of(0x80, 6, 0x0100, 0, 18));
     const parsed = parseDeviceDescriptor(Uint8Array.from(dev.data));
     assert.ok(parsed.ok);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { PacketStatus } from "../../usb/packet.ts";
+import { PacketHost } from "../../usb/testing/packet-host.ts";
 import { UsbMicrophone, type UsbMicrophoneOptions } from "./microphone.ts";
 import { checkTestSignal } from "./signal-check.ts";
 import type { AudioSource } from "./sources/audio-source.ts";
@@ -8,7 +9,7 @@ import { BufferSource } from "./sources/buffer-source.ts";
 import { PushSource } from "./sources/push-source.ts";
 import { TestSignalSource } from "./sources/test-signal-source.ts";
 import { generateTestSignal } from "./test-signal.ts";
-import { AudioTestHost, rateBytes, audioRequests as req, volumeBytes } from "./testing/host.ts";
+import { rateBytes, audioRequests as req, volumeBytes } from "./testing/requests.ts";
 import { AudioRequest } from "./uac1.ts";
 
 const EP = 0x81;
@@ -19,7 +20,7 @@ const MAX_PACKET = 196;
 /** A microphone, enumerated, streaming at `rate` on alternate setting `alt` (1 = stereo, 2 = mono). */
 function streaming(rate: number, alt = 1, options: UsbMicrophoneOptions = {}) {
   const device = new UsbMicrophone(options);
-  const host = new AudioTestHost(device);
+  const host = new PacketHost(device);
   host.enumerate();
   assert.equal(host.setInterface(1, alt), PacketStatus.Ack);
   assert.equal(
@@ -31,7 +32,7 @@ function streaming(rate: number, alt = 1, options: UsbMicrophoneOptions = {}) {
 
 /** Polls `packets` IN packets; returns each packet's byte count and all samples received. */
 function record(
-  host: AudioTestHost,
+  host: PacketHost,
   packets: number,
   length = MAX_PACKET,
 ): { sizes: number[]; samples: Int16Array } {
@@ -52,7 +53,7 @@ function record(
 describe("UsbMicrophone streaming", () => {
   it("STALLs IN on the zero-bandwidth setting; streams once a setting is selected", () => {
     const device = new UsbMicrophone();
-    const host = new AudioTestHost(device);
+    const host = new PacketHost(device);
     host.enumerate();
     assert.equal(host.isoIn(EP, MAX_PACKET).status, PacketStatus.Stall);
     assert.equal(device.capture.active, false);

@@ -2,11 +2,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { PacketStatus } from "../../usb/packet.ts";
 import { SetupPacket } from "../../usb/setup-packet.ts";
+import { PacketHost } from "../../usb/testing/packet-host.ts";
 import { UsbHeadset } from "./headset.ts";
 import { UsbMicrophone } from "./microphone.ts";
 import { RequestOutcome } from "./request-log.ts";
 import { UsbSpeaker } from "./speaker.ts";
-import { AudioTestHost, rateBytes, audioRequests as req, signed16, volumeBytes } from "./testing/host.ts";
+import { rateBytes, audioRequests as req, signed16, volumeBytes } from "./testing/requests.ts";
 import { AudioRequest, FeatureControl } from "./uac1.ts";
 
 const { Ack, Stall } = PacketStatus;
@@ -18,7 +19,7 @@ const EP = 0x81;
 
 function ready() {
   const device = new UsbMicrophone();
-  const host = new AudioTestHost(device);
+  const host = new PacketHost(device);
   host.enumerate();
   return { device, host };
 }
@@ -154,7 +155,7 @@ describe("feature unit (UAC1 5.2.2.4)", () => {
 
   it("per-channel volume: GET/SET on each channel, and CN 0xFF reads every channel that has the control", () => {
     const device = new UsbSpeaker({ channelVolume: true });
-    const host = new AudioTestHost(device);
+    const host = new PacketHost(device);
     host.enumerate();
     assert.equal(host.control(req.setVolume(FU, 2), volumeBytes(-10 * 256)).status, Ack);
     assert.equal(signed16(host.control(req.getVolume(GetCur, FU, 2)).data), -10 * 256);
@@ -178,7 +179,7 @@ describe("feature unit (UAC1 5.2.2.4)", () => {
 
   it("the headset's two units are separate (entities 2 and 5)", () => {
     const device = new UsbHeadset();
-    const host = new AudioTestHost(device);
+    const host = new PacketHost(device);
     host.enumerate();
     host.control(req.setMute(5), [1]);
     host.control(req.setVolume(2), volumeBytes(-512));
@@ -193,7 +194,7 @@ describe("feature unit (UAC1 5.2.2.4)", () => {
 describe("request handling around the class requests", () => {
   it("STALLs class requests before the device is configured", () => {
     const device = new UsbMicrophone();
-    const host = new AudioTestHost(device);
+    const host = new PacketHost(device);
     device.reset();
     assert.equal(host.control(req.getVolume(GetCur, FU)).status, Stall);
   });

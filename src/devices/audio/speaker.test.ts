@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { PacketStatus } from "../../usb/packet.ts";
+import { PacketHost } from "../../usb/testing/packet-host.ts";
 import { UsbHeadset } from "./headset.ts";
 import { PacketPacer } from "./packet-pacer.ts";
 import { checkTestSignal } from "./signal-check.ts";
@@ -9,7 +10,7 @@ import { PullSink } from "./sinks/pull-sink.ts";
 import { PushSource } from "./sources/push-source.ts";
 import { UsbSpeaker, type UsbSpeakerOptions } from "./speaker.ts";
 import { generateTestSignal } from "./test-signal.ts";
-import { AudioTestHost, rateBytes, audioRequests as req, volumeBytes } from "./testing/host.ts";
+import { rateBytes, audioRequests as req, volumeBytes } from "./testing/requests.ts";
 import { AudioRequest } from "./uac1.ts";
 import { encodeSamples } from "./wav.ts";
 
@@ -19,7 +20,7 @@ const FU = 2;
 function streaming(rate: number, alt = 1, options: UsbSpeakerOptions = {}) {
   const sink = new MemorySink();
   const device = new UsbSpeaker({ sink, ...options });
-  const host = new AudioTestHost(device);
+  const host = new PacketHost(device);
   host.enumerate();
   assert.equal(host.setInterface(1, alt), PacketStatus.Ack);
   assert.equal(
@@ -30,7 +31,7 @@ function streaming(rate: number, alt = 1, options: UsbSpeakerOptions = {}) {
 }
 
 /** Plays interleaved samples as a Linux host does: rate/1000 frames per packet, the remainder spread. */
-function play(host: AudioTestHost, samples: Int16Array, channels: number, rate: number): number {
+function play(host: PacketHost, samples: Int16Array, channels: number, rate: number): number {
   const pacer = new PacketPacer(rate);
   const bytes = new Uint8Array(1023);
   let frame = 0;
@@ -50,7 +51,7 @@ function play(host: AudioTestHost, samples: Int16Array, channels: number, rate: 
 describe("UsbSpeaker streaming", () => {
   it("takes 10 s of 44.1 kHz stereo in 44/45-frame packets: every frame, bit-exact, counted", () => {
     const { device, sink } = streaming(44100);
-    const host = new AudioTestHost(device);
+    const host = new PacketHost(device);
     const signal = generateTestSignal(441_000, 2);
     assert.equal(play(host, signal, 2, 44100), 10_000);
     assert.deepEqual(sink.samples, signal);
@@ -101,7 +102,7 @@ describe("UsbSpeaker streaming", () => {
 
   it("STALLs OUT on the zero-bandwidth setting and counts non-isochronous packets", () => {
     const device = new UsbSpeaker();
-    const host = new AudioTestHost(device);
+    const host = new PacketHost(device);
     host.enumerate();
     assert.equal(host.isoOut(EP, new Uint8Array(192)).status, PacketStatus.Stall);
     host.setInterface(1, 1);
@@ -127,7 +128,7 @@ describe("UsbSpeaker streaming", () => {
     const loop = new PushSource({ channels: 2, capacityFrames: 4800 });
     const pipe = new MemorySink();
     const device = new UsbHeadset({ microphone: { source: loop }, speaker: { sink: pipe } });
-    const host = new AudioTestHost(device);
+    const host = new PacketHost(device);
     host.enumerate();
     host.setInterface(1, 1);
     host.setInterface(2, 1);

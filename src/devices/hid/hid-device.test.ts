@@ -5,6 +5,7 @@ import { parseConfiguration, parseDeviceDescriptor } from "../../usb/descriptors
 import { PacketStatus } from "../../usb/packet.ts";
 import { PortEvent, UsbPort } from "../../usb/port.ts";
 import { SetupPacket } from "../../usb/setup-packet.ts";
+import { PacketHost } from "../../usb/testing/packet-host.ts";
 import { HidEndpoint } from "./device-model.ts";
 import { HidProtocol, HidReportType } from "./hid-constants.ts";
 import type { HidDevice } from "./hid-device.ts";
@@ -17,7 +18,7 @@ import {
   TABLET_REPORT_DESCRIPTOR,
 } from "./report-descriptors.ts";
 import { UsbTablet } from "./tablet.ts";
-import { PacketHost, hidRequests as req } from "./testing/host.ts";
+import { hidRequests as req } from "./testing/requests.ts";
 
 const { Ack, Nak, Stall, Babble } = PacketStatus;
 

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { PacketStatus } from "../../usb/packet.ts";
+import { PacketHost } from "../../usb/testing/packet-host.ts";
 import { HidProtocol, HidReportType } from "./hid-constants.ts";
 import { KeyboardLed, type KeyboardLeds, UsbKeyboard } from "./keyboard.ts";
 import { KeyUsage } from "./keyboard-usages.ts";
-import { PacketHost, hidRequests as req } from "./testing/host.ts";
+import { hidRequests as req } from "./testing/requests.ts";
 
 const { Ack, Nak, Stall } = PacketStatus;
 const SHIFT = 0x02; // LeftShift is modifier bit 1 (usage 0xE1)

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { PacketHost } from "../../usb/testing/packet-host.ts";
 import { UsbMouse } from "./mouse.ts";
 import { MouseButton } from "./pointer-device.ts";
-import { PacketHost } from "./testing/host.ts";
 
 function ready() {
   const device = new UsbMouse();

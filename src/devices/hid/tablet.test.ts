@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { PacketHost } from "../../usb/testing/packet-host.ts";
 import { HidReportType } from "./hid-constants.ts";
 import { MouseButton } from "./pointer-device.ts";
 import { UsbTablet } from "./tablet.ts";
-import { PacketHost, hidRequests as req } from "./testing/host.ts";
+import { hidRequests as req } from "./testing/requests.ts";
 
 function ready() {
   const device = new UsbTablet();
