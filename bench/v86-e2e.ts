@@ -10,14 +10,14 @@
  * CPU is process.cpuUsage() (user + system) over the window divided by its wall time.
  */
 import { createHash } from "node:crypto";
-import { BUNDLED_GUEST_CMDLINE, loadGuestImages } from "../src/adapters/v86/bundled-guest.ts";
-import type { GuestEvent } from "../src/adapters/v86/guest-serial.ts";
-import { GuestVm } from "../src/adapters/v86/guest-vm.ts";
+import type { GuestEvent } from "../src/cli/guest-vm/guest-serial.ts";
+import { GuestVm } from "../src/cli/guest-vm/guest-vm.ts";
 import { UsbHeadset } from "../src/devices/audio/headset.ts";
 import { checkTestSignal } from "../src/devices/audio/signal-check.ts";
 import { MemorySink } from "../src/devices/audio/sinks/memory-sink.ts";
 import { TestSignalSource } from "../src/devices/audio/sources/test-signal-source.ts";
 import { generateTestSignal } from "../src/devices/audio/test-signal.ts";
+import { BUNDLED_GUEST_CMDLINE, loadGuestImages } from "../src/node/bundled-guest.ts";
 
 interface Window {
   /** Host CPU seconds used by the whole process (v86 + controller + devices) per wall second. */

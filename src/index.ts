@@ -1,11 +1,14 @@
-/** The public API of uhci: the machine parts, the USB core, the UHCI controller, devices, the software
- * guest driver and the v86 adapter. */
-export * from "./adapters/v86/index.ts";
+/**
+ * `uhci`: the machine parts, the USB core, the UHCI controller and the devices. Nothing reachable from
+ * here imports a Node built-in or another package, so this entry runs unchanged in a browser, a Worker
+ * and Node (`scripts/check-layers.ts` enforces it; `test/package/pack.test.ts` bundles it for a browser).
+ *
+ * The other entries: `uhci/v86` (the v86 adapter), `uhci/guest` (the software guest driver, for device
+ * authors' tests), `uhci/node` (WAV files, the bundled guest image).
+ */
 export * from "./controller/uhci/index.ts";
 export * from "./devices/async-host/index.ts";
 export * from "./devices/audio/index.ts";
 export * from "./devices/hid/index.ts";
-/** The software guest driver has its own register names (as an OS driver would): a namespace. */
-export * as guest from "./guest/index.ts";
 export * from "./machine/index.ts";
 export * from "./usb/index.ts";

@@ -1,4 +1,4 @@
-import { type GuestImages, loadGuestImages } from "../adapters/v86/bundled-guest.ts";
+import { type GuestImages, loadGuestImages } from "../node/bundled-guest.ts";
 import { UsageError } from "./args.ts";
 
 /** The guest images from `--guest-dir` (or the bundled ones); a missing or unreadable file is a usage error. */

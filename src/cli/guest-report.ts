@@ -1,4 +1,4 @@
-import type { GuestEvent } from "../adapters/v86/guest-serial.ts";
+import type { GuestEvent } from "./guest-vm/guest-serial.ts";
 import type { InputComparison, InputEvent } from "./input-check.ts";
 
 /** A USB device as the guest's sysfs describes it (the bundled guest's `usb-device` event). */

@@ -1,5 +1,5 @@
 /**
- * # The software guest: a UHCI driver in TypeScript
+ * # The software guest: a UHCI driver in TypeScript (`uhci/guest`)
  *
  * A host-controller driver modelled on Linux's uhci-hcd, for tests, benchmarks and device authors.
  * It drives a UHCI controller only the way an operating system can: through the controller's 32-byte
@@ -9,9 +9,8 @@
  * ## Bring-up
  *
  * ```ts
- * import { RamGuestMemory, LevelIrqLine, VirtualClock } from "../machine/index.ts";
- * import { UhciController } from "../controller/uhci/index.ts";
- * import { UhciGuestDriver, guestMachineFor, TransferStatus } from "./index.ts";
+ * import { LevelIrqLine, RamGuestMemory, UhciController, VirtualClock } from "uhci";
+ * import { guestMachineFor, TransferStatus, UhciGuestDriver } from "uhci/guest";
  *
  * const memory = new RamGuestMemory(1 << 20);
  * const irq = new LevelIrqLine();

@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { loadGuestImages } from "../../src/adapters/v86/bundled-guest.ts";
 import { type AudioDirectionReport, runMainJob } from "../../src/cli/jobs/main-job.ts";
+import { loadGuestImages } from "../../src/node/bundled-guest.ts";
 
 function assertClean(name: string, r: AudioDirectionReport | null, frames: number): void {
   assert.ok(r !== null, `${name}: nothing arrived`);

@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { loadGuestImages } from "../../src/adapters/v86/bundled-guest.ts";
 import { runHidJob } from "../../src/cli/jobs/hid-job.ts";
+import { loadGuestImages } from "../../src/node/bundled-guest.ts";
 
 describe("Linux in v86 with the emulated UHCI controller", () => {
   it("boots, binds usbhid/hid-generic to a keyboard and a tablet, and receives typed text intact", async () => {

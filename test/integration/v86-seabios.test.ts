@@ -9,11 +9,11 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { after, describe, it } from "node:test";
 import { V86 } from "v86";
-import { loadGuestImages } from "../../src/adapters/v86/bundled-guest.ts";
 import { attachUhciToV86, type UhciOnV86 } from "../../src/adapters/v86/uhci-v86.ts";
 import { v86Internals } from "../../src/adapters/v86/v86-shim.ts";
 import { HidProtocol } from "../../src/devices/hid/hid-constants.ts";
 import { UsbKeyboard } from "../../src/devices/hid/keyboard.ts";
+import { loadGuestImages } from "../../src/node/bundled-guest.ts";
 import { UsbStsBits } from "./uhci-bits.ts";
 
 const wasmPath = createRequire(import.meta.url).resolve("v86/build/v86.wasm");

@@ -6,12 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { BUNDLED_GUEST_CMDLINE, loadGuestImages } from "../../src/adapters/v86/bundled-guest.ts";
-import { GuestVm } from "../../src/adapters/v86/guest-vm.ts";
 import { guestInputEvents, guestInputNodes, inputNodeOf } from "../../src/cli/guest-report.ts";
+import { GuestVm } from "../../src/cli/guest-vm/guest-vm.ts";
 import { compareInput, expectedKeyEvents, meaningfulEvents } from "../../src/cli/input-check.ts";
 import { PortSc } from "../../src/controller/uhci/registers.ts";
 import { UsbKeyboard } from "../../src/devices/hid/keyboard.ts";
+import { BUNDLED_GUEST_CMDLINE, loadGuestImages } from "../../src/node/bundled-guest.ts";
 
 const PRODUCT = 0x0001;
 /** Guest seconds the guest reads its input node: enough for the save, the second start and the keys. */

@@ -2,7 +2,9 @@
  * The one place that declares v86's internals. v86 (npm `v86`, pinned in package.json) types only its
  * public API; an external PCI device needs a few internal objects, reachable by name because the build
  * keeps property names. Only the surface used here is declared, and the cast happens once, in
- * {@link v86Internals}. `v86-shim.test.ts` fails loudly if an upgrade moves any of it.
+ * {@link v86Internals}. `test/integration/v86-seabios.test.ts` fails loudly if an upgrade moves any of
+ * it: it boots the pinned v86 (devDependency; for users an optional peer dependency) and checks
+ * `v86Internals` against the live emulator.
  */
 
 /* biome-ignore-all lint/suspicious/noExplicitAny: the single typed shim over v86's untyped internals */

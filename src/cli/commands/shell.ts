@@ -1,9 +1,9 @@
-import { BUNDLED_GUEST_CMDLINE } from "../../adapters/v86/bundled-guest.ts";
-import { EVENT_PREFIX } from "../../adapters/v86/guest-serial.ts";
-import { GuestVm } from "../../adapters/v86/guest-vm.ts";
+import { BUNDLED_GUEST_CMDLINE } from "../../node/bundled-guest.ts";
 import { flagHelp, parseFlags } from "../args.ts";
 import { parseDeviceMix } from "../device-mix.ts";
 import { loadImagesFor } from "../guest-images.ts";
+import { EVENT_PREFIX } from "../guest-vm/guest-serial.ts";
+import { GuestVm } from "../guest-vm/guest-vm.ts";
 import { Progress } from "../progress.ts";
 
 export const SHELL_FLAGS = {

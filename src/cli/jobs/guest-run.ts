@@ -1,7 +1,7 @@
-import { BUNDLED_GUEST_CMDLINE, type GuestImages } from "../../adapters/v86/bundled-guest.ts";
-import type { GuestEvent } from "../../adapters/v86/guest-serial.ts";
-import { GuestVm } from "../../adapters/v86/guest-vm.ts";
+import { BUNDLED_GUEST_CMDLINE, type GuestImages } from "../../node/bundled-guest.ts";
 import type { UsbDevice } from "../../usb/device.ts";
+import type { GuestEvent } from "../guest-vm/guest-serial.ts";
+import { GuestVm } from "../guest-vm/guest-vm.ts";
 
 export interface GuestRunOptions {
   images: GuestImages;

@@ -1,8 +1,7 @@
-import type { GuestImages } from "../../adapters/v86/bundled-guest.ts";
-import type { GuestEvent } from "../../adapters/v86/guest-serial.ts";
 import { UsbKeyboard } from "../../devices/hid/keyboard.ts";
 import { MouseButton } from "../../devices/hid/pointer-device.ts";
 import { UsbTablet } from "../../devices/hid/tablet.ts";
+import type { GuestImages } from "../../node/bundled-guest.ts";
 import {
   describeInput,
   type GuestUsbDevice,
@@ -12,6 +11,7 @@ import {
   inputNodeOf,
   roundSeconds,
 } from "../guest-report.ts";
+import type { GuestEvent } from "../guest-vm/guest-serial.ts";
 import {
   compareInput,
   expectedKeyEvents,

@@ -1,10 +1,9 @@
-import type { GuestImages } from "../../adapters/v86/bundled-guest.ts";
-import type { GuestEvent } from "../../adapters/v86/guest-serial.ts";
 import { UsbHeadset } from "../../devices/audio/headset.ts";
 import { checkTestSignal, type TestSignalReport } from "../../devices/audio/signal-check.ts";
 import { MemorySink } from "../../devices/audio/sinks/memory-sink.ts";
 import { TestSignalSource } from "../../devices/audio/sources/test-signal-source.ts";
 import { UsbKeyboard } from "../../devices/hid/keyboard.ts";
+import type { GuestImages } from "../../node/bundled-guest.ts";
 import {
   describeInput,
   type GuestUsbDevice,
@@ -14,6 +13,7 @@ import {
   inputNodeOf,
   roundSeconds,
 } from "../guest-report.ts";
+import type { GuestEvent } from "../guest-vm/guest-serial.ts";
 import { compareInput, expectedKeyEvents, type InputComparison } from "../input-check.ts";
 import { kernelOf, withGuest } from "./guest-run.ts";
 import { KEYBOARD_PRODUCT } from "./hid-job.ts";

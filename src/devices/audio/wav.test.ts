@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { WavFileSink } from "./sinks/wav-file-sink.ts";
-import { WavFileSource } from "./sources/wav-file-source.ts";
+import { WavFileSink } from "../../node/wav-file-sink.ts";
+import { WavFileSource } from "../../node/wav-file-source.ts";
 import { generateTestSignal } from "./test-signal.ts";
 import {
   decodeWav,

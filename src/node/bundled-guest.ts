@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The committed guest artefacts (guest-image/dist): SeaBIOS, its VGA BIOS, a Linux kernel and initramfs. */
@@ -9,8 +10,11 @@ export interface GuestImages {
   initrd: ArrayBuffer;
 }
 
-/** guest-image/dist relative to this module (the same depth under src/ and dist/). */
-export const BUNDLED_GUEST_DIR = fileURLToPath(new URL("../../../guest-image/dist/", import.meta.url));
+/**
+ * The guest image shipped in the package (guest-image/dist, next to src/ and dist/; this module sits at
+ * the same depth under both). Its licences and source versions are in guest-image/dist/LICENSES.md.
+ */
+export const BUNDLED_GUEST_DIR = fileURLToPath(new URL("../../guest-image/dist/", import.meta.url));
 
 /** The kernel command line the bundled guest boots with, before its test plan (guest-image/README.md). */
 export const BUNDLED_GUEST_CMDLINE = [
@@ -29,7 +33,7 @@ export const BUNDLED_GUEST_CMDLINE = [
 function load(dir: string, name: string): ArrayBuffer {
   let bytes: Buffer;
   try {
-    bytes = readFileSync(new URL(name, `file://${dir.endsWith("/") ? dir : `${dir}/`}`));
+    bytes = readFileSync(join(dir, name));
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`cannot read guest image '${name}' in ${dir}: ${reason}`);

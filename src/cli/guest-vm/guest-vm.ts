@@ -1,9 +1,10 @@
 import { createRequire } from "node:module";
-import { V86 } from "v86";
+import type { V86 } from "v86";
+import { type AttachUhciOptions, attachUhciToV86, type UhciOnV86 } from "../../adapters/v86/uhci-v86.ts";
+import type { GuestImages } from "../../node/bundled-guest.ts";
 import type { UsbDevice } from "../../usb/device.ts";
-import type { GuestImages } from "./bundled-guest.ts";
+import { UsageError } from "../args.ts";
 import { type GuestEvent, GuestSerialParser } from "./guest-serial.ts";
-import { type AttachUhciOptions, attachUhciToV86, type UhciOnV86 } from "./uhci-v86.ts";
 
 export interface GuestVmOptions {
   images: GuestImages;
@@ -25,8 +26,35 @@ export interface GuestVmOptions {
   initialState?: ArrayBuffer;
 }
 
-const require = createRequire(import.meta.url);
-const WASM_PATH = require.resolve("v86/build/v86.wasm");
+/** v86's constructor and its wasm file, loaded on the first boot. */
+interface V86Runtime {
+  V86: typeof V86;
+  wasmPath: string;
+}
+
+let runtime: Promise<V86Runtime> | undefined;
+
+/**
+ * Loads v86 when a machine is first booted, not when the CLI starts: v86 is an optional peer dependency
+ * of the published package, so `uhci stream`, `help` and `version` work without it, and the commands
+ * that boot Linux say what to install instead of failing at import time.
+ */
+function loadV86(): Promise<V86Runtime> {
+  runtime ??= (async () => {
+    try {
+      const wasmPath = createRequire(import.meta.url).resolve("v86/build/v86.wasm");
+      const { V86 } = await import("v86");
+      return { V86, wasmPath };
+    } catch (error) {
+      runtime = undefined;
+      const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+      throw new UsageError(
+        `booting the guest needs the v86 package (an optional peer dependency): npm install v86 (${reason})`,
+      );
+    }
+  })();
+  return runtime;
+}
 
 /**
  * A v86 machine booting the guest with (optionally) a UHCI controller at 00:01.2, its serial console
@@ -40,13 +68,13 @@ export class GuestVm {
   private readonly waiters = new Set<() => void>();
   private stopped = false;
 
-  private constructor(options: GuestVmOptions) {
+  private constructor(options: GuestVmOptions, v86: V86Runtime) {
     this.serial = new GuestSerialParser((event) => {
       options.onEvent?.(event);
       for (const wake of this.waiters) wake();
     });
-    this.emulator = new V86({
-      wasm_path: WASM_PATH,
+    this.emulator = new v86.V86({
+      wasm_path: v86.wasmPath,
       memory_size: options.memoryBytes ?? 128 * 1024 * 1024,
       vga_memory_size: 2 * 1024 * 1024,
       bios: { buffer: options.images.bios },
@@ -76,7 +104,7 @@ export class GuestVm {
 
   /** Creates the machine and starts it once v86 has loaded. */
   static async boot(options: GuestVmOptions): Promise<GuestVm> {
-    const vm = new GuestVm(options);
+    const vm = new GuestVm(options, await loadV86());
     await new Promise<void>((resolve) => {
       vm.emulator.add_listener("emulator-loaded", () => {
         vm.emulator.run();

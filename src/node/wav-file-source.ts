@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
-import { decodeWav, type WavFormat } from "../wav.ts";
-import { BufferSource, type BufferSourceOptions } from "./buffer-source.ts";
+import { BufferSource, type BufferSourceOptions } from "../devices/audio/sources/buffer-source.ts";
+import { decodeWav, type WavFormat } from "../devices/audio/wav.ts";
 
 /**
  * Plays a 16-bit PCM WAV file, loaded and decoded whole when constructed: a missing, malformed or

@@ -1,8 +1,8 @@
 import { closeSync, openSync, writeSync } from "node:fs";
-import { copyFrames } from "../channels.ts";
-import type { StreamFormat } from "../stream-format.ts";
-import { encodeSamples, encodeWavHeader, WAV_HEADER_BYTES, WAV_UNKNOWN_SIZE } from "../wav.ts";
-import type { AudioSink } from "./audio-sink.ts";
+import { copyFrames } from "../devices/audio/channels.ts";
+import type { AudioSink } from "../devices/audio/sinks/audio-sink.ts";
+import type { StreamFormat } from "../devices/audio/stream-format.ts";
+import { encodeSamples, encodeWavHeader, WAV_HEADER_BYTES, WAV_UNKNOWN_SIZE } from "../devices/audio/wav.ts";
 
 export interface WavFileSinkOptions {
   /** Channels in the file; default: those of the first stream (later streams are converted). */
