@@ -3,6 +3,13 @@
  * with fields bent towards the edges, and some pure noise. A random 8-byte SETUP almost never names a
  * request a device implements, so most of the interesting paths would go unexercised without these.
  */
+import {
+  AudioRequest,
+  EndpointControl,
+  MAX_SAMPLE_FREQUENCY,
+  SAMPLE_FREQUENCY_BYTES,
+  writeSampleFrequency,
+} from "../../src/devices/audio/uac1.ts";
 import { HidReportType, HidRequest } from "../../src/devices/hid/hid-constants.ts";
 import { DescriptorType, RequestType, StandardRequest } from "../../src/usb/constants.ts";
 import { SetupPacket } from "../../src/usb/setup-packet.ts";
@@ -16,10 +23,13 @@ const DEV = RequestType.RecipientDevice;
 const IFACE = RequestType.RecipientInterface;
 const EP = RequestType.RecipientEndpoint;
 
-/** UAC 1.0 request codes (UAC1 A.9) and controls, written out so this file depends on no device. */
-const AUDIO_SET_CUR = 0x01;
-const AUDIO_GETS = [0x81, 0x82, 0x83, 0x84] as const;
-const AUDIO_SETS = [0x01, 0x02, 0x03, 0x04] as const;
+/** The UAC 1.0 requests a feature unit or an endpoint can be asked (UAC1 A.9). */
+const { SetCur, SetMin, SetMax, SetRes, GetCur, GetMin, GetMax, GetRes } = AudioRequest;
+const AUDIO_GETS = [GetCur, GetMin, GetMax, GetRes] as const;
+const AUDIO_SETS = [SetCur, SetMin, SetMax, SetRes] as const;
+/** wValue of the sampling frequency and pitch endpoint controls (UAC1 A.10.5). */
+const SAMPLING_FREQUENCY = EndpointControl.SamplingFrequency << 8;
+const PITCH = EndpointControl.Pitch << 8;
 
 /** Lengths that probe the control pipe's limits: 0, one packet, just over, its 4096-byte buffer. */
 const EDGE_LENGTHS = [0, 1, 2, 7, 8, 9, 18, 63, 64, 65, 255, 256, 4095, 4096, 4097, 0xffff] as const;
@@ -165,8 +175,14 @@ function pickRequest(rng: FuzzRandom): SetupPacket {
       // The sampling frequency control of a streaming endpoint (UAC1 5.2.3.2.3.1).
       const ep = rng.pick([0x01, 0x81, 0x82, 0x02, rng.below(0x100)]);
       return rng.chance(0.5)
-        ? of(CLASS | EP, AUDIO_SET_CUR, 0x0100, ep, length(rng, 3))
-        : of(IN | CLASS | EP, rng.pick(AUDIO_GETS), rng.pick([0x0100, 0x0200]), ep, length(rng, 3));
+        ? of(CLASS | EP, SetCur, SAMPLING_FREQUENCY, ep, length(rng, SAMPLE_FREQUENCY_BYTES))
+        : of(
+            IN | CLASS | EP,
+            rng.pick(AUDIO_GETS),
+            rng.pick([SAMPLING_FREQUENCY, PITCH]),
+            ep,
+            length(rng, SAMPLE_FREQUENCY_BYTES),
+          );
     }
     case 22:
       return of(
@@ -190,11 +206,8 @@ function pickRequest(rng: FuzzRandom): SetupPacket {
 /** Data for an OUT data stage: values devices accept (sampling rates, volumes, LED masks) or noise. */
 export function randomOutData(rng: FuzzRandom, n: number): Uint8Array {
   const data = rng.bytes(n);
-  if (n === 3 && rng.chance(0.5)) {
-    const rate = rng.pick([8000, 16000, 22050, 32000, 44100, 48000, 0, 0xffffff]);
-    data[0] = rate & 0xff;
-    data[1] = (rate >> 8) & 0xff;
-    data[2] = (rate >> 16) & 0xff;
+  if (n === SAMPLE_FREQUENCY_BYTES && rng.chance(0.5)) {
+    writeSampleFrequency(rng.pick([8000, 16000, 22050, 32000, 44100, 48000, 0, MAX_SAMPLE_FREQUENCY]), data);
   } else if (n === 2 && rng.chance(0.5)) {
     const volume = rng.pick([0, 0x8000, 0x7fff, 0xc400, 0x0100, 0xff00]);
     data[0] = volume & 0xff;

@@ -1,6 +1,7 @@
 import { UhciController } from "../controller/uhci/uhci-controller.ts";
 import { AsyncIsoWrapper } from "../devices/async-host/async-iso-wrapper.ts";
 import type { AsyncHostTiming } from "../devices/async-host/request-timing.ts";
+import { StreamDirection } from "../devices/audio/audio-model.ts";
 import { UsbMicrophone } from "../devices/audio/microphone.ts";
 import { checkTestSignal, type TestSignalReport } from "../devices/audio/signal-check.ts";
 import { MemorySink } from "../devices/audio/sinks/memory-sink.ts";
@@ -19,14 +20,6 @@ import { LevelIrqLine } from "../machine/irq-line.ts";
 import type { UsbDevice } from "../usb/device.ts";
 import { Percentiles, type Summary } from "./percentiles.ts";
 import { streamingAlternate } from "./uac1-alternate.ts";
-
-export const StreamDirection = {
-  /** Microphone → guest: isochronous IN. */
-  Capture: "capture",
-  /** Guest → speaker: isochronous OUT. */
-  Playback: "playback",
-} as const;
-export type StreamDirection = (typeof StreamDirection)[keyof typeof StreamDirection];
 
 export const HostModel = {
   /** The emulated device answers every packet at once from its own buffers. */
@@ -124,8 +117,8 @@ export function runSoftwareStream(options: SoftwareStreamOptions): SoftwareStrea
   const enumerated = driver.enumerate(0);
   if (!enumerated.ok) throw new Error(`the guest could not enumerate the ${audio.name}: ${enumerated.error}`);
   const guestDevice = enumerated.device;
-  const endpoint = direction === StreamDirection.Capture ? 0x81 : 0x01;
-  const alternate = streamingAlternate(guestDevice.info.configuration, endpoint, channels, sampleRate);
+  const alternate = streamingAlternate(guestDevice.info.configuration, direction, channels, sampleRate);
+  const endpoint = alternate.endpoint;
   const selected = guestDevice.setInterface(alternate.interfaceNumber, alternate.alternate);
   if (selected.status !== TransferStatus.Ok) throw new Error(`SET_INTERFACE failed: ${selected.status}`);
   const rate = guestDevice.control(setSamplingFrequency(endpoint, sampleRate));

@@ -57,8 +57,8 @@ function run(
   const enumerated = driver.enumerate(0);
   assert.ok(enumerated.ok, enumerated.ok ? "" : enumerated.error);
   const guestDevice = enumerated.device;
-  const endpoint = direction === "capture" ? 0x81 : 0x01;
-  const alt = streamingAlternate(guestDevice.info.configuration, endpoint, channels, sampleRate);
+  const alt = streamingAlternate(guestDevice.info.configuration, direction, channels, sampleRate);
+  const endpoint = alt.endpoint;
   assert.equal(guestDevice.setInterface(alt.interfaceNumber, alt.alternate).status, TransferStatus.Ok);
   assert.equal(guestDevice.control(setSamplingFrequency(endpoint, sampleRate)).status, TransferStatus.Ok);
 

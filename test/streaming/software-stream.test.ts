@@ -7,7 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { HostModel, runSoftwareStream, StreamDirection } from "../../src/streaming/software-stream.ts";
+import { StreamDirection } from "../../src/devices/audio/audio-model.ts";
+import { HostModel, runSoftwareStream } from "../../src/streaming/software-stream.ts";
 
 const TEN_MINUTES = 600;
 const formats = [

@@ -1,13 +1,9 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { StreamDirection } from "../../devices/audio/audio-model.ts";
 import { BufferSource } from "../../devices/audio/sources/buffer-source.ts";
 import { decodeWav, encodeWav } from "../../devices/audio/wav.ts";
 import { IsoPreset } from "../../guest/iso-presets.ts";
-import {
-  HostModel,
-  runSoftwareStream,
-  type SoftwareStreamResult,
-  StreamDirection,
-} from "../../streaming/software-stream.ts";
+import { HostModel, runSoftwareStream, type SoftwareStreamResult } from "../../streaming/software-stream.ts";
 import { flagHelp, parseFlags, UsageError } from "../args.ts";
 import { Progress } from "../progress.ts";
 

@@ -7,11 +7,14 @@ import { type AudioFunctionLayout, StreamDirection } from "./audio-model.ts";
 import type { FeatureUnit } from "./feature-unit.ts";
 import { PacketPacer } from "./packet-pacer.ts";
 import { BYTES_PER_SAMPLE, type StreamFormat } from "./stream-format.ts";
-import { AudioRequest, EndpointControl } from "./uac1.ts";
+import {
+  AudioRequest,
+  EndpointControl,
+  readSampleFrequency,
+  SAMPLE_FREQUENCY_BYTES,
+  writeSampleFrequency,
+} from "./uac1.ts";
 import { applyGains } from "./volume.ts";
-
-/** tSampleFreq in a request is three bytes, little-endian (UAC1 5.2.3.2.3.1). */
-const SAMPLE_FREQ_SIZE = 3;
 
 /** A snapshot of a stream's counters and state, for reports. */
 export interface AudioStreamStats {
@@ -101,7 +104,7 @@ export abstract class AudioStream {
   private gainsChannels = 0;
   private rate: number;
   private alt = 0;
-  private readonly reply = new Uint8Array(SAMPLE_FREQ_SIZE);
+  private readonly reply = new Uint8Array(SAMPLE_FREQUENCY_BYTES);
 
   protected starts = 0;
   protected packets = 0;
@@ -218,13 +221,10 @@ export abstract class AudioStream {
     if ((setup.wValue & 0xff) !== 0) return ControlStatus.Stall;
     switch (setup.bRequest) {
       case AudioRequest.GetCur:
-        this.reply[0] = this.rate & 0xff;
-        this.reply[1] = (this.rate >> 8) & 0xff;
-        this.reply[2] = (this.rate >> 16) & 0xff;
-        return this.reply;
+        return writeSampleFrequency(this.rate, this.reply);
       case AudioRequest.SetCur: {
-        if (dataOut.length !== SAMPLE_FREQ_SIZE) return ControlStatus.Stall;
-        const rate = dataOut[0]! | (dataOut[1]! << 8) | (dataOut[2]! << 16);
+        if (dataOut.length !== SAMPLE_FREQUENCY_BYTES) return ControlStatus.Stall;
+        const rate = readSampleFrequency(dataOut);
         if (!this.layout.sampleRates.includes(rate)) return ControlStatus.Stall;
         this.rateChanges++;
         if (rate !== this.rate) {

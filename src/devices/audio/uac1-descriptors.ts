@@ -1,6 +1,14 @@
 import { DescriptorType } from "../../usb/constants.ts";
 import type { ExtraDescriptor } from "../../usb/descriptors/model.ts";
-import { AcSubtype, AsSubtype, EP_GENERAL, FORMAT_TYPE_I, UAC1_VERSION } from "./uac1.ts";
+import {
+  AcSubtype,
+  AsSubtype,
+  EP_GENERAL,
+  FORMAT_TYPE_I,
+  MAX_SAMPLE_FREQUENCY,
+  UAC1_VERSION,
+  writeSampleFrequency,
+} from "./uac1.ts";
 
 /**
  * The class-specific UAC1 descriptors as {@link ExtraDescriptor}s: each builder writes only the body
@@ -22,11 +30,11 @@ function u16(value: number, field: string): [number, number] {
   return [value & 0xff, value >> 8];
 }
 
-function u24(value: number, field: string): [number, number, number] {
-  if (!Number.isInteger(value) || value < 0 || value > 0xffffff) {
+function frequency(value: number, field: string): [number, number, number] {
+  if (!Number.isInteger(value) || value < 0 || value > MAX_SAMPLE_FREQUENCY) {
     throw new RangeError(`${field} = ${value} does not fit in 24 bits`);
   }
-  return [value & 0xff, (value >> 8) & 0xff, value >> 16];
+  return writeSampleFrequency(value, [0, 0, 0]);
 }
 
 function csInterface(subtype: number, fields: readonly number[]): ExtraDescriptor {
@@ -144,7 +152,7 @@ export function formatTypeI(fields: FormatTypeIFields): ExtraDescriptor {
     u8(fields.subframeSize, "bSubframeSize"),
     u8(fields.bitResolution, "bBitResolution"),
     u8(fields.sampleRates.length, "bSamFreqType"),
-    ...fields.sampleRates.flatMap((rate) => u24(rate, "tSamFreq")),
+    ...fields.sampleRates.flatMap((rate) => frequency(rate, "tSamFreq")),
   ]);
 }
 

@@ -101,6 +101,28 @@ export const EndpointControl = {
   Pitch: 0x02,
 } as const;
 
+/**
+ * A sampling frequency (tSamFreq in a format descriptor, the data of a SAMPLING_FREQ_CONTROL request)
+ * is 3 bytes, little endian (Audio Data Formats 1.0 2.2.5; UAC1 5.2.3.2.3.1).
+ */
+export const SAMPLE_FREQUENCY_BYTES = 3;
+
+/** The largest frequency 3 bytes carry. */
+export const MAX_SAMPLE_FREQUENCY = 0xff_ffff;
+
+/** The 3-byte frequency at `bytes[at]`; the caller checks there are 3 bytes. */
+export function readSampleFrequency(bytes: ArrayLike<number>, at = 0): number {
+  return (bytes[at] ?? 0) | ((bytes[at + 1] ?? 0) << 8) | ((bytes[at + 2] ?? 0) << 16);
+}
+
+/** Writes `hz` (0 to {@link MAX_SAMPLE_FREQUENCY}) as 3 bytes at `out[at]`; returns `out`. */
+export function writeSampleFrequency<T extends { [index: number]: number }>(hz: number, out: T, at = 0): T {
+  out[at] = hz & 0xff;
+  out[at + 1] = (hz >>> 8) & 0xff;
+  out[at + 2] = (hz >>> 16) & 0xff;
+  return out;
+}
+
 /** wTerminalType (USB Audio Terminal Types 1.0, 2.1–2.3). */
 export const TerminalType = {
   UsbStreaming: 0x0101,

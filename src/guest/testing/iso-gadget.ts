@@ -1,10 +1,16 @@
+import {
+  AudioRequest,
+  EndpointControl,
+  readSampleFrequency,
+  SAMPLE_FREQUENCY_BYTES,
+  writeSampleFrequency,
+} from "../../devices/audio/uac1.ts";
 import { EndpointType, RequestType } from "../../usb/constants.ts";
 import { type ControlReply, ControlStatus } from "../../usb/control-pipe.ts";
 import { type EndpointModel, IsoSync } from "../../usb/descriptors/model.ts";
 import { UsbDeviceBase } from "../../usb/device-base.ts";
 import { PacketStatus, type UsbPacket } from "../../usb/packet.ts";
 import type { SetupPacket } from "../../usb/setup-packet.ts";
-import { AudioEndpointControl, AudioRequest } from "../iso-audio-requests.ts";
 
 /**
  * A small isochronous device for the guest driver's stream tests (not an audio device: those live in
@@ -94,16 +100,20 @@ export class IsoGadget extends UsbDeviceBase {
     const type = setup.bmRequestType & RequestType.TypeMask;
     if (type !== RequestType.TypeClass || recipient !== RequestType.RecipientEndpoint)
       return ControlStatus.Stall;
-    if (setup.wValue >> 8 !== AudioEndpointControl.SamplingFrequency) return ControlStatus.Stall;
+    if (setup.wValue >> 8 !== EndpointControl.SamplingFrequency) return ControlStatus.Stall;
     const endpoint = setup.wIndex & 0xff;
-    if (setup.bRequest === AudioRequest.SetCur && !setup.isDeviceToHost && dataOut.length === 3) {
-      this.samplingFrequency.set(endpoint, dataOut[0]! | (dataOut[1]! << 8) | (dataOut[2]! << 16));
+    if (
+      setup.bRequest === AudioRequest.SetCur &&
+      !setup.isDeviceToHost &&
+      dataOut.length === SAMPLE_FREQUENCY_BYTES
+    ) {
+      this.samplingFrequency.set(endpoint, readSampleFrequency(dataOut));
       return ControlStatus.Ack;
     }
     if (setup.bRequest === AudioRequest.GetCur && setup.isDeviceToHost) {
       const hz = this.samplingFrequency.get(endpoint);
       if (hz === undefined) return ControlStatus.Stall;
-      return Uint8Array.of(hz & 0xff, (hz >>> 8) & 0xff, hz >>> 16);
+      return writeSampleFrequency(hz, new Uint8Array(SAMPLE_FREQUENCY_BYTES));
     }
     return ControlStatus.Stall;
   }

@@ -1,6 +1,12 @@
 import { RequestType } from "../../../usb/constants.ts";
 import { SetupPacket } from "../../../usb/setup-packet.ts";
-import { AudioRequest, EndpointControl, FeatureControl } from "../uac1.ts";
+import {
+  AudioRequest,
+  EndpointControl,
+  FeatureControl,
+  SAMPLE_FREQUENCY_BYTES,
+  writeSampleFrequency,
+} from "../uac1.ts";
 
 const CLASS_INTERFACE = RequestType.TypeClass | RequestType.RecipientInterface;
 const CLASS_ENDPOINT = RequestType.TypeClass | RequestType.RecipientEndpoint;
@@ -38,13 +44,13 @@ export const audioRequests = {
       request,
       EndpointControl.SamplingFrequency << 8,
       endpoint,
-      3,
+      SAMPLE_FREQUENCY_BYTES,
     ),
 } as const;
 
 /** A 3-byte little-endian tSampleFreq. */
 export function rateBytes(rate: number): number[] {
-  return [rate & 0xff, (rate >> 8) & 0xff, (rate >> 16) & 0xff];
+  return writeSampleFrequency(rate, [0, 0, 0]);
 }
 
 /** A 2-byte little-endian wVolume in 1/256 dB. */
