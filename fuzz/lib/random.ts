@@ -1,10 +1,10 @@
-import { Prng } from "../../test/uhci/helpers/prng.ts";
+import { SeededRandom } from "../../src/machine/seeded-random.ts";
 
 /**
- * The fuzzers' random source: the tests' seeded mulberry32 with a few generator helpers. Every choice a
+ * The fuzzers' random source: the project's seeded mulberry32 (machine/seeded-random.ts) with a few generator helpers. Every choice a
  * target makes comes from one of these, so an execution is fully determined by its seed.
  */
-export class FuzzRandom extends Prng {
+export class FuzzRandom extends SeededRandom {
   /** An integer in [lo, hi] (both inclusive). */
   int(lo: number, hi: number): number {
     return lo + this.below(hi - lo + 1);
@@ -21,7 +21,7 @@ export class FuzzRandom extends Prng {
   weighted(weights: readonly number[]): number {
     let total = 0;
     for (const w of weights) total += w;
-    let roll = (this.u32() / 0x1_0000_0000) * total;
+    let roll = this.next() * total;
     for (let i = 0; i < weights.length; i++) {
       roll -= weights[i]!;
       if (roll < 0) return i;

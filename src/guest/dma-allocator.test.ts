@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { RamGuestMemory } from "../machine/guest-memory.ts";
+import { SeededRandom } from "../machine/seeded-random.ts";
 import { DmaAllocator } from "./dma-allocator.ts";
 
 describe("DmaAllocator", () => {
@@ -51,11 +52,8 @@ describe("DmaAllocator", () => {
   it("survives a random alloc/free workload without overlap", () => {
     const memory = new RamGuestMemory(0x10000);
     const dma = new DmaAllocator(memory, 0x100, 0x8000);
-    let seed = 7;
-    const random = (n: number): number => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed % n;
-    };
+    const seeded = new SeededRandom(7);
+    const random = (n: number): number => seeded.below(n);
     const live = new Map<number, number>();
     for (let i = 0; i < 2000; i++) {
       if (live.size > 0 && random(3) === 0) {

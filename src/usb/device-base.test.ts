@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { SeededRandom } from "../machine/seeded-random.ts";
 import { DescriptorType, EndpointType, Feature, Pid, StandardRequest, UsbSpeed } from "./constants.ts";
 import { type ControlReply, ControlStatus } from "./control-pipe.ts";
 import { DescriptorModelError } from "./descriptors/encode.ts";
@@ -468,13 +469,8 @@ describe("UsbDeviceBase class requests and robustness", () => {
   });
 
   it("never throws and never overruns, whatever packets arrive", () => {
-    let state = 0x9e3779b9;
-    const next = (): number => {
-      state ^= state << 13;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      return state >>> 0;
-    };
+    const random = new SeededRandom(0x9e3779b9);
+    const next = (): number => random.u32();
     const device = new TestDevice();
     device.reset();
     const pids = [Pid.Setup, Pid.In, Pid.Out, 0x00, 0xff];

@@ -11,7 +11,7 @@ import { describe, it } from "node:test";
 import { FrameClock } from "../../src/controller/uhci/frame-clock.ts";
 import { CounterSource } from "../../src/devices/async-host/counter-source.ts";
 import { type Clock, VirtualClock } from "../../src/machine/clock.ts";
-import { Prng } from "../uhci/helpers/prng.ts";
+import { SeededRandom } from "../../src/machine/seeded-random.ts";
 import { TERM, tdCtrl, tdLink, tdToken } from "../uhci/helpers/schedule.ts";
 import { Ctrl, PID } from "../uhci/helpers/uhci-spec.ts";
 import { FakeHostClock, ObservedClock } from "./helpers/fake-host-clock.ts";
@@ -81,7 +81,7 @@ interface RunResult {
 function tenMinutes<C extends Clock>(
   makeClock: (afterWakeup: () => void) => { clock: C; advance: (ms: number) => void },
 ): RunResult {
-  const prng = new Prng(0x5eed);
+  const prng = new SeededRandom(0x5eed);
   let rig: IsoRig<Clock> | undefined;
   let lastFrames = 0;
   let maxBatch = 0;
@@ -171,7 +171,7 @@ describe("seed 4: FrameClock on a host clock whose callbacks are late by random 
   const RUN_MS = 100_000;
   /** Each callback 0–3 ms late, like setTimeout on a busy event loop. */
   const latenessFrom = (seed: number) => {
-    const prng = new Prng(seed);
+    const prng = new SeededRandom(seed);
     return () => prng.below(3001) / 1000;
   };
 

@@ -1,4 +1,4 @@
-import { SeededRandom } from "./seeded-random.ts";
+import { SeededRandom } from "../../machine/seeded-random.ts";
 
 /** How long a host takes to answer, in milliseconds of the injected clock (1 ms = one USB frame). */
 export interface AsyncHostTiming {
