@@ -1,20 +1,15 @@
-/** Small order statistics for benchmark samples. */
+/**
+ * Small order statistics for benchmark samples. Percentiles are the project's one nearest-rank
+ * definition (src/streaming/percentiles.ts), so a benchmark's p99 means what `uhci stream`'s does.
+ */
+import { type Summary as PercentileSummary, quantileSorted } from "../../src/streaming/percentiles.ts";
 
-export interface Summary {
-  count: number;
+export { quantileSorted };
+
+export interface Summary extends PercentileSummary {
   min: number;
-  p50: number;
   p90: number;
-  p99: number;
-  max: number;
   mean: number;
-}
-
-/** The q-quantile (0..1) of sorted values, nearest-rank. */
-export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[rank]!;
 }
 
 export function summarize(values: ArrayLike<number>): Summary {
