@@ -140,6 +140,7 @@ fi
 rm -rf "$WORK/root" "$WORK/x"
 mkdir -p "$WORK/x"
 KPKG=""
+PKG_SOURCES=()
 while IFS= read -r line; do
     name=$(manifest_field "$line" name); arch=$(manifest_field "$line" arch)
     ver=$(manifest_field "$line" version); sum=$(manifest_field "$line" sha256)
@@ -161,6 +162,12 @@ while IFS= read -r line; do
     [ "$got_sum" = "$sum" ] || die "$name $ver: sha256 $got_sum, manifest pins $sum"
     dpkg-deb -x "$deb" "$WORK/x"
     case "$name" in linux-image-*) KPKG=$name ;; esac
+    # The Debian source package it was built from, for LICENSES.md: "Source: name (version)" when the
+    # binary's name or version differs (binNMUs, signed kernels), "Source: name", or nothing.
+    src_field=$(dpkg-deb -f "$deb" Source)
+    src_name=${src_field%% *}; src_name=${src_name:-$name}
+    src_ver=$(printf '%s' "$src_field" | sed -n 's/.*(\(.*\)).*/\1/p'); src_ver=${src_ver:-$ver}
+    PKG_SOURCES+=("$name|$ver|$arch|$src_name|$src_ver")
 done < <(manifest_objects)
 [ -n "$KPKG" ] || die "manifest has no linux-image package"
 
@@ -327,7 +334,12 @@ grep -q "^CONFIG_RD_$(echo "$COMPRESS" | tr a-z A-Z)=y" "$X/boot/config-$KVER" |
 cp "$X/boot/vmlinuz-$KVER" "$OUT/bzImage"
 cp "$X/usr/share/seabios/bios.bin" "$OUT/bios.bin"
 cp "$X/usr/share/seabios/vgabios-stdvga.bin" "$OUT/vgabios-stdvga.bin"
-chmod 644 "$OUT"/*
+find "$OUT" -maxdepth 1 -type f -exec chmod 644 {} +
+
+# Licence notices of the GPL/LGPL parts: LICENSES.md (source packages and versions), the Debian
+# copyright files and the licence texts (see licenses.sh).
+rm -rf "$OUT/licenses"
+printf '%s\n' "${PKG_SOURCES[@]}" | STRICT=1 "$HERE/licenses.sh" "$OUT" "$X"
 
 CMDLINE="console=ttyS0 quiet cryptomgr.notests noisapnp tsc=reliable no_timer_check nowatchdog nmi_watchdog=0 random.trust_cpu=on mitigations=off uhci.plan=enum"
 {
