@@ -1,6 +1,11 @@
+import { type ParseArgsConfig, parseArgs } from "node:util";
+
 /**
- * A small, strict command-line parser: every flag is declared; an unknown flag, a missing value or a
- * malformed number is a {@link UsageError} (the CLI prints it on one line and exits with code 2).
+ * The CLI's flag parser: `node:util`'s `parseArgs` in strict mode splits the words (`--name value`,
+ * `--name=value`, `--`), and this module checks them against declared flags: an unknown flag, a
+ * missing value, a value on a switch, a stray word, a number out of range or a choice not offered is a
+ * {@link UsageError} (the CLI prints it as one line, `uhci: …`, and exits with code 2). A flag given
+ * twice takes its last value, so a wrapper script's defaults can be overridden by appending flags.
  */
 export class UsageError extends Error {}
 
@@ -32,50 +37,72 @@ type ValueOf<S extends FlagSpec> = S extends { kind: "boolean" }
 export type ParsedFlags<S extends FlagSpecs> = { -readonly [K in keyof S]: ValueOf<S[K]> };
 
 export function parseFlags<S extends FlagSpecs>(argv: readonly string[], specs: S): ParsedFlags<S> {
+  const options: NonNullable<ParseArgsConfig["options"]> = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    options[name] = { type: spec.kind === "boolean" ? "boolean" : "string" };
+  }
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  try {
+    ({ values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }));
+  } catch (error) {
+    throw usageErrorFrom(error, specs);
+  }
   const out: Record<string, boolean | number | string | undefined> = {};
   for (const [name, spec] of Object.entries(specs)) {
-    out[name] = spec.kind === "boolean" ? false : spec.default;
-  }
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith("--")) throw new UsageError(`unexpected argument '${arg}'`);
-    const eq = arg.indexOf("=");
-    const name = arg.slice(2, eq < 0 ? undefined : eq);
-    const spec = specs[name];
-    if (spec === undefined) throw new UsageError(`unknown option '--${name}'`);
+    const given = values[name];
     if (spec.kind === "boolean") {
-      if (eq >= 0) throw new UsageError(`option '--${name}' takes no value`);
-      out[name] = true;
-      continue;
-    }
-    let value: string | undefined;
-    if (eq >= 0) value = arg.slice(eq + 1);
-    else {
-      value = argv[i + 1];
-      i++;
-    }
-    if (value === undefined || (eq < 0 && value.startsWith("--"))) {
-      throw new UsageError(`option '--${name}' needs a value`);
-    }
-    if (spec.kind === "string") {
-      if (spec.choices !== undefined && !spec.choices.includes(value)) {
-        throw new UsageError(`option '--${name}' must be one of ${spec.choices.join(", ")}; got '${value}'`);
+      out[name] = given === true;
+    } else if (typeof given !== "string") {
+      out[name] = spec.default;
+    } else if (spec.kind === "string") {
+      if (spec.choices !== undefined && !spec.choices.includes(given)) {
+        throw new UsageError(`option '--${name}' must be one of ${spec.choices.join(", ")}; got '${given}'`);
       }
-      out[name] = value;
+      out[name] = given;
     } else {
-      const n = Number(value);
-      if (value.trim() === "" || !Number.isFinite(n))
-        throw new UsageError(`option '--${name}' needs a number; got '${value}'`);
-      if (spec.integer && !Number.isInteger(n))
-        throw new UsageError(`option '--${name}' needs a whole number; got '${value}'`);
-      if (spec.min !== undefined && n < spec.min)
-        throw new UsageError(`option '--${name}' must be at least ${spec.min}`);
-      if (spec.max !== undefined && n > spec.max)
-        throw new UsageError(`option '--${name}' must be at most ${spec.max}`);
-      out[name] = n;
+      out[name] = parseNumber(name, given, spec);
     }
   }
   return out as ParsedFlags<S>;
+}
+
+function parseNumber(name: string, value: string, spec: Extract<FlagSpec, { kind: "number" }>): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n)) {
+    throw new UsageError(`option '--${name}' needs a number; got '${value}'`);
+  }
+  if (spec.integer && !Number.isInteger(n)) {
+    throw new UsageError(`option '--${name}' needs a whole number; got '${value}'`);
+  }
+  if (spec.min !== undefined && n < spec.min)
+    throw new UsageError(`option '--${name}' must be at least ${spec.min}`);
+  if (spec.max !== undefined && n > spec.max)
+    throw new UsageError(`option '--${name}' must be at most ${spec.max}`);
+  return n;
+}
+
+/**
+ * parseArgs's errors, said in this CLI's words on one line. Their codes are Node's documented API; the
+ * word they are about is the first quoted one in the message (some messages span three lines).
+ */
+function usageErrorFrom(error: unknown, specs: FlagSpecs): Error {
+  if (!(error instanceof Error) || !("code" in error))
+    return error instanceof Error ? error : new Error(String(error));
+  const word = /'([^']*)'/.exec(error.message)?.[1]?.split(" ")[0] ?? "";
+  switch (error.code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return new UsageError(`unknown option '${word}'`);
+    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
+      return new UsageError(`unexpected argument '${word}'`);
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE": {
+      const spec = specs[word.replace(/^--/, "")];
+      if (spec?.kind === "boolean") return new UsageError(`option '${word}' takes no value`);
+      // Missing, or the next word is another flag: a value that starts with '-' goes after '='.
+      return new UsageError(`option '${word}' needs a value (one starting with '-' goes as ${word}=-…)`);
+    }
+    default:
+      return new UsageError(error.message.split("\n")[0] ?? error.message);
+  }
 }
 
 export function flagHelp(specs: FlagSpecs): string {

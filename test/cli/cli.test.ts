@@ -25,11 +25,21 @@ describe("uhci stream", () => {
       "--host=async",
       "--preset=seed",
       "--seconds=1",
+      // A flag given twice takes its last value.
+      "--channels=2",
       "--json",
       `--wav-out=${out}`,
+      "--channels",
+      "1",
     );
     assert.equal(j.code, 0, j.stderr);
-    const report = JSON.parse(j.stdout) as { ok: boolean; bitExact: boolean; packets: { missed: number } };
+    const report = JSON.parse(j.stdout) as {
+      ok: boolean;
+      bitExact: boolean;
+      packets: { missed: number };
+      format: { channels: number };
+    };
+    assert.equal(report.format.channels, 1);
     assert.ok(report.ok && report.bitExact);
     assert.equal(report.packets.missed, 0);
     assert.ok(existsSync(out));
@@ -42,6 +52,10 @@ describe("uhci stream", () => {
     writeFileSync(bad, "not a wav at all");
     for (const args of [
       ["stream", "--bogus"],
+      ["stream", "--rate"],
+      ["stream", "--rate", "--json"],
+      ["stream", "--json=yes"],
+      ["stream", "speaker"],
       ["stream", "--rate", "12345"],
       ["stream", "--channels", "3"],
       ["stream", "--seconds", "abc"],
