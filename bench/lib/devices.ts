@@ -4,6 +4,7 @@
  * per transaction (a device that allocated would hide the controller's own allocations).
  */
 import {
+  type AsyncTicket,
   PacketStatus,
   Pid,
   type UpstreamPort,
@@ -147,6 +148,8 @@ export interface CompletionHooks {
 export class AsyncAudioDevice extends BenchDevice {
   readonly name = "bench-async-audio";
   private pending: UsbPacket[] = [];
+  /** The ticket of each pending packet (same index). */
+  private tickets: AsyncTicket[] = [];
   private head = 0;
   private sequence = 0;
   completed = 0;
@@ -173,7 +176,7 @@ export class AsyncAudioDevice extends BenchDevice {
       packet.status = PacketStatus.Ack;
       this.outPackets++;
     } else if (packet.pid === Pid.In && packet.endpoint === this.inEndpoint) {
-      packet.deferred();
+      this.tickets.push(packet.deferred());
       this.pending.push(packet);
       setImmediate(this.completeOne);
     } else {
@@ -181,20 +184,23 @@ export class AsyncAudioDevice extends BenchDevice {
     }
   }
 
-  /** The host took a packet back: it must never be completed (the controller may reuse it at once). */
+  /** The host took a packet back: it is never completed (its ticket is dead). */
   override cancelPacket(packet: UsbPacket): void {
     const i = this.pending.indexOf(packet, this.head);
     if (i < 0) return;
     this.pending.splice(i, 1);
+    this.tickets.splice(i, 1);
     this.cancelled++;
   }
 
   private readonly completeOne = (): void => {
     const packet = this.pending[this.head];
-    if (packet === undefined) return;
+    const ticket = this.tickets[this.head];
+    if (packet === undefined || ticket === undefined) return;
     this.head++;
     if (this.head >= 1024) {
       this.pending = this.pending.slice(this.head);
+      this.tickets = this.tickets.slice(this.head);
       this.head = 0;
     }
     const stamp = ++this.sequence >>> 0;
@@ -206,7 +212,7 @@ export class AsyncAudioDevice extends BenchDevice {
     data[2] = (stamp >>> 16) & 0xff;
     data[3] = (stamp >>> 24) & 0xff;
     this.hooks.before(packet, stamp);
-    const accepted = packet.complete(PacketStatus.Ack, n);
+    const accepted = packet.complete(ticket, PacketStatus.Ack, n);
     if (accepted) this.completed++;
     else this.ignored++;
     this.hooks.after(packet, stamp, accepted);

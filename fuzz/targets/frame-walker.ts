@@ -166,6 +166,8 @@ const STATUSES = [
   PacketStatus.Stall,
   PacketStatus.Babble,
   PacketStatus.IoError,
+  PacketStatus.Crc,
+  PacketStatus.BitStuff,
 ] as const;
 
 class WalkerRun {
@@ -265,7 +267,7 @@ class WalkerRun {
   /** One real device (at address 0 until the schedule's SET_ADDRESS reaches it), or none. */
   private realDevice(): UsbDevice | null {
     const rng = this.rng;
-    switch (rng.below(7)) {
+    switch (rng.below(8)) {
       case 0:
         return new UsbKeyboard();
       case 1:
@@ -288,6 +290,19 @@ class WalkerRun {
           clock: this.clock,
           timing: { firstIsoDelayMs: 2 },
         });
+      case 6:
+        // An async device behind the async wrapper: the wrapper's own request waits on the device's.
+        return new AsyncIsoWrapper(
+          new AsyncHostDevice({
+            clock: this.clock,
+            timing: {
+              firstIsoDelayMs: rng.pick([0, 1, 10]),
+              nonIsoDelayMs: rng.pick([0, 1]),
+              seed: rng.u32(),
+            },
+          }),
+          { clock: this.clock, timing: { firstIsoDelayMs: rng.pick([0, 2]) } },
+        );
       case 5: {
         const gadget = new IsoGadget();
         const every = 1 + rng.below(5);
@@ -612,23 +627,32 @@ class WalkerRun {
     }
   }
 
-  /** A device that ignores cancelPacket and completes anyway (while the packet is not yet reused). */
+  /**
+   * A backend that answers a request the host is done with: after cancelPacket (it ignored it), or a
+   * second time. Its ticket is stale whatever became of the packet since (retired, pooled, or carrying
+   * another request): the completion is refused and counted, and changes nothing.
+   */
   private lateCompletionStep(index: number): void {
-    const candidates = [...this.fakes.values()].flatMap((f) =>
-      f.cancelled.filter((p) => p.state === PacketState.Cancelled),
+    const candidates = [...this.fakes.values()].flatMap((fake) =>
+      [...fake.tickets]
+        .filter(([packet, ticket]) => !packet.isPending(ticket))
+        .map(([packet]) => [fake, packet] as const),
     );
     if (candidates.length === 0) return;
-    const packet = this.rng.pick(candidates);
-    this.step(`${index}: late completion of a cancelled request`, () => {
+    const [fake, packet] = this.rng.pick(candidates);
+    const again = packet.state === PacketState.Cancelled ? "late" : "stale or repeated";
+    this.step(`${index}: ${again} completion of a request the host is done with`, () => {
       const writes = this.memory.writes;
       const sts = this.hc.ioRead(Reg.USBSTS, 2);
       const level = this.irq.level;
-      const accepted = packet.complete(PacketStatus.Ack, Math.min(packet.length, 8));
-      check(!accepted, "a cancelled request's completion was accepted");
-      check(this.memory.writes === writes, "a cancelled request's completion wrote guest memory");
+      const stale = this.hc.staleCompletions;
+      const accepted = fake.complete(PacketStatus.Ack, new Uint8Array(8).fill(0x5a), packet);
+      check(!accepted, "a completion with a stale ticket was accepted");
+      check(this.hc.staleCompletions === stale + 1, "a stale completion was not counted");
+      check(this.memory.writes === writes, "a stale completion wrote guest memory");
       check(
         this.hc.ioRead(Reg.USBSTS, 2) === sts && this.irq.level === level,
-        "a cancelled completion raised status",
+        "a stale completion raised status",
       );
     });
   }

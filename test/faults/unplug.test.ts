@@ -64,7 +64,8 @@ describe("a device unplugged with requests outstanding", () => {
     assert.equal(portEnabled & (Port.CCS | Port.PE), Port.CCS | Port.PE);
 
     rig.hc.detach(0);
-    assert.deepEqual(dev.cancelled, held, "each request was taken back from the device");
+    assert.equal(dev.cancelled.length, held.length, "each request was taken back from the device");
+    for (const packet of held) assert.ok(dev.cancelled.includes(packet));
     assert.equal(rig.hc.asyncs.size, 0);
     const portsc = rig.portsc(0);
     assert.equal(

@@ -8,13 +8,14 @@ import { PacketState, type UsbPacket } from "../../usb/packet.ts";
  * meets its TD again; a pairing whose TD has not been seen for that long has left the schedule and its
  * request is cancelled. 32 rather than QEMU's old 10 because a host that schedules the first isochronous
  * request 10 frames out would otherwise see it cancelled before it could complete (the seed, point 1).
+ * Only frames whose walk could have met the TD count (see {@link AsyncQueue.endFrame}).
  */
 export const ASYNC_VALID_FRAMES = 32;
 
 export class AsyncPairing {
   inUse = false;
   tdAddress = 0;
-  /** The TD token (DW2) when the request was made. */
+  /** The TD token (DW2) when the request was made, as an int32. */
   token = 0;
   /** The TD buffer pointer (DW3): what identifies an isochronous TD (the seed, point 2). */
   buffer = 0;
@@ -25,30 +26,53 @@ export class AsyncPairing {
    * and buffer in another frame (Linux uhci-hcd after -EXDEV), which is then a new transaction.
    */
   frameEntry = 0;
-  /** Frames left before the request is cancelled. */
+  /** Counted frames left before the request is cancelled. */
   valid = 0;
+  /** Met (or made) during the frame being run: it does not age at the frame's end. */
+  met = false;
   device: UsbDevice | null = null;
   packet: UsbPacket | null = null;
+  /**
+   * The completion callback the walker gives an iso request's packet, made once per pairing object and
+   * kept (pairings are reused), so that a request allocates nothing.
+   */
+  onIsoComplete: ((packet: UsbPacket) => void) | null = null;
+  /** Position in {@link AsyncQueue}'s slot array. */
+  slot = 0;
+  /** The {@link AsyncQueue.endFrame} call that last looked at it (so none is aged twice in one call). */
+  frameStamp = 0;
 }
 
 /**
- * The pairings in flight, indexed by TD address and by packet: a TD has at most one request out (the
- * walk cancels a TD's old request before making a new one), and a packet belongs to one request.
+ * The pairings in flight, indexed by TD address: a TD has at most one request out (the walk cancels a
+ * TD's old request before making a new one), and a packet belongs to one request.
  *
  * Lookups are by index, not by scanning: the walk looks a TD up every time it meets one, and a hostile
  * guest can keep up to maxLinkVisitsPerFrame × ASYNC_VALID_FRAMES requests out (a frame list whose
  * every frame leads to a thousand fresh TDs an async device defers); a scan per TD met would then cost
  * that many steps per link and make a frame take hundreds of milliseconds.
+ *
+ * The per-frame pass (and cancelling everything) runs over one array whose first {@link size} slots
+ * are the live pairings and the rest released ones kept for reuse: no Map iterator per frame, and
+ * steady-state streaming allocates nothing.
  */
 export class AsyncQueue {
   private readonly byTd = new Map<number, AsyncPairing>();
-  private readonly byPacket = new Map<UsbPacket, AsyncPairing>();
-  /** Released pairings, reused so that steady-state streaming allocates nothing. */
-  private readonly spare: AsyncPairing[] = [];
+  /** Live pairings in slots [0, count), released ones after them. */
+  private readonly slots: AsyncPairing[] = [];
+  private count = 0;
+  /** Live pairings with `met` set. */
+  private metCount = 0;
+  private frameStamp = 0;
 
   /** Pairings in flight (for tests and traces). */
   get size(): number {
-    return this.byTd.size;
+    return this.count;
+  }
+
+  /** Pairings not met so far in the frame being run. */
+  get unmet(): number {
+    return this.count - this.metCount;
   }
 
   add(
@@ -64,18 +88,25 @@ export class AsyncQueue {
     // already; this keeps the index true whatever the caller).
     const old = this.byTd.get(tdAddress);
     if (old !== undefined) this.cancel(old);
-    const pairing = this.spare.pop() ?? new AsyncPairing();
+    if (this.count === this.slots.length) {
+      const fresh = new AsyncPairing();
+      fresh.slot = this.count;
+      this.slots.push(fresh);
+    }
+    const pairing = this.slots[this.count++]!;
     pairing.inUse = true;
     pairing.tdAddress = tdAddress;
-    pairing.token = token;
-    pairing.buffer = buffer;
+    pairing.token = token | 0;
+    pairing.buffer = buffer | 0;
     pairing.isochronous = isochronous;
     pairing.frameEntry = frameEntry;
     pairing.valid = ASYNC_VALID_FRAMES;
+    pairing.met = true;
+    this.metCount++;
     pairing.device = device;
     pairing.packet = packet;
+    pairing.frameStamp = this.frameStamp;
     this.byTd.set(tdAddress, pairing);
-    this.byPacket.set(packet, pairing);
     return pairing;
   }
 
@@ -86,8 +117,8 @@ export class AsyncQueue {
    */
   find(tdAddress: number, token: number, buffer: number, isochronous: boolean): AsyncPairing | null {
     const p = this.byTd.get(tdAddress);
-    if (p === undefined || p.isochronous !== isochronous || p.token !== token) return null;
-    return !isochronous || p.buffer === buffer ? p : null;
+    if (p === undefined || p.isochronous !== isochronous || p.token !== (token | 0)) return null;
+    return !isochronous || p.buffer === (buffer | 0) ? p : null;
   }
 
   /** Any pairing for this TD address, whatever its token or buffer (to cancel one the guest rewrote). */
@@ -95,60 +126,93 @@ export class AsyncQueue {
     return this.byTd.get(tdAddress) ?? null;
   }
 
-  /** The pairing that holds this packet, if it is still in flight from the host's point of view. */
+  /** The pairing that holds this packet, if the host still has it in flight (a scan: for tests). */
   findByPacket(packet: UsbPacket): AsyncPairing | null {
-    return this.byPacket.get(packet) ?? null;
-  }
-
-  /** Ends a pairing whose request completed and has been written back. */
-  release(pairing: AsyncPairing): void {
-    if (!pairing.inUse) return;
-    pairing.inUse = false;
-    this.byTd.delete(pairing.tdAddress);
-    if (pairing.packet !== null) this.byPacket.delete(pairing.packet);
-    pairing.device = null;
-    pairing.packet = null;
-    this.spare.push(pairing);
-  }
-
-  /** Takes the request back from the device and ends the pairing; returns the packet for reuse. */
-  cancel(pairing: AsyncPairing): UsbPacket | null {
-    const packet = pairing.packet;
-    if (packet !== null && packet.state === PacketState.Async) {
-      packet.cancel();
-      pairing.device?.cancelPacket(packet);
+    for (let i = 0; i < this.count; i++) {
+      const p = this.slots[i]!;
+      if (p.packet === packet) return p;
     }
-    this.release(pairing);
-    return packet;
+    return null;
+  }
+
+  /** The walk met the pairing's TD (or, past the point where its frame stopped, found it linked). */
+  refresh(pairing: AsyncPairing): void {
+    pairing.valid = ASYNC_VALID_FRAMES;
+    if (!pairing.met) {
+      pairing.met = true;
+      this.metCount++;
+    }
   }
 
   /**
-   * Called at the start of each frame: ages every pairing. The walk that follows refreshes those whose
-   * TD it meets; {@link expire} at the end of the frame then cancels the rest that ran out. Aging and
-   * expiring on either side of the walk is what makes a TD met in frame n still valid when it is next
-   * met in frame n + 32 (expiring before the walk would cut the lifetime to 31 frames).
+   * Ends a pairing whose request completed and has been written back (or dropped). Read what you need
+   * from it first: it is reused by the next {@link add}.
    */
-  age(): void {
-    // Every frame calls this; with nothing in flight (every emulated device) it must cost nothing, not
-    // even a Map iterator.
-    if (this.byTd.size === 0) return;
-    for (const p of this.byTd.values()) p.valid--;
+  release(pairing: AsyncPairing): void {
+    if (!pairing.inUse) return;
+    pairing.inUse = false;
+    if (pairing.met) {
+      pairing.met = false;
+      this.metCount--;
+    }
+    if (this.byTd.get(pairing.tdAddress) === pairing) this.byTd.delete(pairing.tdAddress);
+    pairing.device = null;
+    pairing.packet = null;
+    // Swap it with the last live pairing, so live ones stay in [0, count).
+    const last = this.slots[--this.count]!;
+    const slot = pairing.slot;
+    this.slots[slot] = last;
+    last.slot = slot;
+    this.slots[this.count] = pairing;
+    pairing.slot = this.count;
   }
 
-  /** Called at the end of each frame: cancels the pairings whose TD was not met for the whole lifetime. */
-  expire(onCancelled: (packet: UsbPacket | null) => void): void {
-    if (this.byTd.size === 0) return;
-    // (Deleting the entry being visited is safe while iterating a Map.)
-    for (const p of this.byTd.values()) {
-      if (p.valid <= 0) onCancelled(this.cancel(p));
+  /**
+   * Takes the request back from the device and ends the pairing. The packet is not reused: its ticket
+   * is dead (a late completion is refused and counted), and its pool never hands it out again.
+   */
+  cancel(pairing: AsyncPairing): void {
+    if (!pairing.inUse) return;
+    const packet = pairing.packet;
+    const device = pairing.device;
+    this.release(pairing);
+    if (packet !== null && packet.state === PacketState.Async) {
+      packet.cancel();
+      device?.cancelPacket(packet);
+    }
+  }
+
+  /**
+   * Called at the end of each frame. Pairings the walk met — or, in a frame that stopped early, found
+   * still linked past the point where it stopped (FrameWalker.stoppedEarly) — keep their full lifetime;
+   * the others age by one frame and are cancelled when they run out. Aging after the walk rather than
+   * before it is what makes a TD met in frame n still valid when it is next met in frame n + 32.
+   */
+  endFrame(): void {
+    // Every frame calls this; with nothing in flight (every emulated device) it must cost nothing.
+    if (this.count === 0) return;
+    const stamp = ++this.frameStamp;
+    // Backwards, so that releasing slot i (which swaps in the last live pairing, already looked at)
+    // leaves the rest to visit in place; the bound is re-read because a device told to cancel may
+    // complete other requests, which releases them.
+    for (let i = this.count - 1; i >= 0; i = Math.min(i, this.count) - 1) {
+      const p = this.slots[i]!;
+      if (p.frameStamp === stamp) continue;
+      p.frameStamp = stamp;
+      if (p.met) {
+        p.met = false;
+        this.metCount--;
+      } else if (--p.valid <= 0) {
+        this.cancel(p);
+      }
     }
   }
 
   /** Cancels every pairing (of one device, or all). */
-  cancelAll(device: UsbDevice | null, onCancelled: (packet: UsbPacket | null) => void): void {
-    if (this.byTd.size === 0) return;
-    for (const p of this.byTd.values()) {
-      if (device === null || p.device === device) onCancelled(this.cancel(p));
+  cancelAll(device: UsbDevice | null): void {
+    for (let i = this.count - 1; i >= 0; i = Math.min(i, this.count) - 1) {
+      const p = this.slots[i]!;
+      if (device === null || p.device === device) this.cancel(p);
     }
   }
 }

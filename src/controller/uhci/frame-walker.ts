@@ -2,7 +2,7 @@ import { DMA_FAULT, type GuestMemory } from "../../machine/guest-memory.ts";
 import { Pid } from "../../usb/constants.ts";
 import type { UsbDevice } from "../../usb/device.ts";
 import { PacketState, PacketStatus, type UsbPacket } from "../../usb/packet.ts";
-import { ASYNC_VALID_FRAMES, type AsyncQueue } from "./async-queue.ts";
+import type { AsyncPairing, AsyncQueue } from "./async-queue.ts";
 import { isDepthFirst, isTerminate, linkAddress, pointsToQh } from "./link-pointer.ts";
 import { QH_ELEMENT_OFFSET } from "./queue-head.ts";
 import { UsbSts } from "./registers.ts";
@@ -32,6 +32,7 @@ export interface WalkerHost {
   findDevice(address: number): UsbDevice | null;
   /** A fresh packet to hand to a device (the previous one went async). */
   acquirePacket(): UsbPacket;
+  /** A packet no device holds any more (completed and written back). */
   releasePacket(packet: UsbPacket): void;
   /** Sets USBSTS bits; HSE and HCPE also halt the controller. */
   raiseStatus(bits: number): void;
@@ -46,25 +47,46 @@ export interface WalkerLimits {
   maxLinkVisitsPerFrame: number;
 }
 
+/**
+ * Isochronous completions that arrived for a request still in flight but were not written, by reason
+ * (the ticket was live; stale tickets are counted by the packet pool).
+ */
+export class IsoDropCounters {
+  /** The guest had rewritten or deactivated the TD meanwhile (a new transaction lives there now). */
+  rewritten = 0;
+  /**
+   * The TD is no longer reached from the frame that asked for it, within a frame's link budget: the
+   * guest retired it (and may resubmit it elsewhere), or hid it deeper than any walk would go.
+   */
+  unlinked = 0;
+}
+
 const Outcome = {
   /** The TD did not complete (inactive, NAK, error, async in flight, short with SPD): next QH. */
   NotAdvanced: 0,
   /** The TD completed: a queue advances its element pointer. */
   Advanced: 1,
-  /** The frame ends here (halt, bandwidth, single step). */
+  /** The frame ends here (halt, bandwidth, babble, single step). */
   StopFrame: 2,
 } as const;
 type Outcome = (typeof Outcome)[keyof typeof Outcome];
 
+/** How a {@link FrameWalker.scan} ended. */
+const Scan = {
+  /** The schedule ended (a terminate link, or a QH met again: everything reachable was seen). */
+  End: 0,
+  /** The TD looked for was reached. */
+  Found: 1,
+  /** The budget, the QH table or a DMA fault stopped it first: the rest is unknown. */
+  Incomplete: 2,
+} as const;
+type Scan = (typeof Scan)[keyof typeof Scan];
+
 /** QHs remembered per frame for loop detection; a schedule with more distinct QHs just ends its frame. */
 const QH_SEEN_CAPACITY = 128;
 
-/**
- * Links followed from a frame list entry when checking that it still leads to an iso TD. Iso TDs come
- * first in a frame, ahead of the queues (UHCI design guide 1.3), so a few links suffice; the bound keeps
- * a looping schedule harmless.
- */
-const ISO_FRAME_SEARCH_LINKS = 64;
+/** A `qh` value meaning "not inside a queue". */
+const NO_QH = -1;
 
 /**
  * Walks one frame of the schedule (UHCI 3.4): the frame list entry, then TDs and QHs, horizontally
@@ -72,6 +94,10 @@ const ISO_FRAME_SEARCH_LINKS = 64;
  *
  * It writes to guest memory only where the schedule points: a TD's control/status word, a QH's element
  * link, and the data buffer of an IN TD.
+ *
+ * Descriptor words are kept as int32 (`| 0` as they are read): a token whose MaxLen is 0x7FF, or a
+ * link above 2 GiB, is a uint32 of 2^31 or more, which V8 keeps as a heap number — 16 bytes allocated
+ * each time one is passed around. Every GuestMemory.write32 takes either form (it stores `value >>> 0`).
  */
 export class FrameWalker {
   /** USBINT causes collected during this frame, raised at its end (UHCI 3.2.2 IOC). */
@@ -82,11 +108,17 @@ export class FrameWalker {
   frameBytes = 0;
   /** Set when the last frame stopped after one transaction in software debug mode. */
   stepped = false;
+  /** Late isochronous completions not written, by reason. */
+  readonly isoDropped = new IsoDropCounters();
   /** Set when the walk should stop: the controller halted or single-stepped. */
   private halted = false;
   private tdsSinceLoopCheck = 0;
   private readonly qhSeen = new Uint32Array(QH_SEEN_CAPACITY);
   private qhSeenCount = 0;
+  /** {@link scan}'s own QH table (a scan can run while a walk is under way). */
+  private readonly scanSeen = new Uint32Array(QH_SEEN_CAPACITY);
+  /** The QH whose element the TD a {@link scan} found is ({@link NO_QH}: reached horizontally). */
+  private scanFoundQh = NO_QH;
   private packet: UsbPacket;
   /** The frame list entry of the frame being walked. */
   private frameEntry = 0;
@@ -109,21 +141,31 @@ export class FrameWalker {
     this.frameEntry = frameListEntryAddress;
     const memory = this.host.memory;
 
-    let link = memory.read32(frameListEntryAddress);
-    if (link === DMA_FAULT) {
+    const first = memory.read32(frameListEntryAddress);
+    if (first === DMA_FAULT) {
       this.fail(UsbSts.HSE);
       return;
     }
-    let qh = -1;
+    let link = first | 0;
+    let qh = NO_QH;
     let qhHead = 0;
 
     while (!isTerminate(link) && !this.halted) {
-      if (this.linkVisits >= this.limits.maxLinkVisitsPerFrame) return;
+      if (this.linkVisits >= this.limits.maxLinkVisitsPerFrame) {
+        this.stoppedEarly(link, qh, qhHead);
+        return;
+      }
       this.linkVisits++;
       const address = linkAddress(link);
 
       if (pointsToQh(link)) {
-        if (!this.noteQh(address)) return;
+        const seen = this.noteQh(address);
+        if (seen !== Scan.End) {
+          // A QH met again with nothing done since: the walk has been everywhere it can go (End). A
+          // table full of distinct QHs: the rest of the schedule was not seen (Incomplete).
+          if (seen === Scan.Incomplete) this.stoppedEarly(link, NO_QH, 0);
+          return;
+        }
         const head = memory.read32(address);
         const element = memory.read32(address + QH_ELEMENT_OFFSET);
         if (head === DMA_FAULT || element === DMA_FAULT) {
@@ -131,27 +173,36 @@ export class FrameWalker {
           return;
         }
         if (isTerminate(element)) {
-          link = head;
-          qh = -1;
+          link = head | 0;
+          qh = NO_QH;
         } else {
           qh = address;
-          qhHead = head;
-          link = element;
+          qhHead = head | 0;
+          link = element | 0;
         }
         continue;
       }
 
-      const tdLink = memory.read32(address);
-      const ctrl = memory.read32(address + 4);
-      const token = memory.read32(address + 8);
-      const buffer = memory.read32(address + 12);
-      if (tdLink === DMA_FAULT || ctrl === DMA_FAULT || token === DMA_FAULT || buffer === DMA_FAULT) {
+      const rawLink = memory.read32(address);
+      const rawCtrl = memory.read32(address + 4);
+      const rawToken = memory.read32(address + 8);
+      const rawBuffer = memory.read32(address + 12);
+      if (
+        rawLink === DMA_FAULT ||
+        rawCtrl === DMA_FAULT ||
+        rawToken === DMA_FAULT ||
+        rawBuffer === DMA_FAULT
+      ) {
         this.fail(UsbSts.HSE);
         return;
       }
-      const outcome = this.executeTd(address, ctrl, token, buffer);
-      if (outcome === Outcome.StopFrame) return;
-      if (outcome === Outcome.Advanced && qh >= 0) {
+      const tdLink = rawLink | 0;
+      const outcome = this.executeTd(address, rawCtrl | 0, rawToken | 0, rawBuffer | 0);
+      if (outcome === Outcome.StopFrame) {
+        if (!this.halted) this.stoppedEarly(link, qh, qhHead);
+        return;
+      }
+      if (outcome === Outcome.Advanced && qh !== NO_QH) {
         // UHCI 3.4.2: a completed TD advances its queue; Vf says whether to stay in this queue.
         if (!memory.write32(qh + QH_ELEMENT_OFFSET, tdLink)) {
           this.fail(UsbSts.HSE);
@@ -161,11 +212,11 @@ export class FrameWalker {
           link = tdLink;
         } else {
           link = qhHead;
-          qh = -1;
+          qh = NO_QH;
         }
-      } else if (qh >= 0) {
+      } else if (qh !== NO_QH) {
         link = qhHead;
-        qh = -1;
+        qh = NO_QH;
       } else {
         link = tdLink;
       }
@@ -173,26 +224,115 @@ export class FrameWalker {
   }
 
   /**
+   * The frame ended before its schedule did (the bandwidth cap, the link budget, babble, a table full of
+   * QHs) at `link` — a TD inside queue `qh` (whose head is `qhHead`), or anything outside one. Async
+   * requests whose TDs lie further along were not met, yet are still linked. QEMU ages every request
+   * each frame whether or not its walk got that far, so a request behind a busy bulk queue that fills
+   * every frame is cancelled after 32 frames and reissued — a passthrough IN's data read from the real
+   * device is lost, an OUT sent twice. Here the rest of the schedule is looked through without
+   * executing anything (nothing is written, no device is asked), refreshing the requests it still
+   * leads to, before the frame ages the others (AsyncQueue.endFrame). The look has a frame's link budget
+   * of its own, so a TD up to twice the budget into the schedule keeps its request. Further than that
+   * (no driver builds such a schedule; a hostile one can) the frame ages what it did not reach, as
+   * before: leaving such requests unaged would let a guest that ends every frame on the budget pile up
+   * requests without bound.
+   */
+  private stoppedEarly(link: number, qh: number, qhHead: number): void {
+    if (this.host.asyncs.unmet === 0) return;
+    this.scan(link, qh, qhHead, -1);
+  }
+
+  /**
+   * Follows the schedule from `link` as a walk would if no TD completed — horizontally, into each
+   * queue's current element and back out to its head (`qh`, `qhHead`: `link` is inside that queue) —
+   * without executing or writing anything. With `target` ≥ 0 it looks for that TD (the QH it is the
+   * element of goes to {@link scanFoundQh}); otherwise it refreshes the async requests of the TDs it
+   * meets. A QH met twice ends it (its loop has been seen); at most maxLinkVisitsPerFrame links.
+   */
+  private scan(link: number, qh: number, qhHead: number, target: number): Scan {
+    const memory = this.host.memory;
+    const asyncs = this.host.asyncs;
+    let seenCount = 0;
+    for (let budget = this.limits.maxLinkVisitsPerFrame; !isTerminate(link); budget--) {
+      if (budget <= 0) return Scan.Incomplete;
+      const address = linkAddress(link);
+      if (pointsToQh(link)) {
+        for (let i = 0; i < seenCount; i++) if (this.scanSeen[i] === address) return Scan.End;
+        if (seenCount >= QH_SEEN_CAPACITY) return Scan.Incomplete;
+        this.scanSeen[seenCount++] = address;
+        const head = memory.read32(address);
+        const element = memory.read32(address + QH_ELEMENT_OFFSET);
+        if (head === DMA_FAULT || element === DMA_FAULT) return Scan.Incomplete;
+        if (isTerminate(element)) {
+          link = head | 0;
+          qh = NO_QH;
+        } else if (pointsToQh(element)) {
+          // As the walk does: a QH as element is entered like any QH, and its own head is where the
+          // walk goes on (this queue's head is not come back to).
+          link = element | 0;
+          qh = NO_QH;
+        } else {
+          link = element | 0;
+          qh = address;
+          qhHead = head | 0;
+        }
+        continue;
+      }
+      if (address === target) {
+        this.scanFoundQh = qh;
+        return Scan.Found;
+      }
+      const tdLink = memory.read32(address);
+      if (tdLink === DMA_FAULT) return Scan.Incomplete;
+      if (target < 0) {
+        const ctrl = memory.read32(address + 4);
+        const token = memory.read32(address + 8);
+        const buffer = memory.read32(address + 12);
+        if (ctrl === DMA_FAULT || token === DMA_FAULT || buffer === DMA_FAULT) return Scan.Incomplete;
+        if (ctrl & TdCtrl.ACTIVE) {
+          const isochronous = (ctrl & TdCtrl.IOS) !== 0;
+          const pairing = asyncs.find(address, token, buffer, isochronous);
+          // An iso request belongs to the frame that made it; met from another frame it is the walk's
+          // to judge (executeTd), not this look's.
+          if (pairing !== null && (!isochronous || pairing.frameEntry === this.frameEntry)) {
+            asyncs.refresh(pairing);
+            if (asyncs.unmet === 0) return Scan.End;
+          }
+        }
+      }
+      if (qh !== NO_QH) {
+        link = qhHead;
+        qh = NO_QH;
+      } else {
+        link = tdLink | 0;
+      }
+    }
+    return Scan.End;
+  }
+
+  /**
    * Remembers a QH met in this frame. Meeting one twice is a loop: legal when it is bandwidth
    * reclamation with work in it (the walk goes on until the frame's bandwidth or link budget ends),
    * the end of the frame when nothing was executed since the last time round (QEMU does the same).
+   * Returns End to go on, Found for an idle loop (the frame ends: everything was seen), Incomplete when
+   * the table is full of distinct QHs (the frame ends before the rest of the schedule).
    */
-  private noteQh(address: number): boolean {
+  private noteQh(address: number): Scan {
     for (let i = 0; i < this.qhSeenCount; i++) {
       if (this.qhSeen[i] === address) {
-        if (this.tdsSinceLoopCheck === 0) return false;
+        if (this.tdsSinceLoopCheck === 0) return Scan.Found;
         this.tdsSinceLoopCheck = 0;
         this.qhSeenCount = 0;
         break;
       }
     }
     if (this.qhSeenCount >= QH_SEEN_CAPACITY) {
-      if (this.tdsSinceLoopCheck === 0) return false;
+      if (this.tdsSinceLoopCheck === 0) return Scan.Incomplete;
       this.tdsSinceLoopCheck = 0;
       this.qhSeenCount = 0;
     }
     this.qhSeen[this.qhSeenCount++] = address;
-    return true;
+    return Scan.End;
   }
 
   private fail(bits: number): void {
@@ -205,7 +345,7 @@ export class FrameWalker {
     if (!(ctrl & TdCtrl.ACTIVE)) {
       // The guest took back a TD whose request is still out: cancel it (Linux unlinking an URB).
       const stale = asyncs.findByTd(address);
-      if (stale !== null) this.recycle(asyncs.cancel(stale));
+      if (stale !== null) asyncs.cancel(stale);
       // UHCI 3.2.2 IOC: even a TD fetched with Active already clear raises IOC at the end of the frame.
       // Linux uhci-hcd relies on it: it sets IOC on its inactive terminating TD to get an interrupt at
       // the next frame boundary when it unlinks a queue (uhci_set_next_interrupt).
@@ -241,20 +381,20 @@ export class FrameWalker {
       pairing = null;
     }
     if (pairing !== null) {
-      pairing.valid = ASYNC_VALID_FRAMES;
+      asyncs.refresh(pairing);
       const packet = pairing.packet!;
       if (packet.state === PacketState.Async) return Outcome.NotAdvanced;
       asyncs.release(pairing);
       const outcome = this.writeBack(address, ctrl, buffer, maxLen, packet);
-      this.recycle(packet);
+      this.host.releasePacket(packet);
       return this.afterTransaction(outcome);
     }
     const stale = asyncs.findByTd(address);
-    if (stale !== null) this.recycle(asyncs.cancel(stale));
+    if (stale !== null) asyncs.cancel(stale);
 
     const packet = this.packet;
     packet.init(pid, tokenAddress(token), tokenEndpoint(token), maxLen, isochronous);
-    if (pid !== Pid.In && maxLen > 0 && !this.host.memory.read(buffer, packet.data, maxLen)) {
+    if (pid !== Pid.In && maxLen > 0 && !this.host.memory.read(buffer >>> 0, packet.data, maxLen)) {
       this.fail(UsbSts.HSE);
       return Outcome.StopFrame;
     }
@@ -265,8 +405,14 @@ export class FrameWalker {
       device.handlePacket(packet);
     }
     if (packet.state === PacketState.Async) {
-      asyncs.add(address, token, buffer, isochronous, device!, packet, this.frameEntry);
-      if (isochronous) packet.onComplete = this.completeIsochronous;
+      // (Only a device that was handed the packet can have deferred it, so device is not null here.)
+      const paired = asyncs.add(address, token, buffer, isochronous, device!, packet, this.frameEntry);
+      if (isochronous) {
+        // One closure per pairing object, made the first time it carries an iso request and kept with
+        // it (pairings are reused), so that streaming allocates nothing per request.
+        paired.onIsoComplete ??= (done) => this.completeIsochronous(paired, done);
+        packet.onComplete = paired.onIsoComplete;
+      }
       this.packet = this.host.acquirePacket();
       return Outcome.NotAdvanced;
     }
@@ -284,55 +430,69 @@ export class FrameWalker {
     return this.halted ? Outcome.StopFrame : outcome;
   }
 
-  private recycle(packet: UsbPacket | null): void {
-    if (packet !== null && packet !== this.packet) this.host.releasePacket(packet);
-  }
-
   /**
    * The seed's point 3: an isochronous TD is completed inside the device's completion call, so its
    * data is in guest memory (and IOC raised) at once rather than when the frame list comes round again.
-   * The TD is read back first: if the guest recycled it meanwhile, the stale completion is dropped —
-   * also when only its frame changed (same TD, token and buffer no longer reached from the frame that
-   * asked: the guest already counted it missed and may have resubmitted it for a later frame).
+   *
+   * The TD is read back first and written only if it is still the one that asked — active, same token
+   * and buffer — and still reached from the frame that asked, wherever the guest linked it there
+   * (after any number of TDs and QHs, or as a queue's element, within a frame's link budget). Otherwise
+   * the guest has recycled it, or counted it missed and may resubmit it for a later frame: the answer
+   * is dropped and counted ({@link isoDropped}). Everything needed from the pairing is read before it
+   * is released (the next request reuses it).
    */
-  private readonly completeIsochronous = (packet: UsbPacket): void => {
-    const asyncs = this.host.asyncs;
-    const pairing = asyncs.findByPacket(packet);
-    if (pairing === null) return;
-    const memory = this.host.memory;
+  private completeIsochronous(pairing: AsyncPairing, packet: UsbPacket): void {
+    // The packet's ticket was live, so its pairing is too; checked anyway, as nothing else may be
+    // written for a pairing that has moved on.
+    if (!pairing.inUse || pairing.packet !== packet) return;
     const address = pairing.tdAddress;
-    const ctrl = memory.read32(address + 4);
-    const token = memory.read32(address + 8);
-    const buffer = memory.read32(address + 12);
-    asyncs.release(pairing);
+    const askedToken = pairing.token;
+    const askedBuffer = pairing.buffer;
+    const frameEntry = pairing.frameEntry;
+    this.host.asyncs.release(pairing);
+
+    const memory = this.host.memory;
+    const rawLink = memory.read32(address);
+    const rawCtrl = memory.read32(address + 4);
+    const rawToken = memory.read32(address + 8);
+    const rawBuffer = memory.read32(address + 12);
+    const ctrl = rawCtrl | 0;
     if (
-      ctrl !== DMA_FAULT &&
-      ctrl & TdCtrl.ACTIVE &&
-      ctrl & TdCtrl.IOS &&
-      token === pairing.token &&
-      buffer === pairing.buffer &&
-      this.frameLeadsTo(pairing.frameEntry, address)
+      rawLink === DMA_FAULT ||
+      rawCtrl === DMA_FAULT ||
+      rawToken === DMA_FAULT ||
+      rawBuffer === DMA_FAULT ||
+      !(ctrl & TdCtrl.ACTIVE) ||
+      !(ctrl & TdCtrl.IOS) ||
+      (rawToken | 0) !== askedToken ||
+      (rawBuffer | 0) !== askedBuffer
     ) {
-      this.writeBack(address, ctrl, buffer, decodeLength(tokenMaxLenField(token)), packet);
+      this.isoDropped.rewritten++;
+    } else if (!this.frameLeadsTo(frameEntry, address)) {
+      this.isoDropped.unlinked++;
+    } else {
+      const qh = this.scanFoundQh;
+      const maxLen = decodeLength(tokenMaxLenField(askedToken));
+      const outcome = this.writeBack(address, ctrl, askedBuffer, maxLen, packet);
+      // A queue whose element it is advances, as it would have had the TD completed in its walk
+      // (UHCI 3.4.2); otherwise the queue would sit behind a TD that is no longer active.
+      if (outcome === Outcome.Advanced && qh !== NO_QH && !memory.write32(qh + QH_ELEMENT_OFFSET, rawLink)) {
+        this.fail(UsbSts.HSE);
+      }
     }
     this.host.releasePacket(packet);
     this.onAsyncCompletion?.();
-  };
+  }
 
   /**
-   * Whether the schedule from frame list entry `entry` still reaches the TD at `td`, following horizontal
-   * links only (TD link, QH head). Asked only about an iso TD with a request out: when it completes, or
-   * when a walk meets it from a frame other than the one that asked.
+   * Whether the schedule from frame list entry `entry` still reaches the TD at `td` (see {@link scan};
+   * the QH it is the element of, if any, is left in {@link scanFoundQh}). Asked only about an iso TD with
+   * a request out: when it completes, or when a walk meets it from a frame other than the one that asked.
    */
   private frameLeadsTo(entry: number, td: number): boolean {
-    const memory = this.host.memory;
-    let link = memory.read32(entry);
-    for (let i = 0; i < ISO_FRAME_SEARCH_LINKS && link !== DMA_FAULT && !isTerminate(link); i++) {
-      const address = linkAddress(link);
-      if (address === td && !pointsToQh(link)) return true;
-      link = memory.read32(address);
-    }
-    return false;
+    const first = this.host.memory.read32(entry);
+    if (first === DMA_FAULT) return false;
+    return this.scan(first | 0, NO_QH, 0, td) === Scan.Found;
   }
 
   /** Told after an async completion wrote to guest memory (the controller raises interrupts then). */
@@ -367,7 +527,7 @@ export class FrameWalker {
           outcome = Outcome.StopFrame;
           break;
         }
-        if (packet.pid === Pid.In && moved > 0 && !memory.write(buffer, packet.data, moved)) {
+        if (packet.pid === Pid.In && moved > 0 && !memory.write(buffer >>> 0, packet.data, moved)) {
           this.fail(UsbSts.HSE);
           return Outcome.StopFrame;
         }
@@ -406,14 +566,18 @@ export class FrameWalker {
         this.host.raiseStatus(UsbSts.USBERRINT);
         outcome = Outcome.StopFrame; // as above: babble ends the frame
         break;
-      default:
-        // Timeout/CRC (no device, or an I/O error). Isochronous TDs are never retried.
+      default: {
+        // UHCI 3.2.2: a bit-stuffing error has its own bit (17); a bad CRC and a time-out (no device,
+        // no answer, an I/O error) share bit 18. Both count down C_ERR (design guide 4, transaction
+        // errors); isochronous TDs are never retried, so for them the error is final at once.
+        const error = packet.status === PacketStatus.BitStuff ? TdCtrl.BITSTUFF : TdCtrl.CRC_TIMEOUT;
         if (isochronous) {
-          status = (status | TdCtrl.CRC_TIMEOUT) & ~TdCtrl.ACTIVE;
+          status = (status | error) & ~TdCtrl.ACTIVE;
           this.host.raiseStatus(UsbSts.USBERRINT);
         } else {
-          status = this.countError(status | TdCtrl.CRC_TIMEOUT, ctrl);
+          status = this.countError(status | error, ctrl);
         }
+      }
     }
 
     status |= encodeLength(moved);
@@ -421,7 +585,7 @@ export class FrameWalker {
       this.frameBytes += moved;
       if (ctrl & TdCtrl.IOC) this.pendingInterrupts |= UsbIntCause.IOC;
     }
-    if (!memory.write32(address + TD_CTRL_OFFSET, status >>> 0)) {
+    if (!memory.write32(address + TD_CTRL_OFFSET, status)) {
       this.fail(UsbSts.HSE);
       return Outcome.StopFrame;
     }
@@ -430,7 +594,8 @@ export class FrameWalker {
 
   /**
    * UHCI 3.2.2 C_ERR: a failed transaction counts the error down; reaching 0 makes it final (Stalled,
-   * inactive, USBERRINT). A count of 0 means "no limit". STALL, babble and NAK are not counted.
+   * inactive, USBERRINT), keeping the bit of the error that did it. A count of 0 means "no limit".
+   * STALL, babble and NAK are not counted.
    */
   private countError(status: number, ctrl: number): number {
     let errors = ctrlErrorCount(ctrl);

@@ -5,7 +5,7 @@ import { type IoWidth, RegisterBlock } from "../../machine/register-block.ts";
 import { type JsonValue, type SavedState, SnapshotError } from "../../machine/snapshot.ts";
 import type { UsbDevice } from "../../usb/device.ts";
 import { restoresInPlace, SnapshotMode } from "../../usb/device-snapshot.ts";
-import { UsbPacket } from "../../usb/packet.ts";
+import { UsbPacketPool } from "../../usb/packet.ts";
 import type { UsbPort } from "../../usb/port.ts";
 import { AsyncQueue } from "./async-queue.ts";
 import { controllerStateJson, readControllerState } from "./controller-state.ts";
@@ -27,6 +27,21 @@ export interface UhciOptions {
   maxLinkVisitsPerFrame?: number;
   /** Overdue frames run per wake-up after a host stall; the rest follow at the next wake-up. */
   maxFramesPerWakeup?: number;
+}
+
+/** See {@link UhciController.asyncCounters}. */
+export interface AsyncCounters {
+  /** Requests paired with a TD and not yet answered and written back. */
+  readonly inFlight: number;
+  /** Completions refused because their ticket was stale (see {@link UhciController.staleCompletions}). */
+  readonly staleCompletions: number;
+  /** Iso completions not written because the guest had rewritten or deactivated the TD meanwhile. */
+  readonly isoDroppedRewritten: number;
+  /**
+   * Iso completions not written because the frame that asked no longer leads to the TD within a frame's
+   * link budget (the guest retired it, perhaps to resubmit it in a later frame).
+   */
+  readonly isoDroppedUnlinked: number;
 }
 
 export const UHCI_DEFAULTS = {
@@ -51,7 +66,8 @@ export class UhciController {
   private readonly irq: IrqLine;
   private readonly frameClock: FrameClock;
   private readonly walker: FrameWalker;
-  private readonly packetPool: UsbPacket[] = [];
+  /** Packets handed to devices; the controller's stale completions are counted here. */
+  private readonly packetPool = new UsbPacketPool();
   /** Which causes lie behind USBSTS.USBINT (IOC, short packet): cleared with it. */
   private usbIntCauses = 0;
   private irqLevel = false;
@@ -65,15 +81,15 @@ export class UhciController {
     }
     this.registers = new RegisterBlock(uhciRegisterSpecs(portCount), UHCI_IO_SIZE, 0xff);
     this.rootHub = new RootHub(this.registers, portCount, {
-      forgetDevice: (device) => this.asyncs.cancelAll(device, this.releasePacketOrNull),
+      forgetDevice: (device) => this.asyncs.cancelAll(device),
       resumeSignalled: () => this.resumeSignalled(),
     });
     const host: WalkerHost = {
       memory: this.memory,
       asyncs: this.asyncs,
       findDevice: (address) => this.rootHub.findDevice(address),
-      acquirePacket: () => this.packetPool.pop() ?? new UsbPacket(),
-      releasePacket: (packet) => this.packetPool.push(packet),
+      acquirePacket: () => this.packetPool.acquire(),
+      releasePacket: (packet) => this.packetPool.release(packet),
       raiseStatus: (bits) => this.raiseStatus(bits),
       get singleStep() {
         return singleStep();
@@ -143,6 +159,25 @@ export class UhciController {
   get framesPerWakeup(): Uint32Array {
     return this.frameClock.framesPerWakeup;
   }
+  /**
+   * Completions devices attempted with a stale ticket — after the request was cancelled (the TD left
+   * the schedule or was taken back, an unplug, a reset, Run/Stop cleared, a snapshot restored), or a
+   * second completion of one request. None of them was written anywhere.
+   */
+  get staleCompletions(): number {
+    return this.packetPool.staleCompletions;
+  }
+  /** Async (deferred) request counters: stale completions, and late iso answers dropped, by reason. */
+  get asyncCounters(): AsyncCounters {
+    const dropped = this.walker.isoDropped;
+    return {
+      inFlight: this.asyncs.size,
+      staleCompletions: this.packetPool.staleCompletions,
+      isoDroppedRewritten: dropped.rewritten,
+      isoDroppedUnlinked: dropped.unlinked,
+    };
+  }
+
 
   // ---- Snapshots ----------------------------------------------------------------------------------
 
@@ -241,7 +276,7 @@ export class UhciController {
     });
     return () => {
       this.frameClock.stop();
-      this.asyncs.cancelAll(null, this.releasePacketOrNull);
+      this.asyncs.cancelAll(null);
       const r = this.registers;
       r.set(REG.USBCMD, saved.usbcmd);
       r.set(REG.USBSTS, saved.usbsts);
@@ -328,7 +363,7 @@ export class UhciController {
     // A stopped controller executes nothing, so what is in flight is taken back (QEMU does the same):
     // Linux frees the schedule's memory after stopping the controller to suspend the bus, and an answer
     // arriving later must not land in it.
-    this.asyncs.cancelAll(null, this.releasePacketOrNull);
+    this.asyncs.cancelAll(null);
     const cmd = this.registers.get(REG.USBCMD);
     this.registers.set(REG.USBCMD, cmd & ~UsbCmd.RS);
     this.registers.set(REG.USBSTS, this.registers.get(REG.USBSTS) | UsbSts.HCHALTED);
@@ -347,7 +382,7 @@ export class UhciController {
   /** `hcReset`: the reset is USBCMD.HCRESET, whose port effects differ (see RootHub.reset). */
   private resetController(hcReset = false): void {
     this.frameClock.stop();
-    this.asyncs.cancelAll(null, this.releasePacketOrNull);
+    this.asyncs.cancelAll(null);
     this.registers.reset();
     this.usbIntCauses = 0;
     this.walker.pendingInterrupts = 0;
@@ -357,13 +392,12 @@ export class UhciController {
 
   // ---- Frames -----------------------------------------------------------------------------------
 
-  /** One frame (UHCI 3.4): age async requests, walk the schedule, advance FRNUM, raise interrupts. */
+  /** One frame (UHCI 3.4): walk the schedule, age async requests, advance FRNUM, raise interrupts. */
   private runFrame(): void {
-    this.asyncs.age();
     const frnum = this.registers.get(REG.FRNUM);
     const base = this.registers.get(REG.FRBASEADD);
     this.walker.walkFrame((base + (frnum & 0x3ff) * 4) >>> 0);
-    this.asyncs.expire(this.releasePacketOrNull);
+    this.asyncs.endFrame();
     if (this.walker.stepped) {
       // UHCI 2.1.1 SWDBG: after one transaction the controller clears RS and halts in this frame.
       this.stop();
@@ -419,8 +453,4 @@ export class UhciController {
       this.irq.set(on);
     }
   }
-
-  private readonly releasePacketOrNull = (packet: UsbPacket | null): void => {
-    if (packet !== null) this.packetPool.push(packet);
-  };
 }

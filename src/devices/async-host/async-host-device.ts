@@ -10,7 +10,7 @@ import {
 } from "../../usb/descriptors/model.ts";
 import { UsbDeviceBase } from "../../usb/device-base.ts";
 import { SnapshotMode } from "../../usb/device-snapshot.ts";
-import { PacketState, PacketStatus, type UsbPacket } from "../../usb/packet.ts";
+import { type AsyncTicket, PacketStatus, type UsbPacket } from "../../usb/packet.ts";
 import { CompletionSchedule } from "./completion-schedule.ts";
 import { asyncHostModel } from "./default-model.ts";
 import type { IsoSink, IsoSource } from "./iso-stream.ts";
@@ -50,7 +50,10 @@ export class AsyncHostStats {
   aborted = 0;
   /** Requests refused because `maxInFlight` were out. */
   rejected = 0;
-  /** Completions the host ignored (it had forgotten the packet without telling the device). */
+  /**
+   * Requests whose ticket had gone stale when they came due, so they were not completed (the host had
+   * forgotten the packet without telling the device); their source and sink never saw them.
+   */
   ignored = 0;
   /** The most requests held at once. */
   maxInFlight = 0;
@@ -69,9 +72,11 @@ export class AsyncHostStats {
  * ones it acknowledges; a cancelled request reaches neither.
  *
  * This is the seam passthrough backends plug into (see README.md): a backend replaces the timer with
- * its own callbacks and the source/sink with the real device, and keeps three rules — complete each
- * deferred packet exactly once, never after `cancelPacket`, and never touch a packet again after
- * either (the host reuses packet objects).
+ * its own callbacks and the source/sink with the real device. It keeps the ticket `packet.deferred()`
+ * returns with the packet and completes with it; the host refuses (and counts) a completion whose
+ * ticket has gone stale — cancelled, already completed, or the packet reused — so a late answer can
+ * never land in another request. Before touching a packet's data at completion time it asks
+ * `packet.isPending(ticket)`, as {@link deliver} does.
  *
  * Steady-state streaming allocates nothing: requests live in a reusable sorted ring with one timer.
  */
@@ -162,8 +167,7 @@ export class AsyncHostDevice extends UsbDeviceBase {
     const slot = slotOf(packet.endpoint, packet.pid === Pid.In);
     const isochronous = endpoint.type === EndpointType.Isochronous;
     const due = this.timing.dueMs(slot, isochronous, this.clock.now());
-    this.schedule.add(packet, due, slot);
-    packet.deferred();
+    this.schedule.add(packet, packet.deferred(), due, slot);
     this.stats.requests++;
     if (this.schedule.size > this.stats.maxInFlight) this.stats.maxInFlight = this.schedule.size;
     this.rearm();
@@ -214,33 +218,35 @@ export class AsyncHostDevice extends UsbDeviceBase {
       if (entry === null) break;
       // Copy out first: the entry is reused if the completion leads to a new request.
       const packet = entry.packet!;
+      const ticket = entry.ticket;
       const slot = entry.slot;
       const aborted = entry.aborted;
       entry.packet = null;
-      this.deliver(packet, slot, aborted);
+      this.deliver(packet, ticket, slot, aborted);
     }
     this.rearm();
   };
 
-  private deliver(packet: UsbPacket, slot: number, aborted: boolean): void {
-    if (packet.state !== PacketState.Async) {
-      // The host dropped it without cancelPacket; a source or sink must not see it.
+  private deliver(packet: UsbPacket, ticket: AsyncTicket, slot: number, aborted: boolean): void {
+    if (!packet.isPending(ticket)) {
+      // The host dropped it without cancelPacket; a source or sink must not see it, and its buffer may
+      // belong to another request by now.
       this.stats.ignored++;
       return;
     }
     let accepted: boolean;
     if (aborted) {
       this.stats.aborted++;
-      accepted = packet.complete(PacketStatus.IoError, 0);
+      accepted = packet.complete(ticket, PacketStatus.IoError, 0);
     } else if (slot >= 16) {
       const source = this.sources[slot - 16];
       const wrote = source === null || source === undefined ? 0 : source.fill(packet.data, packet.length);
       // A source's answer is trusted only as far as the packet goes.
       const length = Number.isInteger(wrote) ? Math.max(0, Math.min(wrote, packet.length)) : 0;
-      accepted = packet.complete(PacketStatus.Ack, length);
+      accepted = packet.complete(ticket, PacketStatus.Ack, length);
     } else {
       this.sinks[slot]?.consume(packet.data, packet.length);
-      accepted = packet.complete(PacketStatus.Ack, 0);
+      accepted = packet.complete(ticket, PacketStatus.Ack, 0);
     }
     if (accepted) this.stats.completed++;
     else this.stats.ignored++;

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { UsbPacket } from "../../usb/packet.ts";
+import { DEAD_TICKET, UsbPacket } from "../../usb/packet.ts";
 import { CompletionSchedule } from "./completion-schedule.ts";
 
 const packets = Array.from({ length: 40 }, () => new UsbPacket(8));
+/** The schedule only carries tickets; their value does not matter to its order. */
+const TICKET = DEAD_TICKET;
 
 /** Takes everything due at `now`, as [packet index, slot, aborted]. */
 function drain(schedule: CompletionSchedule, now: number): [number, number, boolean][] {
@@ -19,10 +21,10 @@ function drain(schedule: CompletionSchedule, now: number): [number, number, bool
 describe("CompletionSchedule", () => {
   it("hands requests back in due order, ties in arrival order, only once due", () => {
     const s = new CompletionSchedule(4);
-    s.add(packets[0]!, 5, 1);
-    s.add(packets[1]!, 3, 1);
-    s.add(packets[2]!, 5, 2);
-    s.add(packets[3]!, 4, 3);
+    s.add(packets[0]!, TICKET, 5, 1);
+    s.add(packets[1]!, TICKET, 3, 1);
+    s.add(packets[2]!, TICKET, 5, 2);
+    s.add(packets[3]!, TICKET, 4, 3);
     assert.equal(s.headDueMs, 3);
     assert.deepEqual(drain(s, 2.9), []);
     assert.deepEqual(drain(s, 4), [
@@ -38,9 +40,9 @@ describe("CompletionSchedule", () => {
 
   it("remove keeps the order of the rest and works across the ring's wrap", () => {
     const s = new CompletionSchedule(4);
-    for (let i = 0; i < 3; i++) s.add(packets[i]!, i, 0);
+    for (let i = 0; i < 3; i++) s.add(packets[i]!, TICKET, i, 0);
     drain(s, 1); // head moves on: the next adds wrap round
-    for (let i = 3; i < 6; i++) s.add(packets[i]!, i, 0);
+    for (let i = 3; i < 6; i++) s.add(packets[i]!, TICKET, i, 0);
     assert.equal(s.remove(packets[4]!), true);
     assert.equal(s.remove(packets[4]!), false);
     assert.equal(s.remove(packets[0]!), false, "already handed back");
@@ -52,9 +54,9 @@ describe("CompletionSchedule", () => {
 
   it("abortWhere brings matching requests forward, marked, and keeps the order", () => {
     const s = new CompletionSchedule();
-    s.add(packets[0]!, 10, 17);
-    s.add(packets[1]!, 11, 2);
-    s.add(packets[2]!, 12, 17);
+    s.add(packets[0]!, TICKET, 10, 17);
+    s.add(packets[1]!, TICKET, 11, 2);
+    s.add(packets[2]!, TICKET, 12, 17);
     assert.equal(
       s.abortWhere((slot) => slot === 17, 1),
       2,
@@ -68,8 +70,8 @@ describe("CompletionSchedule", () => {
 
   it("grows to maxEntries, then refuses", () => {
     const s = new CompletionSchedule(2, 5);
-    for (let i = 0; i < 5; i++) assert.equal(s.add(packets[i]!, 10 - i, 0), true);
-    assert.equal(s.add(packets[5]!, 0, 0), false);
+    for (let i = 0; i < 5; i++) assert.equal(s.add(packets[i]!, TICKET, 10 - i, 0), true);
+    assert.equal(s.add(packets[5]!, TICKET, 0, 0), false);
     assert.equal(s.size, 5);
     assert.deepEqual(
       drain(s, 10).map((e) => e[0]),
@@ -90,7 +92,7 @@ describe("CompletionSchedule", () => {
       const r = rand();
       if (r < 0.5 && held.size < packets.length) {
         const free = packets.findIndex((_, i) => !held.has(i));
-        s.add(packets[free]!, now + rand() * 20, 0);
+        s.add(packets[free]!, TICKET, now + rand() * 20, 0);
         held.add(free);
       } else if (r < 0.6 && held.size > 0) {
         const victim = [...held][Math.floor(rand() * held.size)]!;

@@ -1,8 +1,10 @@
-import type { UsbPacket } from "../../usb/packet.ts";
+import { type AsyncTicket, DEAD_TICKET, type UsbPacket } from "../../usb/packet.ts";
 
-/** One request a device holds: the packet, when it completes, and for which endpoint. */
+/** One request a device holds: the packet and its ticket, when it completes, and for which endpoint. */
 export class PendingRequest {
   packet: UsbPacket | null = null;
+  /** What `packet.deferred()` returned: the completion presents it. */
+  ticket: AsyncTicket = DEAD_TICKET;
   dueMs = 0;
   /** Endpoint slot: number (0–15), plus 16 for IN. */
   slot = 0;
@@ -41,13 +43,17 @@ export class CompletionSchedule {
     return this.count === 0 ? Number.POSITIVE_INFINITY : this.ring[this.head]!.dueMs;
   }
 
-  /** Holds `packet` until `dueMs`. Returns false (and holds nothing) when `maxEntries` are out. */
-  add(packet: UsbPacket, dueMs: number, slot: number): boolean {
+  /**
+   * Holds `packet` (deferred with `ticket`) until `dueMs`. Returns false (and holds nothing) when
+   * `maxEntries` are out.
+   */
+  add(packet: UsbPacket, ticket: AsyncTicket, dueMs: number, slot: number): boolean {
     if (this.count === this.ring.length && !this.grow()) return false;
     const capacity = this.ring.length;
     let i = this.count++;
     const entry = this.at(i);
     entry.packet = packet;
+    entry.ticket = ticket;
     entry.dueMs = dueMs;
     entry.slot = slot;
     entry.aborted = false;

@@ -9,7 +9,7 @@ import { EndpointType, RequestType } from "../../usb/constants.ts";
 import { type ControlReply, ControlStatus } from "../../usb/control-pipe.ts";
 import { type EndpointModel, IsoSync } from "../../usb/descriptors/model.ts";
 import { UsbDeviceBase } from "../../usb/device-base.ts";
-import { PacketStatus, type UsbPacket } from "../../usb/packet.ts";
+import { type AsyncTicket, PacketStatus, type UsbPacket } from "../../usb/packet.ts";
 import type { SetupPacket } from "../../usb/setup-packet.ts";
 
 /**
@@ -48,7 +48,7 @@ export class IsoGadget extends UsbDeviceBase {
    */
   inDeferral: (seq: number) => number = () => 0;
   /** Deferred IN packets, in the order they will be answered. */
-  private readonly held: { packet: UsbPacket; seq: number; dueAt: number }[] = [];
+  private readonly held: { packet: UsbPacket; ticket: AsyncTicket; seq: number; dueAt: number }[] = [];
   /** Every OUT packet received, in order (copies). */
   readonly outPackets: Uint8Array[] = [];
   /** Sampling frequency set per endpoint address. */
@@ -126,17 +126,18 @@ export class IsoGadget extends UsbDeviceBase {
     }
     const seq = this.inSequence++;
     while (this.held.length > 0 && this.held[0]!.dueAt <= seq) {
-      const { packet: late, seq: lateSeq } = this.held.shift()!;
+      const { packet: late, ticket, seq: lateSeq } = this.held.shift()!;
+      if (!late.isPending(ticket)) continue;
       this.answerIn(late, lateSeq);
       late.complete(
+        ticket,
         late.status === PacketStatus.Async ? PacketStatus.IoError : late.status,
         late.actualLength,
       );
     }
     const deferral = this.inDeferral(seq);
     if (deferral > 0) {
-      packet.deferred();
-      this.held.push({ packet, seq, dueAt: seq + deferral });
+      this.held.push({ packet, ticket: packet.deferred(), seq, dueAt: seq + deferral });
       return;
     }
     this.answerIn(packet, seq);

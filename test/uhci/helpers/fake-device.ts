@@ -5,7 +5,13 @@
  */
 import { UsbSpeed } from "../../../src/usb/constants.ts";
 import type { UpstreamPort, UsbDevice } from "../../../src/usb/device.ts";
-import { PacketStatus, type UsbPacket } from "../../../src/usb/packet.ts";
+import {
+  type AsyncTicket,
+  DEAD_TICKET,
+  type FinalPacketStatus,
+  PacketStatus,
+  type UsbPacket,
+} from "../../../src/usb/packet.ts";
 import { PID } from "./uhci-spec.ts";
 
 export type Reply =
@@ -15,6 +21,8 @@ export type Reply =
   | { readonly kind: "stall" }
   | { readonly kind: "babble" }
   | { readonly kind: "io-error" }
+  | { readonly kind: "crc" }
+  | { readonly kind: "bitstuff" }
   /** Answer later: the packet stays in `inFlight` until {@link FakeDevice.complete}. */
   | { readonly kind: "defer" };
 
@@ -44,6 +52,11 @@ export class FakeDevice implements UsbDevice {
   readonly inFlight: UsbPacket[] = [];
   /** Packets the host took back with cancelPacket. */
   readonly cancelled: UsbPacket[] = [];
+  /**
+   * The ticket each packet was last deferred with. Kept after completion and cancellation, so a test can
+   * play a backend that answers again, or late ({@link complete} on such a packet uses its old ticket).
+   */
+  readonly tickets = new Map<UsbPacket, AsyncTicket>();
   resets = 0;
   suspended = false;
   /** Every setSuspended call, in order. */
@@ -103,28 +116,37 @@ export class FakeDevice implements UsbDevice {
       case "io-error":
         packet.status = PacketStatus.IoError;
         break;
+      case "crc":
+        packet.status = PacketStatus.Crc;
+        break;
+      case "bitstuff":
+        packet.status = PacketStatus.BitStuff;
+        break;
       case "defer":
-        packet.deferred();
+        this.tickets.set(packet, packet.deferred());
         this.inFlight.push(packet);
         break;
     }
   }
 
   /**
-   * Completes a deferred packet (default: the oldest). For IN, `data` becomes the packet's data.
-   * Returns what `packet.complete` returned (false when the host had cancelled it).
+   * Completes a deferred packet (default: the oldest) with the ticket it was last deferred with. For
+   * IN, `data` becomes the packet's data — only while that request is pending, as a backend must (the
+   * buffer of a stale packet may carry another request). Returns what `packet.complete` returned
+   * (false when the ticket was stale: cancelled, completed already, or the packet reused).
    */
   complete(
-    status: Exclude<PacketStatus, "async">,
+    status: FinalPacketStatus,
     data: ArrayLike<number> = [],
     packet: UsbPacket | undefined = this.inFlight[0],
   ): boolean {
     if (packet === undefined) throw new Error("no packet in flight");
     const index = this.inFlight.indexOf(packet);
     if (index >= 0) this.inFlight.splice(index, 1);
+    const ticket = this.tickets.get(packet) ?? DEAD_TICKET;
     const n = Math.min(data.length, packet.data.length);
-    for (let i = 0; i < n; i++) packet.data[i] = data[i]!;
-    return packet.complete(status, packet.pid === PID.IN ? n : 0);
+    if (packet.isPending(ticket)) for (let i = 0; i < n; i++) packet.data[i] = data[i]!;
+    return packet.complete(ticket, status, packet.pid === PID.IN ? n : 0);
   }
 
   cancelPacket(packet: UsbPacket): void {
