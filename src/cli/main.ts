@@ -8,14 +8,16 @@ import { runStream, STREAM_HELP } from "./commands/stream.ts";
 const HELP = `usage: uhci <command> [options]
 
 commands:
-  start      boot Linux in v86 with the emulated UHCI controller, keyboard and tablet; type,
-             click and report what the guest saw (the default command; \`npm start\`)
+  start      boot Linux in v86 with the emulated UHCI controller, a USB headset and a USB
+             keyboard; the guest records and plays audio while the host types, and both are
+             checked frame by frame and key by key (the default command; \`npm start\`)
   shell      boot the same guest with its serial console attached to this terminal
   stream     stream audio through the controller with the software guest driver (no emulator)
   help       this text; \`uhci help <command>\` for a command's options
   version    print the version
 
-Run \`uhci <command> --help\` for options.`;
+Run \`uhci <command> --help\` for options. \`start\` and \`shell\` boot Linux in v86, an optional
+peer dependency of the published package: \`npm install v86\` next to uhci.`;
 
 const COMMANDS: Record<string, { run: (argv: readonly string[]) => Promise<number>; help: string }> = {
   start: { run: runStart, help: START_HELP },
