@@ -45,7 +45,14 @@ export interface BenchOptions {
   command: string;
 }
 
-export const BENCHMARK_NAMES = ["frame-cost", "allocations", "sim-speed", "realtime", "v86"] as const;
+export const BENCHMARK_NAMES = [
+  "frame-cost",
+  "allocations",
+  "async-backlog",
+  "sim-speed",
+  "realtime",
+  "v86",
+] as const;
 export type BenchmarkName = (typeof BENCHMARK_NAMES)[number];
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
