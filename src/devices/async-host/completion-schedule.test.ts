@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { SeededRandom } from "../../machine/seeded-random.ts";
 import { DEAD_TICKET, UsbPacket } from "../../usb/packet.ts";
 import { CompletionSchedule } from "./completion-schedule.ts";
 
@@ -81,11 +82,8 @@ describe("CompletionSchedule", () => {
 
   it("stays ordered under a random mix of adds, removes and takes", () => {
     const s = new CompletionSchedule(2, 64);
-    let seed = 1;
-    const rand = () => {
-      seed = (seed * 1103515245 + 12345) >>> 0;
-      return seed / 0x1_0000_0000;
-    };
+    const random = new SeededRandom(1);
+    const rand = () => random.next();
     const held = new Set<number>();
     let now = 0;
     for (let step = 0; step < 5000; step++) {
