@@ -146,7 +146,8 @@ export class UsbPacket {
    * `data`). Returns false, changes nothing and counts a stale completion in the packet's pool when
    * the ticket is stale: the host cancelled that request (time-out, unplug, reset, restore, the guest
    * took the TD back), or it was completed already, or the packet now carries another request. Never
-   * throws: a bad length is clamped to the buffer, an `async` status is taken as a time-out.
+   * throws: a length beyond the buffer is clamped to it, a negative or NaN one is 0, an `async` status
+   * is taken as a time-out.
    */
   complete(ticket: AsyncTicket, status: FinalPacketStatus, actualLength = 0): boolean {
     if (!this.isPending(ticket)) {
@@ -154,7 +155,9 @@ export class UsbPacket {
       return false;
     }
     this.status = (status as PacketStatus) === PacketStatus.Async ? PacketStatus.IoError : status;
-    this.actualLength = actualLength >= 0 && actualLength <= this.data.length ? Math.floor(actualLength) : 0;
+    // More than the buffer holds is clamped to it (the host then sees more than it asked for: babble).
+    const most = this.data.length;
+    this.actualLength = actualLength > most ? most : actualLength >= 0 ? Math.floor(actualLength) : 0;
     this.state = PacketState.Complete;
     this.onComplete?.(this);
     return true;

@@ -176,10 +176,10 @@ export class AsyncQueue {
     const packet = pairing.packet;
     const device = pairing.device;
     this.release(pairing);
-    if (packet !== null && packet.state === PacketState.Async) {
-      packet.cancel();
-      device?.cancelPacket(packet);
-    }
+    if (packet === null) return;
+    // (Cancelled already: marked by cancelAll before any device was told.)
+    if (packet.state === PacketState.Async) packet.cancel();
+    if (packet.state === PacketState.Cancelled) device?.cancelPacket(packet);
   }
 
   /**
@@ -208,8 +208,16 @@ export class AsyncQueue {
     }
   }
 
-  /** Cancels every pairing (of one device, or all). */
+  /**
+   * Cancels every pairing (of one device, or all). Every packet is marked cancelled before any device
+   * is told, so that nothing a device does while being told — completing its other requests from inside
+   * cancelPacket, against the backend rules — can land: those answers meet dead tickets.
+   */
   cancelAll(device: UsbDevice | null): void {
+    for (let i = 0; i < this.count; i++) {
+      const p = this.slots[i]!;
+      if (device === null || p.device === device) p.packet?.cancel();
+    }
     for (let i = this.count - 1; i >= 0; i = Math.min(i, this.count) - 1) {
       const p = this.slots[i]!;
       if (device === null || p.device === device) this.cancel(p);
