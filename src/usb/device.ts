@@ -13,11 +13,15 @@ export interface UsbDevice {
   readonly address: number;
   /**
    * Handles one transaction addressed to this device. Sets `packet.status` (and `actualLength` for IN),
-   * or calls `packet.deferred()` and completes it later with `packet.complete()`.
+   * or calls `packet.deferred()` and completes it later with `packet.complete(ticket, …)`, presenting
+   * the ticket `deferred()` returned (src/devices/async-host/README.md).
    * Must not throw because of anything the host sent.
    */
   handlePacket(packet: UsbPacket): void;
-  /** The host takes back an in-flight packet; the device must not complete it. */
+  /**
+   * The host takes back an in-flight packet. The device should forget it: its ticket is dead, so a
+   * completion would be refused (and counted as stale).
+   */
   cancelPacket(packet: UsbPacket): void;
   /** Bus reset (USB 2.0 9.1.1.3): back to the Default state at address 0, unconfigured. */
   reset(): void;
