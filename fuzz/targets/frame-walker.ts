@@ -185,8 +185,12 @@ class WalkerRun {
   readonly linkLimit: number;
   readonly maxFramesPerWakeup: number;
   /** The grid of the current run (from the last RS edge). */
+  /** The frame grid since RS: frame n is due at startMs + (n − startFrame) × periodMs ({@link frameDueMs}). */
   private startMs = 0;
+  private startFrame = 0;
   private periodMs = 1;
+  /** SOFMOD written while running: frames after `afterFrame` have the new length (UHCI 2.1.6). */
+  private sofmodChange: { periodMs: number; afterFrame: number } | null = null;
   private frnumAtStart = 0;
   private framesAtWakeStart = 0;
 
@@ -443,7 +447,7 @@ class WalkerRun {
     }
     // A driver keeps its queues busy: it submits completed transfers again between frames.
     if (this.image.resubmissions.length > 0 && this.rng.chance(0.5)) this.resubmit(index);
-    const due = this.startMs + (this.hc.framesRun + 1) * this.periodMs;
+    const due = this.frameDueMs(this.hc.framesRun + 1);
     this.step(
       `${index}: frame ${this.hc.framesRun + 1} (FRNUM ${hex(this.hc.ioRead(Reg.FRNUM, 2))})`,
       () => {
@@ -746,12 +750,47 @@ class WalkerRun {
   private write(offset: number, width: 1 | 2 | 4, value: number): void {
     const wasRunning = this.running;
     this.hc.ioWrite(offset, width, value);
+    const periodMs = (11936 + this.hc.ioRead(Reg.SOFMOD, 1)) / 12000;
     if (!wasRunning && this.running) {
       this.startMs = this.clock.now();
-      this.periodMs = (11936 + this.hc.ioRead(Reg.SOFMOD, 1)) / 12000;
+      this.startFrame = 0;
+      this.periodMs = periodMs;
+      this.sofmodChange = null;
       this.frnumAtStart = this.hc.ioRead(Reg.FRNUM, 2);
       check(this.hc.framesRun === 0, "frames counted before the first one ran");
+    } else if (wasRunning && this.running) {
+      // UHCI 2.1.6: a SOFMOD write changes the length of the frames after the one in progress.
+      const now = this.clock.now();
+      const change = this.sofmodChange;
+      if (change !== null && this.frameDueMs(change.afterFrame) <= now) {
+        // The earlier change is in force: its grid continues from the end of its last old-length frame.
+        this.startMs = this.frameDueMs(change.afterFrame);
+        this.startFrame = change.afterFrame;
+        this.periodMs = change.periodMs;
+      }
+      this.sofmodChange =
+        periodMs === this.periodMs ? null : { periodMs, afterFrame: this.framesDue(now) + 1 };
     }
+  }
+
+  /** When frame n (counted from RS) is due. */
+  private frameDueMs(n: number): number {
+    const change = this.sofmodChange;
+    if (change === null || n <= change.afterFrame) {
+      return this.startMs + (n - this.startFrame) * this.periodMs;
+    }
+    const end = this.startMs + (change.afterFrame - this.startFrame) * this.periodMs;
+    return end + (n - change.afterFrame) * change.periodMs;
+  }
+
+  /** How many frames are due at `now` (a small epsilon: a frame exactly due is due). */
+  private framesDue(now: number): number {
+    const change = this.sofmodChange;
+    if (change !== null) {
+      const end = this.frameDueMs(change.afterFrame);
+      if (now >= end) return change.afterFrame + Math.floor((now - end) / change.periodMs + 1e-9);
+    }
+    return this.startFrame + Math.floor((now - this.startMs) / this.periodMs + 1e-9);
   }
 
   private enablePort(port: number): void {
@@ -831,8 +870,8 @@ class WalkerRun {
       const ran = hc.framesRun;
       if (running) {
         const now = this.clock.now();
-        const due = Math.floor((now - this.startMs) / this.periodMs + 1e-9);
-        const justDue = ran === due - 1 && this.startMs + due * this.periodMs > now;
+        const due = this.framesDue(now);
+        const justDue = ran === due - 1 && this.frameDueMs(due) > now;
         check(ran === due || justDue, () => `${ran} frames ran but ${due} were due`);
         check(
           frnum === ((this.frnumAtStart + ran) & 0x7ff),

@@ -12,6 +12,17 @@ export interface RootHubHost {
   resumeSignalled(): void;
 }
 
+/** What resets the controller (UHCI 2.1.1 USBCMD); each treats the ports differently ({@link RootHub.reset}). */
+export const ResetKind = {
+  /** Power-on or PCI reset: as GRESET, without the bus reset signalling (the devices power up anyway). */
+  PowerOn: "power-on",
+  /** USBCMD.GRESET: reset on the bus, then the whole controller including the root hub. */
+  Global: "global",
+  /** USBCMD.HCRESET: the controller's logic only; nothing sent on the bus. */
+  HostController: "host-controller",
+} as const;
+export type ResetKind = (typeof ResetKind)[keyof typeof ResetKind];
+
 /** How {@link RootHub.restorePorts} restores one port. */
 export interface PortRestore {
   readonly portsc: number;
@@ -62,18 +73,31 @@ export class RootHub {
   }
 
   /**
-   * Controller reset (HCRESET/GRESET/power-on): every port disabled; present devices show a new connect.
-   * `virtualDisconnect` is HCRESET's variant (UHCI 2.1.1): it resets the connect state machines, which
-   * looks like a disconnect, so a port that was enabled also reports the hardware disable in PEC.
+   * The ports' part of a controller reset (UHCI 2.1.1):
+   * - power-on and GRESET: reset is driven on the bus, so every device returns to its default state
+   *   (address 0, unconfigured), and the ports return to their power-on state: disabled, not suspended,
+   *   a present device showing as a new connection (CCS, CSC);
+   * - HCRESET sends nothing on the bus: the devices are not reset and keep their address and
+   *   configuration. It resets each port's connect state machine, which looks like a disconnect: the
+   *   port is disabled (PEC if it was enabled), CSC is set, and the device is seen again (CCS, LSDA).
+   *   It affects PORTSC bits 8 and 3:0 only: suspend, port reset and resume detect keep their values
+   *   (Linux's uhci-hcd clears them itself after an HCRESET for that reason). Nothing is signalled to
+   *   the devices: a disabled port carries no traffic, so a suspended device stays suspended.
    */
-  reset(virtualDisconnect = false): void {
+  reset(kind: ResetKind): void {
     this.globalSuspend = false;
     this.ports.forEach((port, i) => {
-      const wasEnabled = port.enabled;
-      port.setEnabled(false);
-      port.reset();
+      const before = this.portsc(i);
       let value = PortSc.ALWAYS_ONE | (port.connected ? PortSc.CSC : 0);
-      if (virtualDisconnect && wasEnabled) value |= PortSc.PEC;
+      if (kind === ResetKind.HostController) {
+        if (port.enabled) value |= PortSc.PEC;
+        value |= before & (PortSc.SUSP | PortSc.PR | PortSc.RD);
+        // Disabled without a word to the device (no bus reset, no resume): its suspend flag stays.
+        port.restoreFlags(false, port.suspended);
+      } else {
+        port.setEnabled(false);
+        port.reset();
+      }
       this.setPortsc(i, value);
     });
   }

@@ -13,7 +13,7 @@ import { FrameClock } from "./frame-clock.ts";
 import { FrameWalker, UsbIntCause, type WalkerHost } from "./frame-walker.ts";
 import { type PciIdentity, PIIX3_UHCI } from "./pci-identity.ts";
 import { REG, UHCI_IO_SIZE, UsbCmd, UsbIntr, UsbSts, uhciRegisterSpecs } from "./registers.ts";
-import { type PortRestore, RootHub } from "./root-hub.ts";
+import { type PortRestore, ResetKind, RootHub } from "./root-hub.ts";
 
 export interface UhciOptions {
   memory: GuestMemory;
@@ -106,7 +106,7 @@ export class UhciController {
       () => this.runFrame(),
       options.maxFramesPerWakeup ?? UHCI_DEFAULTS.maxFramesPerWakeup,
     );
-    this.resetController();
+    this.resetController(ResetKind.PowerOn);
   }
 
   // ---- Bus face -------------------------------------------------------------------------------
@@ -136,9 +136,13 @@ export class UhciController {
     return this.rootHub.ports;
   }
 
-  /** Hardware reset (PCI reset / power-on). */
+  /**
+   * Hardware reset (power-on, PCI RST#): like GRESET, every register and port back to its power-on
+   * state and the devices reset. The PCI configuration space ({@link pci}) has its own reset, since an
+   * emulator's firmware programs it and its snapshots may carry it.
+   */
   reset(): void {
-    this.resetController();
+    this.resetController(ResetKind.PowerOn);
   }
 
   // ---- Observability ----------------------------------------------------------------------------
@@ -177,7 +181,6 @@ export class UhciController {
       isoDroppedUnlinked: dropped.unlinked,
     };
   }
-
 
   // ---- Snapshots ----------------------------------------------------------------------------------
 
@@ -294,6 +297,8 @@ export class UhciController {
       for (const apply of devices) apply();
       this.rootHub.restorePorts(saved.globalSuspend, plans);
       this.frameClock.restoreState(saved.frameClock);
+      // A SOFMOD written shortly before the save whose first frame had not come yet: it comes next.
+      this.frameClock.setPeriod(this.framePeriodMs());
       this.updateIrq();
     };
   }
@@ -319,6 +324,11 @@ export class UhciController {
         // UHCI 2.1.4: FRNUM is written only while the controller is halted.
         if (!this.isHalted()) this.registers.set(REG.FRNUM, before);
         break;
+      case REG.SOFMOD:
+        // UHCI 2.1.6: "the SOF timing of the next frame will be adjusted" — from the frame after the one
+        // in progress, on the same grid; not at the next Run/Stop edge.
+        this.frameClock.setPeriod(this.framePeriodMs());
+        break;
       default:
         if (register >= REG.PORTSC1 && register < REG.PORTSC1 + this.rootHub.ports.length) {
           this.rootHub.portWritten(register - REG.PORTSC1, before);
@@ -329,16 +339,19 @@ export class UhciController {
   private commandWritten(before: number): void {
     const cmd = this.registers.get(REG.USBCMD);
     if (cmd & UsbCmd.GRESET) {
-      // UHCI 2.1.1 GRESET: the bus is reset and the controller with it while the bit is held. Other bits
-      // written meanwhile reach a controller in reset: they do not stick (HCRESET would never clear, RS
-      // would read 1 while halted).
-      if (!(before & UsbCmd.GRESET)) this.resetController();
+      // UHCI 2.1.1 GRESET: the controller sends reset on the bus (every device returns to its default
+      // state) and resets all its logic, the root hub's registers included, while the bit is held. Other
+      // bits written meanwhile reach a controller in reset: they do not stick (HCRESET would never clear,
+      // RS would read 1 while halted).
+      if (!(before & UsbCmd.GRESET)) this.resetController(ResetKind.Global);
       this.registers.set(REG.USBCMD, UsbCmd.GRESET);
       return;
     }
     if (cmd & UsbCmd.HCRESET) {
-      // UHCI 2.1.1 HCRESET: reset, then the bit clears itself.
-      this.resetController(true);
+      // UHCI 2.1.1 HCRESET: the controller's logic is reset and the bit clears itself; no reset is sent
+      // on the bus (devices keep their address and configuration). Linux's uhci-hcd uses it to take
+      // over from the BIOS and relies on the virtual disconnect it causes (RootHub.reset).
+      this.resetController(ResetKind.HostController);
       return;
     }
     const wasRunning = (before & UsbCmd.RS) !== 0 && this.frameClock.isRunning;
@@ -353,9 +366,12 @@ export class UhciController {
   private start(): void {
     const sts = this.registers.get(REG.USBSTS);
     this.registers.set(REG.USBSTS, sts & ~UsbSts.HCHALTED);
-    // SOFMOD: frame length = 11936 + SOFMOD bit times at 12 Mbit/s; 64 (the reset value) is 1 ms.
-    const period = (11936 + this.registers.get(REG.SOFMOD)) / 12000;
-    this.frameClock.start(period);
+    this.frameClock.start(this.framePeriodMs());
+  }
+
+  /** UHCI 2.1.6: frame length = 11936 + SOFMOD bit times at 12 Mbit/s; 64 (the reset value) is 1 ms. */
+  private framePeriodMs(): number {
+    return (11936 + this.registers.get(REG.SOFMOD)) / 12000;
   }
 
   private stop(): void {
@@ -379,14 +395,18 @@ export class UhciController {
     this.registers.set(REG.USBSTS, halted ? sts | UsbSts.HCHALTED : sts & ~UsbSts.HCHALTED);
   }
 
-  /** `hcReset`: the reset is USBCMD.HCRESET, whose port effects differ (see RootHub.reset). */
-  private resetController(hcReset = false): void {
+  /**
+   * Resets the controller's registers (UHCI 2.1.1–2.1.6) and lets the root hub reset the ports as
+   * `kind` does to them (RootHub.reset): PORTSC belongs to the root hub, since HCRESET keeps some of it.
+   */
+  private resetController(kind: ResetKind): void {
     this.frameClock.stop();
     this.asyncs.cancelAll(null);
-    this.registers.reset();
+    const r = this.registers;
+    for (let i = 0; i < REG.PORTSC1; i++) r.set(i, r.specs[i]!.reset);
     this.usbIntCauses = 0;
     this.walker.pendingInterrupts = 0;
-    this.rootHub.reset(hcReset);
+    this.rootHub.reset(kind);
     this.updateIrq();
   }
 
