@@ -1,3 +1,5 @@
+import { copyBytes, SHORT_COPY_BYTES, WordViewCache, type WordViews, wordViews } from "./byte-copy.ts";
+
 /**
  * Guest physical memory as a DMA master sees it.
  *
@@ -32,16 +34,22 @@ export function inRam(size: number, address: number, length: number): boolean {
   );
 }
 
-/** Guest memory backed by one host `Uint8Array`: for tests, benchmarks and the software guest. */
+/**
+ * Guest memory backed by one host `Uint8Array`: for tests, benchmarks and the software guest.
+ * Range copies allocate nothing (see byte-copy.ts: the frame walker copies on every transaction).
+ */
 export class RamGuestMemory implements GuestMemory {
   readonly bytes: Uint8Array;
   readonly size: number;
   private readonly view: DataView;
+  private readonly ram: WordViews;
+  private readonly packetViews = new WordViewCache();
 
   constructor(size: number) {
     if (!Number.isInteger(size) || size <= 0)
       throw new RangeError(`RAM size must be a positive integer, got ${size}`);
-    this.bytes = new Uint8Array(size);
+    this.ram = wordViews(new Uint8Array(size));
+    this.bytes = this.ram.bytes;
     this.size = size;
     this.view = new DataView(this.bytes.buffer);
   }
@@ -59,13 +67,23 @@ export class RamGuestMemory implements GuestMemory {
 
   read(address: number, into: Uint8Array, length: number): boolean {
     if (length > into.length || !inRam(this.size, address, length)) return false;
-    into.set(this.bytes.subarray(address, address + length), 0);
+    if (length < SHORT_COPY_BYTES) {
+      const bytes = this.bytes;
+      for (let i = 0; i < length; i++) into[i] = bytes[address + i]!;
+    } else {
+      copyBytes(this.ram, address, this.packetViews.of(into), 0, length);
+    }
     return true;
   }
 
   write(address: number, from: Uint8Array, length: number): boolean {
     if (length > from.length || !inRam(this.size, address, length)) return false;
-    this.bytes.set(length === from.length ? from : from.subarray(0, length), address);
+    if (length < SHORT_COPY_BYTES) {
+      const bytes = this.bytes;
+      for (let i = 0; i < length; i++) bytes[address + i] = from[i]!;
+    } else {
+      copyBytes(this.packetViews.of(from), 0, this.ram, address, length);
+    }
     return true;
   }
 
