@@ -1,8 +1,9 @@
+import { PciCommand, PciConfigOffset } from "../../controller/uhci/pci-config.ts";
 import { UhciController, type UhciOptions } from "../../controller/uhci/uhci-controller.ts";
 import { VirtualClock } from "../../machine/clock.ts";
 import type { IrqLine } from "../../machine/irq-line.ts";
 import { V86GuestMemory } from "./v86-guest-memory.ts";
-import { V86_UHCI_STATE_ENTRY, type V86Internals, v86Internals } from "./v86-shim.ts";
+import { V86_UHCI_STATE_ENTRY, type V86Internals, type V86PciBar, v86Internals } from "./v86-shim.ts";
 import { controllerStateIn, withControllerState } from "./v86-state.ts";
 
 /** PCI 00:01.2 — function 2 of the PIIX3 ISA bridge device, where a PIIX3's USB function sits. */
@@ -29,7 +30,7 @@ export interface UhciOnV86 {
   controller: UhciController;
   /** The clock the controller runs on; the adapter advances it to v86's time in the timer hook. */
   clock: VirtualClock;
-  /** The I/O base the BAR holds now (after any BIOS relocation). */
+  /** The I/O port the BAR decodes now (after any BIOS relocation): controller.pci.ioBase in x86's 64 KiB. */
   currentIoBase(): number;
   /** Restores v86's timer hook and stops using the controller. */
   detach(): void;
@@ -56,7 +57,6 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
   };
   const clock = new VirtualClock(performance.now());
   const controller = new UhciController({ ...options, memory: new V86GuestMemory(cpu), irq, clock });
-  const identity = controller.pci;
 
   // Port handlers: offset i is bound to its own closure, so the handlers stay right when v86 moves the
   // whole BAR's port entries after the BIOS reprograms it.
@@ -78,54 +78,39 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
     );
   }
 
-  const space = new Uint8Array(256);
-  const put = (offset: number, width: number, value: number) => {
-    for (let b = 0; b < width; b++) space[offset + b] = (value >>> (8 * b)) & 0xff;
-  };
-  put(0x00, 2, identity.vendorId);
-  put(0x02, 2, identity.deviceId);
-  put(0x04, 2, 0x0005); // command: I/O space + bus master, as firmware would leave it
-  put(0x08, 1, identity.revision);
-  put(0x09, 3, identity.classCode);
-  put(0x0e, 1, 0x00); // header type 0
-  put(0x10 + 4 * identity.ioBar.index, 4, ioBase | 1);
-  put(0x3d, 1, identity.interruptPin);
-  for (const extra of identity.configBytes) put(extra.offset, extra.width, extra.value);
-  const bars: ({ size: number } | undefined)[] = [];
-  bars[identity.ioBar.index] = { size: identity.ioBar.size };
-  const config = pci.register_device({
-    pci_id: devfn,
-    pci_space: Array.from(space),
-    pci_bars: bars,
-    name: "uhci",
-  });
-
-  // USBLEGSUP (config 0xC0) has write-1-to-clear status bits; v86 stores config writes verbatim.
-  const legsupDword = 0xc0 >> 2;
+  // The PCI function is the controller's (controller.pci): the adapter only connects it to v86's bus.
+  // First what firmware would have left (v86 can move a BAR only to ports ≥ 0x1000, so it starts at
+  // one; SeaBIOS relocates it): the BAR at `ioBase`, I/O decoding and bus mastering on.
+  const config = controller.pci;
+  const barIndex = config.identity.ioBar.index;
+  config.write32(PciConfigOffset.BAR0 + 4 * barIndex, ioBase);
+  config.write16(PciConfigOffset.COMMAND, PciCommand.IO_SPACE | PciCommand.BUS_MASTER);
+  const bars: (V86PciBar | undefined)[] = [];
+  const bar: V86PciBar = { size: config.identity.ioBar.size };
+  bars[barIndex] = bar;
+  pci.register_device({ pci_id: devfn, pci_space: Array.from(config.bytes), pci_bars: bars, name: "uhci" });
+  // v86 answers configuration reads from its copy of the space and carries that copy in save_state and
+  // restore_state: make its copy a view of the function's own bytes, so there is one space.
+  pci.device_spaces[devfn] = new Int32Array(config.bytes.buffer, config.bytes.byteOffset, 64);
+  // v86 has no configuration-write hook for a device (it stores writes verbatim), so configuration
+  // cycles addressed to this function are routed to it; every other function's go to v86 as before.
+  // A BAR the guest moves takes its I/O handlers along through v86's own mover (ports ≥ 0x1000 only).
+  config.onBarMoved = (_index, from, to) => pci.set_io_bars(bar, from & 0xffff, to & 0xffff);
+  const originalWrite8 = pci.pci_write8;
   const originalWrite16 = pci.pci_write16;
   const originalWrite32 = pci.pci_write32;
-  const originalWrite8 = pci.pci_write8;
-  const legacyFix = (address: number, before: number): void => {
-    if (address >> 8 !== devfn || (address & 0xfc) !== 0xc0) return;
-    const now = config[legsupDword] ?? 0;
-    const w1c = identity.legacySupportWriteOneToClear;
-    const cleared = before & ~(now & w1c) & w1c;
-    config[legsupDword] = ((now & ~w1c) | cleared) >>> 0;
-  };
+  const ours = (address: number): boolean => ((address >>> 8) & 0xffff) === devfn;
   pci.pci_write8 = function (address, value) {
-    const before = config[legsupDword] ?? 0;
-    originalWrite8.call(this, address, value);
-    legacyFix(address, before);
+    if (ours(address)) config.write8(address & 0xff, value);
+    else originalWrite8.call(this, address, value);
   };
   pci.pci_write16 = function (address, value) {
-    const before = config[legsupDword] ?? 0;
-    originalWrite16.call(this, address, value);
-    legacyFix(address, before);
+    if (ours(address)) config.write16(address & 0xff, value);
+    else originalWrite16.call(this, address, value);
   };
   pci.pci_write32 = function (address, value) {
-    const before = config[legsupDword] ?? 0;
-    originalWrite32.call(this, address, value);
-    legacyFix(address, before);
+    if (ours(address)) config.write32(address & 0xff, value);
+    else originalWrite32.call(this, address, value);
   };
 
   // The frame clock runs from v86's periodic device hook, catching up to v86's time. It never asks to
@@ -173,7 +158,7 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
   return {
     controller,
     clock,
-    currentIoBase: () => ((config[4 + identity.ioBar.index] ?? 0) & 0xfffc) >>> 0,
+    currentIoBase: () => config.ioBase & 0xffff,
     detach: () => {
       cpu.get_state = originalGetState;
       cpu.set_state = originalSetState;
@@ -181,6 +166,7 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
       pci.pci_write8 = originalWrite8;
       pci.pci_write16 = originalWrite16;
       pci.pci_write32 = originalWrite32;
+      config.onBarMoved = null;
     },
   };
 }

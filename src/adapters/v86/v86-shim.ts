@@ -24,9 +24,13 @@ export interface V86Pci {
   register_device(device: V86PciDevice): Int32Array;
   raise_irq(pciId: number): void;
   lower_irq(pciId: number): void;
+  /** Configuration writes (address = bus/devfn/register as at port 0xCF8); v86 stores them verbatim. */
   pci_write8(address: number, value: number): void;
   pci_write16(address: number, value: number): void;
   pci_write32(address: number, value: number): void;
+  /** Moves a registered I/O BAR's port handlers from one base to another (ports ≥ 0x1000 only). */
+  set_io_bars(bar: V86PciBar, from: number, to: number): void;
+  /** Each devfn's configuration space, which configuration reads and save_state/restore_state use. */
   device_spaces: (Int32Array | undefined)[];
 }
 
@@ -85,7 +89,10 @@ export function v86Internals(emulator: unknown): V86Internals {
       missing.push("cpu.devices.pci.register_device");
     if (typeof cpu.devices?.pci?.raise_irq !== "function") missing.push("cpu.devices.pci.raise_irq");
     if (typeof cpu.devices?.pci?.lower_irq !== "function") missing.push("cpu.devices.pci.lower_irq");
-    if (typeof cpu.devices?.pci?.pci_write16 !== "function") missing.push("cpu.devices.pci.pci_write16");
+    for (const name of ["pci_write8", "pci_write16", "pci_write32", "set_io_bars"]) {
+      if (typeof cpu.devices?.pci?.[name] !== "function") missing.push(`cpu.devices.pci.${name}`);
+    }
+    if (!Array.isArray(cpu.devices?.pci?.device_spaces)) missing.push("cpu.devices.pci.device_spaces");
     if (typeof cpu.io?.register_read !== "function") missing.push("cpu.io.register_read");
     if (typeof cpu.io?.register_write !== "function") missing.push("cpu.io.register_write");
     if (!(cpu.wasm_memory?.buffer instanceof ArrayBuffer)) missing.push("cpu.wasm_memory");

@@ -29,6 +29,7 @@ function fakeEmulator() {
         pci_write8: () => {},
         pci_write16: () => {},
         pci_write32: () => {},
+        set_io_bars: () => {},
       },
     },
     io: { register_read: () => {}, register_write: () => {} },

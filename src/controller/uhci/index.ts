@@ -1,6 +1,7 @@
 export * from "./async-queue.ts";
 export * from "./controller-state.ts";
 export * from "./link-pointer.ts";
+export * from "./pci-config.ts";
 export * from "./pci-identity.ts";
 export * from "./queue-head.ts";
 export * from "./registers.ts";

@@ -11,7 +11,7 @@ import { AsyncQueue } from "./async-queue.ts";
 import { controllerStateJson, readControllerState } from "./controller-state.ts";
 import { FrameClock } from "./frame-clock.ts";
 import { FrameWalker, UsbIntCause, type WalkerHost } from "./frame-walker.ts";
-import { type PciIdentity, PIIX3_UHCI } from "./pci-identity.ts";
+import { UhciPciFunction } from "./pci-config.ts";
 import { REG, UHCI_IO_SIZE, UsbCmd, UsbIntr, UsbSts, uhciRegisterSpecs } from "./registers.ts";
 import { type PortRestore, ResetKind, RootHub } from "./root-hub.ts";
 
@@ -53,11 +53,16 @@ export const UHCI_DEFAULTS = {
 
 /**
  * An Intel UHCI host controller (UHCI Design Guide rev 1.1), built from injected parts: guest memory
- * for DMA, a level IRQ line and a clock. It exposes a 32-byte I/O register window and a PCI identity;
- * an emulator adapter maps them. Nothing a guest writes makes it throw.
+ * for DMA, a level IRQ line and a clock. It exposes a 32-byte I/O register window and a PCI function
+ * (configuration space with BAR4); an emulator adapter maps them. Nothing a guest writes makes it throw.
  */
 export class UhciController {
-  readonly pci: PciIdentity = PIIX3_UHCI;
+  /**
+   * The PCI function (vendor 8086, device 7020, class 0C0300): its configuration space, BAR4 and
+   * USBLEGSUP. An emulator routes configuration cycles to it and maps {@link ioRead}/{@link ioWrite}
+   * where its BAR says (docs/architecture.md, "Mapping the controller into another emulator").
+   */
+  readonly pci = new UhciPciFunction();
   readonly ioSize = UHCI_IO_SIZE;
   readonly registers: RegisterBlock;
   readonly rootHub: RootHub;
