@@ -1,33 +1,16 @@
-import { DescriptorType, Pid, RequestType, StandardRequest } from "../../src/usb/constants.ts";
+import { DescriptorType, RequestType, StandardRequest } from "../../src/usb/constants.ts";
 import type { UsbDevice } from "../../src/usb/device.ts";
-import { PacketState, PacketStatus, UsbPacket } from "../../src/usb/packet.ts";
+import { PacketStatus } from "../../src/usb/packet.ts";
 import { SetupPacket } from "../../src/usb/setup-packet.ts";
+import { PacketHost } from "../../src/usb/testing/packet-host.ts";
 
 /**
- * A device-to-host control request done the simple way (SETUP, INs of up to 64 bytes, status OUT),
- * for collecting the descriptors devices serve. Returns null when any stage is not ACKed at once.
+ * A device-to-host control request through the shared test host (data packets of 64 bytes), for
+ * collecting the descriptors devices serve. Returns null when any stage is not ACKed at once.
  */
 export function controlIn(device: UsbDevice, setup: SetupPacket): Uint8Array | null {
-  const packet = new UsbPacket();
-  const transact = (pid: number, length: number): boolean => {
-    packet.init(pid, device.address, 0, length);
-    device.handlePacket(packet);
-    if (packet.state === PacketState.Async) return false;
-    packet.finish();
-    return packet.status === PacketStatus.Ack;
-  };
-  setup.encode(packet.data);
-  if (!transact(Pid.Setup, 8)) return null;
-  const data: number[] = [];
-  while (data.length < setup.wLength) {
-    const ask = Math.min(64, setup.wLength - data.length);
-    // Each init keeps the buffer, so the SETUP bytes are not resent; the IN overwrites them.
-    if (!transact(Pid.In, ask)) return null;
-    for (let i = 0; i < packet.actualLength; i++) data.push(packet.data[i]!);
-    if (packet.actualLength < ask) break;
-  }
-  if (!transact(Pid.Out, 0)) return null;
-  return Uint8Array.from(data);
+  const transfer = new PacketHost(device, 64).control(setup);
+  return transfer.status === PacketStatus.Ack ? Uint8Array.from(transfer.data) : null;
 }
 
 /** GET_DESCRIPTOR to the device (or, with `toInterface`, to interface 0: HID class descriptors). */
