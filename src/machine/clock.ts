@@ -1,8 +1,12 @@
 /**
  * Time for devices: a clock and reusable timers.
  *
- * Timers are objects that are armed again and again (never one allocation per wake-up), because the
- * UHCI frame clock re-arms itself every millisecond.
+ * Timers are objects that are armed again and again, because the UHCI frame clock re-arms itself
+ * every millisecond: re-arming allocates nothing (VirtualClock always; RealTimeClock on Node, where
+ * one host timer per clock is re-armed in place with `refresh()`, while waits stay under
+ * {@link REAL_TIME_TICK_HORIZON_MS}). A clock keeps only armed timers: advancing it costs
+ * O(log armed) per firing, however many timers were ever made, and a disarmed or disposed timer is
+ * forgotten by its clock.
  */
 export interface Clock {
   /** Milliseconds since an arbitrary origin; may be fractional. */
@@ -12,36 +16,180 @@ export interface Clock {
 }
 
 export interface Timer {
-  /** Arms (or re-arms) the timer to fire at the absolute time `atMs`; a time in the past fires soon. */
+  /**
+   * Arms (or re-arms) the timer to fire at the absolute time `atMs`; a time in the past fires soon,
+   * NaN never (as +Infinity). Throws if the timer was disposed (a programming error in the host).
+   */
   arm(atMs: number): void;
   disarm(): void;
+  /** Disarms the timer for good: its owner is going away. Arming it again throws; disposing twice is fine. */
+  dispose(): void;
   readonly armed: boolean;
 }
 
-class VirtualTimer implements Timer {
-  armed = false;
+/**
+ * What both clocks keep for a timer: its due time, its creation order (timers due at the same time
+ * fire in the order they were created) and its place in the clock's queue (−1: not armed).
+ */
+abstract class QueuedTimer implements Timer {
   dueMs = 0;
+  /** Index in the queue's heap, −1 when not armed. */
+  slot = -1;
+  private disposed = false;
+
   constructor(
     readonly callback: (dueMs: number) => void,
-    private readonly clock: VirtualClock,
+    readonly order: number,
   ) {}
-  arm(atMs: number): void {
-    this.dueMs = Math.max(atMs, this.clock.now());
-    this.armed = true;
+
+  protected abstract get queue(): TimerQueue;
+  /** The clock's time now, for clamping a due time in the past. */
+  protected abstract currentMs(): number;
+  /** Told after the earliest due time may have changed. */
+  protected changed(): void {}
+
+  get armed(): boolean {
+    return this.slot >= 0;
   }
+
+  arm(atMs: number): void {
+    if (this.disposed) throw new Error("Timer.arm: the timer was disposed");
+    const now = this.currentMs();
+    // Not Math.max: NaN must not reach the heap (it compares false both ways and breaks its order).
+    this.dueMs = atMs >= now ? atMs : atMs < now ? now : Number.POSITIVE_INFINITY;
+    this.queue.schedule(this);
+    this.changed();
+  }
+
   disarm(): void {
-    this.armed = false;
+    if (this.slot < 0) return;
+    this.queue.remove(this);
+    this.changed();
+  }
+
+  dispose(): void {
+    this.disarm();
+    this.disposed = true;
+  }
+}
+
+/**
+ * The armed timers of one clock, earliest (due time, creation order) first: a binary min-heap in an
+ * array that only grows (to the most timers ever armed at once), so arming allocates nothing in steady
+ * state.
+ */
+class TimerQueue {
+  private readonly heap: (QueuedTimer | null)[] = [];
+  private count = 0;
+  private created = 0;
+
+  /** The next creation order number. */
+  nextOrder(): number {
+    return this.created++;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** The earliest armed timer, or null. */
+  first(): QueuedTimer | null {
+    return this.count > 0 ? this.heap[0]! : null;
+  }
+
+  /** Adds the timer, or moves it after its due time changed. */
+  schedule(timer: QueuedTimer): void {
+    let i = timer.slot;
+    if (i < 0) {
+      i = this.count++;
+      if (i === this.heap.length) this.heap.push(timer);
+      else this.heap[i] = timer;
+      timer.slot = i;
+    }
+    this.siftDown(this.siftUp(i));
+  }
+
+  remove(timer: QueuedTimer): void {
+    const i = timer.slot;
+    if (i < 0) return;
+    timer.slot = -1;
+    const lastIndex = --this.count;
+    const last = this.heap[lastIndex]!;
+    this.heap[lastIndex] = null;
+    if (i === lastIndex) return;
+    this.heap[i] = last;
+    last.slot = i;
+    this.siftDown(this.siftUp(i));
+  }
+
+  private static before(a: QueuedTimer, b: QueuedTimer): boolean {
+    return a.dueMs < b.dueMs || (a.dueMs === b.dueMs && a.order < b.order);
+  }
+
+  private siftUp(start: number): number {
+    const heap = this.heap;
+    const timer = heap[start]!;
+    let i = start;
+    while (i > 0) {
+      const parentIndex = (i - 1) >> 1;
+      const parent = heap[parentIndex]!;
+      if (!TimerQueue.before(timer, parent)) break;
+      heap[i] = parent;
+      parent.slot = i;
+      i = parentIndex;
+    }
+    heap[i] = timer;
+    timer.slot = i;
+    return i;
+  }
+
+  private siftDown(start: number): void {
+    const heap = this.heap;
+    const count = this.count;
+    const timer = heap[start]!;
+    let i = start;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= count) break;
+      const right = left + 1;
+      let child = left;
+      if (right < count && TimerQueue.before(heap[right]!, heap[left]!)) child = right;
+      const smaller = heap[child]!;
+      if (!TimerQueue.before(smaller, timer)) break;
+      heap[i] = smaller;
+      smaller.slot = i;
+      i = child;
+    }
+    heap[i] = timer;
+    timer.slot = i;
+  }
+}
+
+class VirtualTimer extends QueuedTimer {
+  constructor(
+    callback: (dueMs: number) => void,
+    private readonly clock: VirtualClock,
+    private readonly timers: TimerQueue,
+  ) {
+    super(callback, timers.nextOrder());
+  }
+  protected get queue(): TimerQueue {
+    return this.timers;
+  }
+  protected currentMs(): number {
+    return this.clock.now();
   }
 }
 
 /**
  * A clock that moves only when told: for tests, benchmarks, the software guest, and emulators that
  * bring their own notion of time (the v86 adapter advances it from v86's timer hook).
- * While advancing, each timer fires with `now()` equal to its due time, in due-time order.
+ * While advancing, each timer fires with `now()` equal to its due time, in due-time order (timers due
+ * at the same time in the order they were created).
  */
 export class VirtualClock implements Clock {
   private currentMs: number;
-  private readonly timers: VirtualTimer[] = [];
+  private readonly timers = new TimerQueue();
 
   constructor(startMs = 0) {
     this.currentMs = startMs;
@@ -52,9 +200,12 @@ export class VirtualClock implements Clock {
   }
 
   createTimer(callback: (dueMs: number) => void): Timer {
-    const timer = new VirtualTimer(callback, this);
-    this.timers.push(timer);
-    return timer;
+    return new VirtualTimer(callback, this, this.timers);
+  }
+
+  /** Timers armed now (for tests: the clock holds nothing else). */
+  get armedTimers(): number {
+    return this.timers.size;
   }
 
   /** Moves time forward by `ms`, firing every timer that falls due on the way. */
@@ -66,11 +217,11 @@ export class VirtualClock implements Clock {
   advanceTo(targetMs: number): void {
     if (!(targetMs >= this.currentMs)) return;
     for (;;) {
-      const next = this.nextDue(targetMs);
-      if (next === undefined) break;
+      const next = this.timers.first();
+      if (next === null || !(next.dueMs <= targetMs)) break;
+      this.timers.remove(next);
       // Never backwards: after jumpTo a timer may be due before now (otherwise due ≥ now always).
-      this.currentMs = Math.max(this.currentMs, next.dueMs);
-      next.armed = false;
+      if (next.dueMs > this.currentMs) this.currentMs = next.dueMs;
       next.callback(next.dueMs);
     }
     this.currentMs = targetMs;
@@ -87,50 +238,133 @@ export class VirtualClock implements Clock {
 
   /** The earliest armed due time, or undefined when no timer is armed. */
   nextDueMs(): number | undefined {
-    return this.nextDue(Number.POSITIVE_INFINITY)?.dueMs;
-  }
-
-  private nextDue(limitMs: number): VirtualTimer | undefined {
-    let best: VirtualTimer | undefined;
-    for (const timer of this.timers) {
-      if (timer.armed && timer.dueMs <= limitMs && (best === undefined || timer.dueMs < best.dueMs))
-        best = timer;
-    }
-    return best;
+    return this.timers.first()?.dueMs;
   }
 }
 
-class RealTimer implements Timer {
-  private handle: ReturnType<typeof setTimeout> | undefined;
-  private dueMs = 0;
+/**
+ * Waits up to this long are served by RealTimeClock's reusable 1 ms host tick on Node (re-armed in
+ * place, no allocation; a wait of 3 ms takes three ticks); longer ones by a one-off host timer.
+ */
+export const REAL_TIME_TICK_HORIZON_MS = 4;
+const REAL_TIME_TICK_MS = 1;
+
+/** Node's timer object (browsers return a number, which has nothing to re-arm). */
+interface RefreshableHandle {
+  refresh(): unknown;
+}
+type HostHandle = ReturnType<typeof setTimeout>;
+
+class RealTimer extends QueuedTimer {
   constructor(
-    private readonly callback: (dueMs: number) => void,
+    callback: (dueMs: number) => void,
     private readonly clock: RealTimeClock,
-  ) {}
-  get armed(): boolean {
-    return this.handle !== undefined;
+    private readonly timers: TimerQueue,
+  ) {
+    super(callback, timers.nextOrder());
   }
-  arm(atMs: number): void {
-    this.disarm();
-    this.dueMs = atMs;
-    this.handle = setTimeout(this.fire, Math.max(0, atMs - this.clock.now()));
+  protected get queue(): TimerQueue {
+    return this.timers;
   }
-  disarm(): void {
-    if (this.handle !== undefined) clearTimeout(this.handle);
-    this.handle = undefined;
+  protected currentMs(): number {
+    return this.clock.now();
   }
-  private readonly fire = (): void => {
-    this.handle = undefined;
-    this.callback(this.dueMs);
-  };
+  protected override changed(): void {
+    this.clock.reschedule();
+  }
 }
 
-/** Host real time from `performance.now()`, with Node/browser timers. */
+/**
+ * Host real time from `performance.now()`, with host timers: one host wake-up per clock (not one host
+ * timer per armed timer), set for the earliest due time.
+ *
+ * On Node a `setTimeout` call makes a new `Timeout` object (and a timer list for a new delay), which
+ * would be an allocation per frame for the frame clock. So waits up to
+ * {@link REAL_TIME_TICK_HORIZON_MS} use one 1 ms `Timeout` that is re-armed in place with `refresh()`
+ * from inside its own callback; Node never fires a timer sooner than 1 ms, so that is as early as a
+ * `setTimeout` of the exact wait. The tick is never cleared (a cleared `Timeout` cannot be refreshed):
+ * when nothing is due any more it fires once more, finds nothing, and stops. In browsers `setTimeout`
+ * returns a number and is simply called with the exact wait.
+ */
 export class RealTimeClock implements Clock {
+  private readonly timers = new TimerQueue();
+  /** Node's reusable 1 ms tick, once made; undefined on a host without `refresh()`. */
+  private tick: HostHandle | undefined;
+  private tickPending = false;
+  /** A one-off host timer (a long wait, or any wait on a host without `refresh()`). */
+  private oneOff: HostHandle | undefined;
+  /** Whether the host can re-arm a timer in place: unknown until the first `setTimeout`. */
+  private refreshable: boolean | undefined;
+  /** When the pending host wake-up (tick or one-off) is expected; +Infinity when none is pending. */
+  private hostWakeMs = Number.POSITIVE_INFINITY;
+  private firing = false;
+
   now(): number {
     return performance.now();
   }
+
   createTimer(callback: (dueMs: number) => void): Timer {
-    return new RealTimer(callback, this);
+    return new RealTimer(callback, this, this.timers);
   }
+
+  /** Makes sure a host wake-up comes by the earliest armed due time. */
+  reschedule(): void {
+    if (this.firing) return; // fire() reschedules once its callbacks have run
+    const first = this.timers.first();
+    if (first === null || first.dueMs === Number.POSITIVE_INFINITY) {
+      // Nothing to wake for: drop a one-off; a pending tick fires once more and finds nothing.
+      if (this.oneOff !== undefined) clearTimeout(this.oneOff);
+      this.oneOff = undefined;
+      if (!this.tickPending) this.hostWakeMs = Number.POSITIVE_INFINITY;
+      return;
+    }
+    const now = this.now();
+    const wait = Math.max(0, first.dueMs - now);
+    if (this.hostWakeMs <= now + wait) return; // a wake-up is coming in time
+    if (wait <= REAL_TIME_TICK_HORIZON_MS && this.refreshable !== false) {
+      if (this.tick === undefined) {
+        this.tick = setTimeout(this.fire, REAL_TIME_TICK_MS);
+        this.refreshable = typeof (this.tick as unknown as Partial<RefreshableHandle>).refresh === "function";
+        if (!this.refreshable) {
+          // A browser: this host timer is an ordinary one-off.
+          this.oneOff = this.tick;
+          this.tick = undefined;
+        } else {
+          this.tickPending = true;
+        }
+      } else if (!this.tickPending) {
+        (this.tick as unknown as RefreshableHandle).refresh();
+        this.tickPending = true;
+      }
+      // A tick already pending (set less than 1 ms ago) comes as soon as a new one could.
+      this.hostWakeMs = now + Math.min(wait, REAL_TIME_TICK_MS);
+      return;
+    }
+    if (this.oneOff !== undefined) clearTimeout(this.oneOff);
+    this.oneOff = setTimeout(this.fire, wait);
+    if (this.refreshable === undefined)
+      this.refreshable = typeof (this.oneOff as unknown as Partial<RefreshableHandle>).refresh === "function";
+    this.hostWakeMs = now + wait;
+  }
+
+  private readonly fire = (): void => {
+    // Either host timer may be calling: both are spent or superseded now.
+    this.tickPending = false;
+    if (this.oneOff !== undefined) clearTimeout(this.oneOff);
+    this.oneOff = undefined;
+    this.hostWakeMs = Number.POSITIVE_INFINITY;
+    this.firing = true;
+    try {
+      const now = this.now();
+      for (;;) {
+        const next = this.timers.first();
+        if (next === null || !(next.dueMs <= now)) break;
+        this.timers.remove(next);
+        next.callback(next.dueMs);
+      }
+    } finally {
+      this.firing = false;
+      this.reschedule();
+    }
+  };
 }

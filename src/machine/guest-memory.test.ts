@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { copyBytes, WordViewCache, wordViews } from "./byte-copy.ts";
 import { DMA_FAULT, RamGuestMemory } from "./guest-memory.ts";
+import { SeededRandom } from "./seeded-random.ts";
 
 /** A deterministic fill that differs at every byte position and between buffers. */
 function fill(bytes: Uint8Array, seed: number): void {
@@ -114,11 +115,8 @@ describe("RamGuestMemory range copies", () => {
 
 describe("copyBytes between word views", () => {
   it("copies between two buffers at random positions exactly like a byte loop", () => {
-    let seed = 12345;
-    const random = (n: number): number => {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return seed % n;
-    };
+    const rng = new SeededRandom(12345);
+    const random = (n: number): number => rng.below(n);
     for (let trial = 0; trial < 2000; trial++) {
       // Buffer lengths not a multiple of 4 too: the last word is partial and outside the word view.
       const a = wordViews(new Uint8Array(200 + random(8)));

@@ -23,6 +23,9 @@ class FakeHostTimer implements Timer {
   disarm(): void {
     this.armed = false;
   }
+  dispose(): void {
+    this.armed = false;
+  }
 }
 
 export class FakeHostClock implements Clock {
