@@ -27,14 +27,17 @@ export function expectedKeyEvents(text: string): InputEvent[] {
 export type TabletAction = { kind: "move"; x: number; y: number } | { kind: "click" };
 
 /**
- * The evdev events Linux should report for tablet actions starting from (0, 0): an axis event for each
- * coordinate that changed (evdev drops unchanged values), and BTN_LEFT down/up for a click.
+ * The evdev events Linux should report for tablet actions starting from (0, 0), all given at once: an
+ * axis event for each coordinate that changed (evdev drops unchanged values), and BTN_LEFT down/up for
+ * a click. A move followed directly by another move never reaches the guest: the tablet replaces the
+ * waiting position (UsbTablet.moveTo), so only the last of a run of moves is reported.
  */
 export function expectedTabletEvents(actions: readonly TabletAction[]): InputEvent[] {
   const events: InputEvent[] = [];
   let x = 0;
   let y = 0;
-  for (const action of actions) {
+  for (const [i, action] of actions.entries()) {
+    if (action.kind === "move" && actions[i + 1]?.kind === "move") continue;
     if (action.kind === "click") {
       events.push(
         { type: EvType.KEY, code: BtnCode.LEFT, value: 1 },

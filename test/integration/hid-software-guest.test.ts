@@ -104,7 +104,7 @@ describe("HID devices behind UHCI, driven by the software guest", () => {
     assert.equal(keyboard.pendingReports, 0);
   });
 
-  it("delivers every report of a 1,000-event mouse burst and a 1,000-event tablet burst, in order", () => {
+  it("a 1,000-event mouse burst and a 1,000-event tablet burst arrive coalesced, as from real devices", () => {
     const mouse = new UsbMouse();
     const tablet = new UsbTablet();
     const { driver } = bootGuest([mouse, tablet]);
@@ -113,24 +113,41 @@ describe("HID devices behind UHCI, driven by the software guest", () => {
     assert.ok(m.ok && t.ok);
     const moves = m.device.openInterruptIn(0x81);
     const points = t.device.openInterruptIn(0x81);
-    const expectedMoves: number[][] = [];
-    const expectedPoints: number[][] = [];
+    let sumX = 0;
     for (let i = 0; i < 1000; i++) {
       const dx = (i % 100) - 50;
       mouse.move(dx, 1);
-      expectedMoves.push([0, dx & 0xff, 1, 0]);
+      sumX += dx;
       const x = i * 32;
       tablet.moveTo(x, 32767 - x);
-      const y = 32767 - x;
-      expectedPoints.push([0, x & 0xff, x >> 8, y & 0xff, y >> 8, 0]);
     }
-    // Both endpoints are polled in the same frames; wait for both bursts.
-    const gotMoves = moves.waitForReports(1000, 20_000).map((r) => [...r]);
-    const gotPoints = [...points.take(), ...points.waitForReports(1000 - points.available, 20_000)].map(
-      (r) => [...r],
+    // Given between two polls, the moves add up in the waiting report (split at ±127) and the tablet's
+    // waiting position is replaced: far fewer reports than moves, and nothing is lost.
+    for (let ms = 0; mouse.pendingReports + tablet.pendingReports > 0 && ms < 20_000; ms += 50)
+      driver.run(50);
+    driver.run(50);
+    const gotMoves = moves.take().map((r) => [...r]);
+    const gotPoints = points.take().map((r) => [...r]);
+    const signed = (b: number) => (b << 24) >> 24;
+    assert.ok(
+      gotMoves.length >= Math.ceil(1000 / 127) && gotMoves.length < 250,
+      `${gotMoves.length} reports`,
     );
-    assert.deepEqual(gotMoves, expectedMoves);
-    assert.deepEqual(gotPoints, expectedPoints);
+    // A new report starts only when the waiting one had a field full (at ±127).
+    for (const r of gotMoves.slice(0, -1)) {
+      assert.ok(Math.abs(signed(r[1]!)) === 127 || Math.abs(signed(r[2]!)) === 127, `split early: ${r}`);
+    }
+    assert.equal(
+      gotMoves.reduce((sum, r) => sum + signed(r[1]!), 0),
+      sumX,
+    );
+    assert.equal(
+      gotMoves.reduce((sum, r) => sum + signed(r[2]!), 0),
+      1000,
+    );
+    const lastX = 999 * 32;
+    const lastY = 32767 - lastX;
+    assert.deepEqual(gotPoints, [[0, lastX & 0xff, lastX >> 8, lastY & 0xff, lastY >> 8, 0]]);
     assert.deepEqual(driver.anomalies, []);
   });
 });

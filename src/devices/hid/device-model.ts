@@ -24,6 +24,11 @@ export interface HidDeviceOptions {
   readonly serialNumber?: string;
   /** bInterval of the interrupt endpoints in frames (ms); 1–255, default 10. */
   readonly interval?: number;
+  /**
+   * The most input reports waiting for the host (at least 2; default 4096, see HidDevice): beyond it
+   * an event is merged into the newest report and counted in `reportsOverflowed`.
+   */
+  readonly reportQueueLimit?: number;
 }
 
 /** What a concrete device contributes to its descriptors. */

@@ -14,7 +14,21 @@ import {
   hidDeviceModel,
 } from "./device-model.ts";
 import { HidProtocol, HidReportType, HidRequest, HidSubclass } from "./hid-constants.ts";
-import { ReportQueue } from "./report-queue.ts";
+import { DEFAULT_REPORT_QUEUE_LIMIT, ReportQueue } from "./report-queue.ts";
+
+/**
+ * What made a queued report, so that later input of the same kind can go into it while it waits
+ * ({@link HidDevice.coalescable}). A state change (a key, a button) always gets a report of its own.
+ */
+export const ReportKind = {
+  /** Nothing queued, or a report nothing may be added to (a key or button change, a restored report). */
+  State: 0,
+  /** Pointer motion: relative dx/dy, or a tablet's absolute position. */
+  Motion: 1,
+  /** Wheel detents. */
+  Wheel: 2,
+} as const;
+export type ReportKind = (typeof ReportKind)[keyof typeof ReportKind];
 
 /** The kind and version of the HID layer of a saved state ({@link HidDevice.saveState}). */
 export const HID_DEVICE_STATE = "hid-device";
@@ -40,10 +54,18 @@ export interface HidDeviceSpec extends HidModelSpec {
  * The behaviour every emulated HID device shares: the HID class requests (HID 1.11 7.2), the report
  * descriptor, and an event queue feeding the interrupt IN endpoint.
  *
- * **Events are never lost.** Each input event appends one report to a FIFO; each interrupt IN poll sends
- * the oldest (NAK when there is none). Nothing is coalesced, so key order and every intermediate state
- * reach the host however bursty the input and however slowly the host polls. The FIFO grows as needed
- * and allocates only when an event is queued, never per poll.
+ * **A bounded queue that never loses a key or a button below its bound.** Each key or button change
+ * appends one report to a FIFO; each interrupt IN poll sends the oldest (NAK when there is none). So key
+ * order and every intermediate state reach the host however bursty the input and however slowly the
+ * host polls. Pointer motion is coalesced as a real mouse does between polls: a move goes into the
+ * newest waiting report when that one is motion too (relative deltas add up to the ±127 a field holds,
+ * the rest becomes new reports; a tablet's position is replaced), so moving a mouse while the host is
+ * not polling does not grow the queue. The queue holds at most `reportQueueLimit` reports (default
+ * {@link DEFAULT_REPORT_QUEUE_LIMIT}; 4096 keyboard reports are ~1,500 typed characters). At the bound
+ * an event is merged into the newest report instead (its state replaces the newest report's; relative
+ * fields add, clipped to their range), so the host still ends in the device's current state, with no
+ * stuck key; each such event is counted in {@link reportsOverflowed}. The FIFO grows as needed and
+ * allocates only when an event is queued, never per poll.
  *
  * **Input while not configured is kept**, so events given before the host finished enumerating still
  * arrive. A bus reset discards what is queued (counted in {@link reportsDiscarded}): the host that
@@ -78,6 +100,7 @@ export abstract class HidDevice extends UsbDeviceBase {
   private readonly defaultIdle: number;
   private readonly hidDescriptorBytes: Uint8Array;
   private readonly byteReply = new Uint8Array(1);
+  private readonly mergeScratch: Uint8Array;
   private protocolNow: HidProtocol = HidProtocol.Report;
   private idle: number;
   /** A resume was signalled during the current suspend; one is enough. */
@@ -85,7 +108,10 @@ export abstract class HidDevice extends UsbDeviceBase {
   private queued = 0;
   private sent = 0;
   private discarded = 0;
+  private overflowed = 0;
   private wakeups = 0;
+  /** The kind of the newest queued report ({@link ReportKind.State} when the queue is empty). */
+  private newestKind: ReportKind = ReportKind.State;
 
   protected constructor(spec: HidDeviceSpec, options: HidDeviceOptions) {
     super({ name: options.name ?? spec.defaultName, descriptors: hidDeviceModel(spec, options) });
@@ -100,7 +126,8 @@ export abstract class HidDevice extends UsbDeviceBase {
     this.defaultIdle = spec.defaultIdle;
     this.idle = spec.defaultIdle;
     this.inputState = new Uint8Array(this.inputLength);
-    this.queue = new ReportQueue(this.inputLength);
+    this.mergeScratch = new Uint8Array(this.inputLength);
+    this.queue = new ReportQueue(this.inputLength, options.reportQueueLimit ?? DEFAULT_REPORT_QUEUE_LIMIT);
     const hid = hidDescriptor({ reportDescriptor: spec.reportDescriptor });
     this.hidDescriptorBytes = Uint8Array.of(2 + hid.body.length, hid.type, ...hid.body);
   }
@@ -137,6 +164,20 @@ export abstract class HidDevice extends UsbDeviceBase {
     return this.discarded;
   }
 
+  /** The most reports that wait for the host; see {@link HidDeviceOptions.reportQueueLimit}. */
+  get reportQueueLimit(): number {
+    return this.queue.limit;
+  }
+
+  /**
+   * Input events that found the queue at its bound and were merged into the newest report instead of
+   * getting their own: the intermediate states they made were not seen by the host (its final state is
+   * right), and relative motion beyond a field's range was lost.
+   */
+  get reportsOverflowed(): number {
+    return this.overflowed;
+  }
+
   /** Remote wakeup signals that reached the port. */
   get wakeupsSignalled(): number {
     return this.wakeups;
@@ -164,6 +205,8 @@ export abstract class HidDevice extends UsbDeviceBase {
       reportsQueued: this.queued,
       reportsSent: this.sent,
       reportsDiscarded: this.discarded,
+      reportsOverflowed: this.overflowed,
+      newestKind: this.newestKind,
       wakeupsSignalled: this.wakeups,
     };
   }
@@ -189,6 +232,11 @@ export abstract class HidDevice extends UsbDeviceBase {
     const sent = r.int("reportsSent", 0, max);
     const discarded = r.int("reportsDiscarded", 0, max);
     const wakeups = r.int("wakeupsSignalled", 0, max);
+    // Added without a version change: a state saved before queues had a bound has neither.
+    const overflowed = r.has("reportsOverflowed") ? r.int("reportsOverflowed", 0, max) : 0;
+    const newestKind = r.has("newestKind")
+      ? r.oneOf("newestKind", [ReportKind.State, ReportKind.Motion, ReportKind.Wheel])
+      : ReportKind.State;
     if (queued !== sent + discarded + reports.length / this.inputLength) {
       throw r.error("reportsQueued", "must equal reportsSent + reportsDiscarded + the reports waiting");
     }
@@ -202,6 +250,8 @@ export abstract class HidDevice extends UsbDeviceBase {
       this.queued = queued;
       this.sent = sent;
       this.discarded = discarded;
+      this.overflowed = overflowed;
+      this.newestKind = reports.length > 0 ? newestKind : ReportKind.State;
       this.wakeups = wakeups;
     };
   }
@@ -209,16 +259,50 @@ export abstract class HidDevice extends UsbDeviceBase {
   // ---- for subclasses ------------------------------------------------------------------------------
 
   /**
-   * Queues one input report (report-protocol layout, {@link HidDeviceSpec.inputReportLength} bytes) and
-   * wakes a suspended host if it allowed that.
+   * Queues one input report (report-protocol layout, {@link HidDeviceSpec.inputReportLength} bytes) made
+   * by an event of `kind`, and wakes a suspended host if it allowed that. At the queue's bound the
+   * report is merged into the newest one instead ({@link mergeOnOverflow}) and counted.
    */
-  protected queueReport(report: Uint8Array): void {
-    this.queue.push(report);
-    this.queued++;
-    if (this.suspended && !this.wakeupSent && this.signalRemoteWakeup()) {
-      this.wakeupSent = true;
-      this.wakeups++;
+  protected queueReport(report: Uint8Array, kind: ReportKind = ReportKind.State): void {
+    if (this.queue.push(report)) {
+      this.queued++;
+      this.newestKind = kind;
+    } else {
+      this.queue.copyNewest(this.mergeScratch);
+      this.mergeOnOverflow(this.mergeScratch, report);
+      this.queue.replaceNewest(this.mergeScratch);
+      this.overflowed++;
+      // The newest report now carries this event: more of the same kind may go into it.
+      this.newestKind = kind;
     }
+    this.inputEvent();
+  }
+
+  /**
+   * Whether the newest queued report was made by an event of `kind` and still waits for the host, so
+   * that the next event of that kind may go into it ({@link readNewest}, {@link rewriteNewest}).
+   */
+  protected coalescable(kind: ReportKind): boolean {
+    return kind !== ReportKind.State && this.newestKind === kind && this.queue.length > 0;
+  }
+
+  /** Copies the newest queued report into `into`; false when nothing is queued. */
+  protected readNewest(into: Uint8Array): boolean {
+    return this.queue.copyNewest(into);
+  }
+
+  /** Overwrites the newest queued report (an event coalesced into it) and wakes a suspended host. */
+  protected rewriteNewest(report: Uint8Array): void {
+    if (this.queue.replaceNewest(report)) this.inputEvent();
+  }
+
+  /**
+   * The queue is at its bound: fold `incoming` into `newest` (both in report-protocol layout), in place.
+   * By default the incoming report replaces it (a keyboard report is the whole key state); pointer
+   * devices add their relative fields.
+   */
+  protected mergeOnOverflow(newest: Uint8Array, incoming: Uint8Array): void {
+    newest.set(incoming.subarray(0, this.inputLength));
   }
 
   /**
@@ -241,6 +325,7 @@ export abstract class HidDevice extends UsbDeviceBase {
 
   protected override onReset(): void {
     this.discarded += this.queue.clear();
+    this.newestKind = ReportKind.State;
     this.protocolNow = HidProtocol.Report;
     this.idle = this.defaultIdle;
     this.onHidReset();
@@ -303,9 +388,18 @@ export abstract class HidDevice extends UsbDeviceBase {
       return;
     }
     this.queue.shift();
+    if (this.queue.length === 0) this.newestKind = ReportKind.State;
     this.sent++;
     packet.actualLength = length;
     packet.status = PacketStatus.Ack;
+  }
+
+  /** An input event happened (queued or folded into a waiting report): wake a suspended host once. */
+  private inputEvent(): void {
+    if (this.suspended && !this.wakeupSent && this.signalRemoteWakeup()) {
+      this.wakeupSent = true;
+      this.wakeups++;
+    }
   }
 
   private receiveOutPacket(packet: UsbPacket): void {

@@ -1,6 +1,7 @@
 /**
  * Emulated USB HID devices: a boot keyboard, a boot relative mouse and an absolute tablet, on a shared
- * {@link HidDevice} base that any further HID device can extend.
+ * {@link HidDevice} base that any further HID device can extend. Input queues are bounded and pointer
+ * motion coalesces between polls; see README.md in this folder.
  */
 export * from "./device-model.ts";
 export * from "./hid-constants.ts";

@@ -1,7 +1,8 @@
 import { openState, type SavedState } from "../../machine/snapshot.ts";
 import type { HidDeviceOptions } from "./device-model.ts";
 import { HidInterfaceProtocol, HidSubclass } from "./hid-constants.ts";
-import { checkInteger, PointerDevice, relativeReportCount, relativeStep } from "./pointer-device.ts";
+import { ReportKind } from "./hid-device.ts";
+import { checkInteger, PointerDevice } from "./pointer-device.ts";
 import {
   MOUSE_BOOT_REPORT_LENGTH,
   MOUSE_REPORT_DESCRIPTOR,
@@ -37,15 +38,18 @@ export class UsbMouse extends PointerDevice {
     );
   }
 
+  protected readonly relativeOffsets = [1, 2, 3] as const;
+
   /**
-   * Moves by (dx, dy) counts; positive is right and down. A move beyond ±127 on either axis becomes
-   * several reports spread along the line, summing exactly to (dx, dy). (0, 0) sends nothing.
+   * Moves by (dx, dy) counts; positive is right and down. While the newest waiting report is a move
+   * too (the host has not polled since), the motion is added to it, as a real mouse accumulates motion
+   * between polls; what does not fit its ±127 fields becomes new reports spread along the line. The
+   * reports sum exactly to the motion. (0, 0) sends nothing.
    */
   move(dx: number, dy: number): void {
     checkInteger("dx", dx);
     checkInteger("dy", dy);
-    const steps = relativeReportCount(dx, dy);
-    for (let i = 0; i < steps; i++) this.emit(relativeStep(dx, steps, i), relativeStep(dy, steps, i), 0);
+    this.addRelative(dx, dy, 0, ReportKind.Motion);
   }
 
   override get stateKind(): string {

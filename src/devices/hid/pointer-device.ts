@@ -1,6 +1,6 @@
 import { openState, type SavedState } from "../../machine/snapshot.ts";
 import type { HidDeviceOptions } from "./device-model.ts";
-import { HidDevice, type HidDeviceSpec } from "./hid-device.ts";
+import { HidDevice, type HidDeviceSpec, ReportKind } from "./hid-device.ts";
 import { POINTER_BUTTON_COUNT, RELATIVE_MAX } from "./report-descriptors.ts";
 
 /**
@@ -78,22 +78,25 @@ export abstract class PointerDevice extends HidDevice {
     this.buttonUp(buttons);
   }
 
-  /** Sets exactly which buttons are down; one report if anything changed. */
+  /**
+   * Sets exactly which buttons are down; one report of its own if anything changed (never merged with
+   * motion below the queue's bound, so a press lands where the pointer was when it was pressed).
+   */
   setButtons(buttons: number): void {
     const mask = checkButtons(buttons);
     if (mask === this.buttonMask) return;
     this.buttonMask = mask;
-    this.emit(0, 0, 0);
+    this.emit(0, 0, 0, ReportKind.State);
   }
 
   /**
-   * Turns the wheel by `clicks` detents; positive scrolls up (away from the user). Split into as many
-   * reports as the 8-bit field needs.
+   * Turns the wheel by `clicks` detents; positive scrolls up (away from the user). Added to the newest
+   * waiting report if that one is a wheel report too, as far as its 8-bit field allows; the rest
+   * split into as many reports as the field needs.
    */
   wheel(clicks: number): void {
     checkInteger("wheel clicks", clicks);
-    const steps = relativeReportCount(clicks);
-    for (let i = 0; i < steps; i++) this.emit(0, 0, relativeStep(clicks, steps, i));
+    this.addRelative(0, 0, clicks, ReportKind.Wheel);
   }
 
   override get stateKind(): string {
@@ -129,12 +132,69 @@ export abstract class PointerDevice extends HidDevice {
     wheel: number,
   ): void;
 
-  /** Queues one report and refreshes the GET_REPORT state (where relative fields read 0). */
-  protected emit(dx: number, dy: number, wheel: number): void {
+  /**
+   * Byte offsets of the report's signed 8-bit relative fields: dx, dy, wheel (−1 where the device has
+   * none).
+   */
+  protected abstract readonly relativeOffsets: readonly [number, number, number];
+
+  /** Queues one report made by an event of `kind` and refreshes the GET_REPORT state (relative fields 0). */
+  protected emit(dx: number, dy: number, wheel: number, kind: ReportKind): void {
     this.writeReport(this.nextReport, this.buttonMask, dx, dy, wheel);
-    this.queueReport(this.nextReport);
+    this.queueReport(this.nextReport, kind);
     this.writeReport(this.inputState, this.buttonMask, 0, 0, 0);
   }
+
+  /**
+   * Relative motion the way a mouse reports it between polls: added to the newest waiting report when
+   * an event of the same kind made it (each field up to ±127), the rest in as few new reports as the
+   * fields need, spread evenly along the motion. The totals always reach the host exactly (below the
+   * queue's bound).
+   */
+  protected addRelative(dx: number, dy: number, wheel: number, kind: ReportKind): void {
+    const report = this.nextReport;
+    if (this.coalescable(kind) && this.readNewest(report)) {
+      const [xAt, yAt, wheelAt] = this.relativeOffsets;
+      const oldX = signedField(report, xAt);
+      const oldY = signedField(report, yAt);
+      const oldWheel = signedField(report, wheelAt);
+      const x = clampRelative(oldX + dx);
+      const y = clampRelative(oldY + dy);
+      const w = clampRelative(oldWheel + wheel);
+      if (x !== oldX || y !== oldY || w !== oldWheel) {
+        this.writeReport(report, this.buttonMask, x, y, w);
+        this.rewriteNewest(report);
+      }
+      dx -= x - oldX;
+      dy -= y - oldY;
+      wheel -= w - oldWheel;
+    }
+    const steps = relativeReportCount(dx, dy, wheel);
+    for (let i = 0; i < steps; i++) {
+      this.emit(relativeStep(dx, steps, i), relativeStep(dy, steps, i), relativeStep(wheel, steps, i), kind);
+    }
+  }
+
+  /** At the queue's bound: the incoming report's buttons and position, relative fields added (clipped). */
+  protected override mergeOnOverflow(newest: Uint8Array, incoming: Uint8Array): void {
+    const [xAt, yAt, wheelAt] = this.relativeOffsets;
+    const x = clampRelative(signedField(newest, xAt) + signedField(incoming, xAt));
+    const y = clampRelative(signedField(newest, yAt) + signedField(incoming, yAt));
+    const w = clampRelative(signedField(newest, wheelAt) + signedField(incoming, wheelAt));
+    super.mergeOnOverflow(newest, incoming);
+    if (xAt >= 0) newest[xAt] = x & 0xff;
+    if (yAt >= 0) newest[yAt] = y & 0xff;
+    if (wheelAt >= 0) newest[wheelAt] = w & 0xff;
+  }
+}
+
+/** A signed 8-bit field of a report; 0 for an absent field (offset −1). */
+function signedField(report: Uint8Array, offset: number): number {
+  return offset < 0 ? 0 : (report[offset]! << 24) >> 24;
+}
+
+function clampRelative(value: number): number {
+  return Math.max(-RELATIVE_MAX, Math.min(RELATIVE_MAX, value));
 }
 
 function checkButtons(buttons: number): number {

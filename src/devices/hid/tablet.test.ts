@@ -19,22 +19,18 @@ describe("UsbTablet", () => {
   it("reports absolute coordinates little-endian in 0..32767", () => {
     const { device, host } = ready();
     device.moveTo(32767, 1);
+    assert.deepEqual(host.drain(), [[0, 0xff, 0x7f, 0x01, 0x00, 0]]);
     device.moveTo(0x1234, 0x7f00);
-    assert.deepEqual(host.drain(), [
-      [0, 0xff, 0x7f, 0x01, 0x00, 0],
-      [0, 0x34, 0x12, 0x00, 0x7f, 0],
-    ]);
+    assert.deepEqual(host.drain(), [[0, 0x34, 0x12, 0x00, 0x7f, 0]]);
     assert.deepEqual([device.x, device.y], [0x1234, 0x7f00]);
   });
 
   it("maps fractions of the screen onto the coordinate range", () => {
     const { device, host } = ready();
     device.moveToFraction(0.5, 1);
+    assert.deepEqual(host.drain().map(xy), [[16384, 32767]]);
     device.moveToFraction(0, 0.25);
-    assert.deepEqual(host.drain().map(xy), [
-      [16384, 32767],
-      [0, 8192],
-    ]);
+    assert.deepEqual(host.drain().map(xy), [[0, 8192]]);
   });
 
   it("refuses points off the screen and sends nothing for the same point", () => {

@@ -1,6 +1,7 @@
 import { openState, type SavedState } from "../../machine/snapshot.ts";
 import type { HidDeviceOptions } from "./device-model.ts";
 import { HidInterfaceProtocol, HidSubclass } from "./hid-constants.ts";
+import { ReportKind } from "./hid-device.ts";
 import { checkInteger, PointerDevice } from "./pointer-device.ts";
 import {
   TABLET_MAX_COORDINATE,
@@ -47,14 +48,26 @@ export class UsbTablet extends PointerDevice {
     return this.py;
   }
 
-  /** Moves to (x, y), each an integer 0..32767 (0 = left/top edge); one report if the point changed. */
+  /** Only the wheel is relative. */
+  protected readonly relativeOffsets = [-1, -1, 5] as const;
+
+  /**
+   * Moves to (x, y), each an integer 0..32767 (0 = left/top edge). While the newest waiting report is a
+   * move too (the host has not polled since), its position is replaced: the host only ever needs the
+   * latest point. Otherwise one new report. Nothing if the point did not change.
+   */
   moveTo(x: number, y: number): void {
     checkCoordinate("x", x);
     checkCoordinate("y", y);
     if (x === this.px && y === this.py) return;
     this.px = x;
     this.py = y;
-    this.emit(0, 0, 0);
+    if (this.coalescable(ReportKind.Motion)) {
+      this.writeReport(this.inputState, this.buttons, 0, 0, 0);
+      this.rewriteNewest(this.inputState);
+    } else {
+      this.emit(0, 0, 0, ReportKind.Motion);
+    }
   }
 
   /** Moves to a point given as fractions 0..1 of the screen's width and height. */
