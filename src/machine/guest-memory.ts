@@ -55,7 +55,10 @@ export class RamGuestMemory implements GuestMemory {
   }
 
   read32(address: number): number {
-    if (!inRam(this.size, address, 4)) return DMA_FAULT;
+    // -1 is DMA_FAULT, written as a literal: V8 does not fold a module's constant into optimised code,
+    // so a result that may be it stays boxed, and every word of 2^31 or more read was a 16-byte heap
+    // number (a TD token with MaxLen 0x7FF: one per frame on an idle Linux schedule).
+    if (!inRam(this.size, address, 4)) return -1;
     return this.view.getUint32(address, true);
   }
 

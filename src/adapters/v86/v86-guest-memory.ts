@@ -5,7 +5,7 @@ import {
   type WordViews,
   wordViews,
 } from "../../machine/byte-copy.ts";
-import { DMA_FAULT, type GuestMemory, inRam } from "../../machine/guest-memory.ts";
+import { type GuestMemory, inRam } from "../../machine/guest-memory.ts";
 import type { V86Cpu } from "./v86-shim.ts";
 
 /**
@@ -37,7 +37,10 @@ export class V86GuestMemory implements GuestMemory {
   }
 
   read32(address: number): number {
-    if (!inRam(this.size, address, 4)) return DMA_FAULT;
+    // -1 is DMA_FAULT, written as a literal: V8 does not fold a module's constant into optimised code,
+    // so a result that may be it stays boxed, and every word of 2^31 or more read was a 16-byte heap
+    // number (a TD token with MaxLen 0x7FF: one per frame on an idle Linux schedule).
+    if (!inRam(this.size, address, 4)) return -1;
     this.refresh();
     return this.view.getUint32(address, true);
   }

@@ -1,4 +1,4 @@
-import { DMA_FAULT, type GuestMemory } from "../../machine/guest-memory.ts";
+import type { GuestMemory } from "../../machine/guest-memory.ts";
 import { Pid } from "../../usb/constants.ts";
 import type { UsbDevice } from "../../usb/device.ts";
 import { PacketState, PacketStatus, type UsbPacket } from "../../usb/packet.ts";
@@ -98,6 +98,9 @@ const NO_QH = -1;
  * Descriptor words are kept as int32 (`| 0` as they are read): a token whose MaxLen is 0x7FF, or a
  * link above 2 GiB, is a uint32 of 2^31 or more, which V8 keeps as a heap number — 16 bytes allocated
  * each time one is passed around. Every GuestMemory.write32 takes either form (it stores `value >>> 0`).
+ * Whether a descriptor lies in RAM is checked once against `memory.size` (GuestMemory: RAM is
+ * [0, size), anything else is a DMA fault) instead of comparing each word with DMA_FAULT: those
+ * comparisons, with a value V8 cannot fold, cost a tenth of the time of a frame of inactive TDs.
  */
 export class FrameWalker {
   /** USBINT causes collected during this frame, raised at its end (UHCI 3.2.2 IOC). */
@@ -141,12 +144,12 @@ export class FrameWalker {
     this.frameEntry = frameListEntryAddress;
     const memory = this.host.memory;
 
-    const first = memory.read32(frameListEntryAddress);
-    if (first === DMA_FAULT) {
+    const ramSize = memory.size;
+    if (frameListEntryAddress + 4 > ramSize) {
       this.fail(UsbSts.HSE);
       return;
     }
-    let link = first | 0;
+    let link = memory.read32(frameListEntryAddress) | 0;
     let qh = NO_QH;
     let qhHead = 0;
 
@@ -166,38 +169,34 @@ export class FrameWalker {
           if (seen === Scan.Incomplete) this.stoppedEarly(link, NO_QH, 0);
           return;
         }
-        const head = memory.read32(address);
-        const element = memory.read32(address + QH_ELEMENT_OFFSET);
-        if (head === DMA_FAULT || element === DMA_FAULT) {
+        if (address + 8 > ramSize) {
           this.fail(UsbSts.HSE);
           return;
         }
+        const head = memory.read32(address) | 0;
+        const element = memory.read32(address + QH_ELEMENT_OFFSET) | 0;
         if (isTerminate(element)) {
-          link = head | 0;
+          link = head;
           qh = NO_QH;
         } else {
           qh = address;
-          qhHead = head | 0;
-          link = element | 0;
+          qhHead = head;
+          link = element;
         }
         continue;
       }
 
-      const rawLink = memory.read32(address);
-      const rawCtrl = memory.read32(address + 4);
-      const rawToken = memory.read32(address + 8);
-      const rawBuffer = memory.read32(address + 12);
-      if (
-        rawLink === DMA_FAULT ||
-        rawCtrl === DMA_FAULT ||
-        rawToken === DMA_FAULT ||
-        rawBuffer === DMA_FAULT
-      ) {
+      if (address + 16 > ramSize) {
         this.fail(UsbSts.HSE);
         return;
       }
-      const tdLink = rawLink | 0;
-      const outcome = this.executeTd(address, rawCtrl | 0, rawToken | 0, rawBuffer | 0);
+      const tdLink = memory.read32(address) | 0;
+      const outcome = this.executeTd(
+        address,
+        memory.read32(address + 4) | 0,
+        memory.read32(address + 8) | 0,
+        memory.read32(address + 12) | 0,
+      );
       if (outcome === Outcome.StopFrame) {
         if (!this.halted) this.stoppedEarly(link, qh, qhHead);
         return;
@@ -251,6 +250,7 @@ export class FrameWalker {
    */
   private scan(link: number, qh: number, qhHead: number, target: number): Scan {
     const memory = this.host.memory;
+    const ramSize = memory.size;
     const asyncs = this.host.asyncs;
     let seenCount = 0;
     for (let budget = this.limits.maxLinkVisitsPerFrame; !isTerminate(link); budget--) {
@@ -260,21 +260,21 @@ export class FrameWalker {
         for (let i = 0; i < seenCount; i++) if (this.scanSeen[i] === address) return Scan.End;
         if (seenCount >= QH_SEEN_CAPACITY) return Scan.Incomplete;
         this.scanSeen[seenCount++] = address;
-        const head = memory.read32(address);
-        const element = memory.read32(address + QH_ELEMENT_OFFSET);
-        if (head === DMA_FAULT || element === DMA_FAULT) return Scan.Incomplete;
+        if (address + 8 > ramSize) return Scan.Incomplete;
+        const head = memory.read32(address) | 0;
+        const element = memory.read32(address + QH_ELEMENT_OFFSET) | 0;
         if (isTerminate(element)) {
-          link = head | 0;
+          link = head;
           qh = NO_QH;
         } else if (pointsToQh(element)) {
           // As the walk does: a QH as element is entered like any QH, and its own head is where the
           // walk goes on (this queue's head is not come back to).
-          link = element | 0;
+          link = element;
           qh = NO_QH;
         } else {
-          link = element | 0;
+          link = element;
           qh = address;
-          qhHead = head | 0;
+          qhHead = head;
         }
         continue;
       }
@@ -282,13 +282,12 @@ export class FrameWalker {
         this.scanFoundQh = qh;
         return Scan.Found;
       }
-      const tdLink = memory.read32(address);
-      if (tdLink === DMA_FAULT) return Scan.Incomplete;
+      if (address + 16 > ramSize) return Scan.Incomplete;
+      const tdLink = memory.read32(address) | 0;
       if (target < 0) {
-        const ctrl = memory.read32(address + 4);
-        const token = memory.read32(address + 8);
-        const buffer = memory.read32(address + 12);
-        if (ctrl === DMA_FAULT || token === DMA_FAULT || buffer === DMA_FAULT) return Scan.Incomplete;
+        const ctrl = memory.read32(address + 4) | 0;
+        const token = memory.read32(address + 8) | 0;
+        const buffer = memory.read32(address + 12) | 0;
         if (ctrl & TdCtrl.ACTIVE) {
           const isochronous = (ctrl & TdCtrl.IOS) !== 0;
           const pairing = asyncs.find(address, token, buffer, isochronous);
@@ -304,7 +303,7 @@ export class FrameWalker {
         link = qhHead;
         qh = NO_QH;
       } else {
-        link = tdLink | 0;
+        link = tdLink;
       }
     }
     return Scan.End;
@@ -407,17 +406,27 @@ export class FrameWalker {
     if (packet.state === PacketState.Async) {
       // (Only a device that was handed the packet can have deferred it, so device is not null here.)
       const paired = asyncs.add(address, token, buffer, isochronous, device!, packet, this.frameEntry);
-      if (isochronous) {
-        // One closure per pairing object, made the first time it carries an iso request and kept with
-        // it (pairings are reused), so that streaming allocates nothing per request.
-        paired.onIsoComplete ??= (done) => this.completeIsochronous(paired, done);
-        packet.onComplete = paired.onIsoComplete;
-      }
+      if (isochronous) packet.onComplete = this.isoCompletionOf(paired);
       this.packet = this.host.acquirePacket();
       return Outcome.NotAdvanced;
     }
     packet.finish();
     return this.afterTransaction(this.writeBack(address, ctrl, buffer, maxLen, packet));
+  }
+
+  /**
+   * The completion callback of an iso request: one closure per pairing object, made the first time it
+   * carries an iso request and kept with it (pairings are reused), so that streaming allocates nothing
+   * per request. (Made here, not in executeTd: a closure there would give every call of executeTd a
+   * context to allocate.)
+   */
+  private isoCompletionOf(pairing: AsyncPairing): (packet: UsbPacket) => void {
+    let callback = pairing.onIsoComplete;
+    if (callback === null) {
+      callback = (packet) => this.completeIsochronous(pairing, packet);
+      pairing.onIsoComplete = callback;
+    }
+    return callback;
   }
 
   private afterTransaction(outcome: Outcome): Outcome {
@@ -452,20 +461,15 @@ export class FrameWalker {
     this.host.asyncs.release(pairing);
 
     const memory = this.host.memory;
-    const rawLink = memory.read32(address);
-    const rawCtrl = memory.read32(address + 4);
-    const rawToken = memory.read32(address + 8);
-    const rawBuffer = memory.read32(address + 12);
-    const ctrl = rawCtrl | 0;
+    const inRam = address + 16 <= memory.size;
+    const tdLink = inRam ? memory.read32(address) | 0 : 0;
+    const ctrl = inRam ? memory.read32(address + 4) | 0 : 0;
     if (
-      rawLink === DMA_FAULT ||
-      rawCtrl === DMA_FAULT ||
-      rawToken === DMA_FAULT ||
-      rawBuffer === DMA_FAULT ||
+      !inRam ||
       !(ctrl & TdCtrl.ACTIVE) ||
       !(ctrl & TdCtrl.IOS) ||
-      (rawToken | 0) !== askedToken ||
-      (rawBuffer | 0) !== askedBuffer
+      (memory.read32(address + 8) | 0) !== askedToken ||
+      (memory.read32(address + 12) | 0) !== askedBuffer
     ) {
       this.isoDropped.rewritten++;
     } else if (!this.frameLeadsTo(frameEntry, address)) {
@@ -476,7 +480,7 @@ export class FrameWalker {
       const outcome = this.writeBack(address, ctrl, askedBuffer, maxLen, packet);
       // A queue whose element it is advances, as it would have had the TD completed in its walk
       // (UHCI 3.4.2); otherwise the queue would sit behind a TD that is no longer active.
-      if (outcome === Outcome.Advanced && qh !== NO_QH && !memory.write32(qh + QH_ELEMENT_OFFSET, rawLink)) {
+      if (outcome === Outcome.Advanced && qh !== NO_QH && !memory.write32(qh + QH_ELEMENT_OFFSET, tdLink)) {
         this.fail(UsbSts.HSE);
       }
     }
@@ -490,9 +494,9 @@ export class FrameWalker {
    * a request out: when it completes, or when a walk meets it from a frame other than the one that asked.
    */
   private frameLeadsTo(entry: number, td: number): boolean {
-    const first = this.host.memory.read32(entry);
-    if (first === DMA_FAULT) return false;
-    return this.scan(first | 0, NO_QH, 0, td) === Scan.Found;
+    const memory = this.host.memory;
+    if (entry + 4 > memory.size) return false;
+    return this.scan(memory.read32(entry) | 0, NO_QH, 0, td) === Scan.Found;
   }
 
   /** Told after an async completion wrote to guest memory (the controller raises interrupts then). */
