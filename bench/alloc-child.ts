@@ -11,8 +11,9 @@
  *    generation is made 64 MiB so one fits); if one did, N is cut by four and the window is retried.
  *    The fixed cost of the two heapUsed calls (the smallest of 7 empty windows) is subtracted, and a
  *    calibration loop allocating a known number of objects shows the method's sensitivity. Each
- *    scenario gets two windows and the smaller counts (a one-off such as a JIT recompilation shows in
- *    one window only; steady per-frame allocation shows in both).
+ *    scenario gets up to three windows (stopping at one that allocated nothing) and the smallest counts:
+ *    a one-off such as a JIT recompilation shows in one window only, steady per-frame allocation in
+ *    all. The method is exact to the byte: 100,000 frames resolve one 16-byte object per 6,000 frames.
  * B. V8's sampling heap profiler (HeapProfiler.startSampling through node:inspector, a 32-byte mean
  *    sampling interval, objects collected by minor and major GCs included), which says which
  *    functions allocate.
@@ -126,9 +127,13 @@ async function sampled(session: Session, s: FrameScenario, frames: number) {
 
 async function main(): Promise<void> {
   const scenarios = SCENARIOS.map((make) => make());
-  const warmFrames = quick ? 20_000 : 200_000;
+  // Warm-up counted in batches, not frames: code that runs once per batch (the clock's advance, the
+  // guest's re-arming) must be called often enough to be optimised, or it boxes a number per batch in
+  // the measured window. The hostile schedules (~0.1 ms per frame) share that code and get less.
+  const warmBatches = quick ? 1_500 : 5_000;
   for (let pass = 0; pass < 2; pass++) {
-    for (const s of scenarios) runFrames(s, s.batchFrames >= 64 ? warmFrames / 2 : warmFrames / 200);
+    for (const s of scenarios)
+      runFrames(s, s.batchFrames >= 64 ? warmBatches * s.batchFrames : 100 * s.batchFrames);
   }
   calibrationWork(100_000);
   const empty = await baseline();
@@ -147,8 +152,6 @@ async function main(): Promise<void> {
     // The hostile schedules take ~0.1 ms per frame: fewer frames, still enough to resolve 1 B/frame.
     let frames = s.batchFrames >= 64 ? (quick ? 10_000 : 100_000) : quick ? 2_000 : 8_000;
     frames = Math.ceil(frames / s.batchFrames) * s.batchFrames;
-    // Two windows; the smaller counts (a one-off, such as the JIT recompiling something, shows in one
-    // only, while steady per-frame allocation shows in both).
     const measure = async () => {
       let attempt = await heapWindow(() => runFrames(s, frames));
       while (attempt.gcs > 0 && frames > 16 * s.batchFrames) {
@@ -156,20 +159,28 @@ async function main(): Promise<void> {
         retries++;
         attempt = await heapWindow(() => runFrames(s, frames));
       }
-      return attempt;
+      return { ...attempt, frames };
     };
     let retries = 0;
-    const first = await measure();
-    const second = await measure();
-    const attempt = second.gcs === 0 && (first.gcs > 0 || second.bytes < first.bytes) ? second : first;
-    const windowsBytes = [first.bytes - empty, second.bytes - empty];
+    // Up to three windows, stopping at one that allocated nothing; the smallest GC-free one counts.
+    const windows: { bytes: number; gcs: number; frames: number }[] = [];
+    for (let w = 0; w < 3; w++) {
+      const window = await measure();
+      windows.push(window);
+      if (window.gcs === 0 && window.bytes - empty <= 0) break;
+    }
+    const perFrame = (w: { bytes: number; frames: number }) => (w.bytes - empty) / w.frames;
+    const attempt = windows.reduce((best, w) =>
+      w.gcs === 0 && (best.gcs > 0 || perFrame(w) < perFrame(best)) ? w : best,
+    );
+    const windowsBytes = windows.map((w) => w.bytes - empty);
     results.push({
       name: s.name,
       heapDelta: {
-        frames,
+        frames: attempt.frames,
         rawBytes: attempt.bytes,
-        bytes: attempt.bytes - empty,
-        bytesPerFrame: round((attempt.bytes - empty) / frames, 4),
+        bytes: Math.max(0, attempt.bytes - empty),
+        bytesPerFrame: round(Math.max(0, attempt.bytes - empty) / attempt.frames, 4),
         gcsInWindow: attempt.gcs,
         valid: attempt.gcs === 0,
         retries,

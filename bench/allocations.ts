@@ -37,6 +37,13 @@ export interface AllocationScenarioResult {
 
 export interface AllocationResult {
   command: string;
+  /**
+   * Whether every schedule allocated nothing in a GC-free window (issue 9: zero allocations per frame
+   * in steady state). `npm run bench` exits non-zero when not.
+   */
+  zeroAllocation: boolean;
+  /** The schedules that allocated (or never got a GC-free window), with what they allocated. */
+  failures: string[];
   emptyWindowBytes: number;
   calibration: { objects: number; what: string; measuredBytesEach: number; gcsInWindow: number };
   execArgv: string[];
@@ -50,11 +57,22 @@ export function runAllocations(quick: boolean, log: (line: string) => void): All
     throw new Error(`alloc-child failed (${child.status}): ${child.stderr}`);
   }
   const line = child.stdout.trim().split("\n").at(-1) ?? "";
-  const parsed = JSON.parse(line) as Omit<AllocationResult, "command">;
+  const parsed = JSON.parse(line) as Omit<AllocationResult, "command" | "zeroAllocation" | "failures">;
+  const failures: string[] = [];
   for (const s of parsed.scenarios) {
+    const h = s.heapDelta;
     log(
-      `  ${s.name.padEnd(24)} ${s.heapDelta.bytesPerFrame.toFixed(2).padStart(9)} B/frame (heap delta over ${s.heapDelta.frames} frames${s.heapDelta.valid ? "" : ", GC in window!"})  sampled ${s.samplingProfiler.bytesPerFrame.toFixed(2)} B/frame`,
+      `  ${s.name.padEnd(24)} ${h.bytesPerFrame.toFixed(2).padStart(9)} B/frame (heap delta: ${h.bytes} B over ${h.frames} frames${h.valid ? "" : ", GC in window!"})  sampled ${s.samplingProfiler.bytesPerFrame.toFixed(2)} B/frame`,
     );
+    if (!h.valid) {
+      failures.push(`${s.name}: no GC-free window (${h.gcsInWindow} GCs), the measurement is void`);
+    } else if (h.bytes > 0) {
+      const where = s.samplingProfiler.sites.map((site) => `${site.stack} (${site.bytesPerFrame} B/frame)`);
+      failures.push(
+        `${s.name}: ${h.bytes} B over ${h.frames} frames in every window (${h.windowsBytes.join(", ")} B)${where.length > 0 ? `; sampled at ${where.join("; ")}` : ""}`,
+      );
+    }
   }
-  return { command: `node ${args.join(" ")}`, ...parsed };
+  for (const failure of failures) log(`  ALLOCATES: ${failure}`);
+  return { command: `node ${args.join(" ")}`, zeroAllocation: failures.length === 0, failures, ...parsed };
 }

@@ -55,6 +55,11 @@ if (wanted("allocations")) {
   const result = { ...meta("allocations"), ...runAllocations(options.quick, log) };
   writer.json("allocations", result);
   writePlots(allocationPlots(result));
+  // A schedule that allocates per frame fails the suite (issue 9), after its results are written.
+  if (!result.zeroAllocation) {
+    log("   FAILED: a schedule allocates per frame (see ALLOCATES above)");
+    process.exitCode = 1;
+  }
   log(`   done at ${elapsed()}`);
 }
 if (wanted("async-backlog")) {
