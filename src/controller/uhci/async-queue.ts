@@ -44,6 +44,80 @@ export class AsyncPairing {
 }
 
 /**
+ * Pairings by TD address: an open-addressing hash table (linear probing, deletion by backward shift).
+ * A Map would do, but V8 rebuilds a Map's table as it fills with deleted entries and shrinks it as it
+ * empties, so one request added and removed per frame (an async iso stream) allocated about 150 bytes
+ * a frame; this table allocates only when the pairings held at once reach a new high.
+ */
+class TdIndex {
+  private table: (AsyncPairing | null)[] = new Array<AsyncPairing | null>(16).fill(null);
+  private mask = 15;
+  private shift = 28;
+  private count = 0;
+
+  get(address: number): AsyncPairing | null {
+    const table = this.table;
+    for (let i = this.home(address); ; i = (i + 1) & this.mask) {
+      const p = table[i]!;
+      if (p === null || p.tdAddress === address) return p;
+    }
+  }
+
+  /** Adds a pairing whose TD address is not in the table. */
+  add(pairing: AsyncPairing): void {
+    if (2 * (this.count + 1) > this.table.length) this.grow();
+    this.place(pairing);
+    this.count++;
+  }
+
+  /** Removes `pairing` if it is the one held for its TD address. */
+  remove(pairing: AsyncPairing): void {
+    const table = this.table;
+    const mask = this.mask;
+    let i = this.home(pairing.tdAddress);
+    for (;;) {
+      const p = table[i]!;
+      if (p === null) return;
+      if (p === pairing) break;
+      i = (i + 1) & mask;
+    }
+    this.count--;
+    // Close the gap: move back each later entry of the run that probing would otherwise no longer
+    // reach (its home slot lies cyclically at or before the gap).
+    for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
+      const p = table[j]!;
+      if (p === null) break;
+      const home = this.home(p.tdAddress);
+      if (((j - home) & mask) >= ((j - i) & mask)) {
+        table[i] = p;
+        i = j;
+      }
+    }
+    table[i] = null;
+  }
+
+  private home(address: number): number {
+    // Fibonacci hashing of the 16-byte-aligned address: its top bits spread neighbouring TDs apart.
+    return Math.imul(address >>> 4, 0x9e37_79b1) >>> this.shift;
+  }
+
+  private place(pairing: AsyncPairing): void {
+    const table = this.table;
+    let i = this.home(pairing.tdAddress);
+    while (table[i] !== null) i = (i + 1) & this.mask;
+    table[i] = pairing;
+  }
+
+  private grow(): void {
+    const old = this.table;
+    this.table = new Array<AsyncPairing | null>(old.length * 2).fill(null);
+    this.mask = this.table.length - 1;
+    this.shift--;
+    for (const p of old) if (p !== null) this.place(p);
+  }
+}
+
+/**
  * The pairings in flight, indexed by TD address: a TD has at most one request out (the walk cancels a
  * TD's old request before making a new one), and a packet belongs to one request.
  *
@@ -57,7 +131,7 @@ export class AsyncPairing {
  * steady-state streaming allocates nothing.
  */
 export class AsyncQueue {
-  private readonly byTd = new Map<number, AsyncPairing>();
+  private readonly byTd = new TdIndex();
   /** Live pairings in slots [0, count), released ones after them. */
   private readonly slots: AsyncPairing[] = [];
   private count = 0;
@@ -87,7 +161,7 @@ export class AsyncQueue {
     // One request per TD: a pairing still held for this TD is taken back first (the walk does this
     // already; this keeps the index true whatever the caller).
     const old = this.byTd.get(tdAddress);
-    if (old !== undefined) this.cancel(old);
+    if (old !== null) this.cancel(old);
     if (this.count === this.slots.length) {
       const fresh = new AsyncPairing();
       fresh.slot = this.count;
@@ -106,7 +180,7 @@ export class AsyncQueue {
     pairing.device = device;
     pairing.packet = packet;
     pairing.frameStamp = this.frameStamp;
-    this.byTd.set(tdAddress, pairing);
+    this.byTd.add(pairing);
     return pairing;
   }
 
@@ -117,13 +191,13 @@ export class AsyncQueue {
    */
   find(tdAddress: number, token: number, buffer: number, isochronous: boolean): AsyncPairing | null {
     const p = this.byTd.get(tdAddress);
-    if (p === undefined || p.isochronous !== isochronous || p.token !== (token | 0)) return null;
+    if (p === null || p.isochronous !== isochronous || p.token !== (token | 0)) return null;
     return !isochronous || p.buffer === (buffer | 0) ? p : null;
   }
 
   /** Any pairing for this TD address, whatever its token or buffer (to cancel one the guest rewrote). */
   findByTd(tdAddress: number): AsyncPairing | null {
-    return this.byTd.get(tdAddress) ?? null;
+    return this.byTd.get(tdAddress);
   }
 
   /** The pairing that holds this packet, if the host still has it in flight (a scan: for tests). */
@@ -155,7 +229,7 @@ export class AsyncQueue {
       pairing.met = false;
       this.metCount--;
     }
-    if (this.byTd.get(pairing.tdAddress) === pairing) this.byTd.delete(pairing.tdAddress);
+    this.byTd.remove(pairing);
     pairing.device = null;
     pairing.packet = null;
     // Swap it with the last live pairing, so live ones stay in [0, count).
