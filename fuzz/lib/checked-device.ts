@@ -7,6 +7,11 @@ import { check } from "./target.ts";
 
 /** Which checked device deferred a packet last (packets are pooled and move between devices). */
 const holders = new WeakMap<UsbPacket, CheckedDevice>();
+/**
+ * Packets some device was told to cancel: the controller must never hand one out again, since the
+ * device may still write into it.
+ */
+const retired = new WeakSet<UsbPacket>();
 
 /**
  * Stands between a controller and a device and checks the controller's side of the UsbDevice contract:
@@ -46,6 +51,8 @@ export class CheckedDevice implements UsbDevice {
       () => `${this.name} at ${this.inner.address} got a packet for ${packet.address}`,
     );
     check(packet.state === PacketState.Setup, () => `${this.name} got a packet in state ${packet.state}`);
+    check(!packet.pooled, () => `${this.name} got a packet that is still in the controller's pool`);
+    check(!retired.has(packet), () => `${this.name} got a packet the controller had cancelled`);
     // A packet a device completed earlier comes back for a new transaction (the controller pools them),
     // perhaps to another device: whoever deferred it last no longer holds it.
     holders.get(packet)?.held.delete(packet);
@@ -74,6 +81,7 @@ export class CheckedDevice implements UsbDevice {
   cancelPacket(packet: UsbPacket): void {
     check(this.held.has(packet), () => `${this.name} was told to cancel a packet it does not hold`);
     check(packet.state === PacketState.Cancelled, () => `cancelPacket on a packet in state ${packet.state}`);
+    retired.add(packet);
     this.held.delete(packet);
     this.inner.cancelPacket(packet);
   }
