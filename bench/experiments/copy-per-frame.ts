@@ -1,45 +1,40 @@
 /**
- * Not part of `npm run bench`: measures what the two allocation sources found by the suite cost in
- * time, by changing only bench-side things around an unchanged controller:
+ * Not part of `npm run bench`: what the guest-memory copy strategy costs per frame, with everything
+ * else the same. Issue 5's benchmark found `RamGuestMemory.read/write` making a `subarray` view per
+ * range copy (~200 bytes of garbage per audio frame); issue 9 replaced that with allocation-free word
+ * copies (src/machine/byte-copy.ts). Here the controller's memory is swapped, bench-side, for:
  *
- *  1. RamGuestMemory.read/write make a subarray view per byte-range copy (an isochronous OUT read and
- *     every IN write shorter than the packet's 1280-byte buffer). Compared here against a bench-side
- *     GuestMemory that copies with a loop and allocates nothing (byte loop, and 32-bit word loop).
- *  2. A TD token with bit 31 set (MaxLen field ≥ 0x400, which includes 0x7FF, the null-data encoding
- *     uhci-hcd uses for its terminating TD, control status stages and zero-length packets) is a uint32
- *     above the small-integer range, and fetching it costs a 16-byte heap number. Compared here by
- *     giving the (inactive, never executed) terminating TD MaxLen 1 instead of 0 in the idle schedule.
+ *  - the `subarray` + `set` copies RamGuestMemory had before issue 9;
+ *  - a plain byte loop (what the issue-5 session measured as slower).
  *
  * Each variant runs in its own child process (so the controller's call sites see one memory class, as
  * in a real emulator), in the order A B C … A B C … three times, so the spread between repetitions of
  * the same variant shows the noise.
- *   node --import tsx bench/experiments/src-findings.ts [--quick]
+ *   node --import tsx bench/experiments/copy-per-frame.ts [--quick]
  */
 import { spawnSync } from "node:child_process";
 import type { GuestMemory } from "../../src/machine/index.ts";
-import { DMA_FAULT, inRam, type RamGuestMemory } from "../../src/machine/index.ts";
+import { inRam, type RamGuestMemory } from "../../src/machine/index.ts";
 import type { FrameScenario } from "../lib/scenarios.ts";
-import { audioScenario, idleScenario } from "../lib/scenarios.ts";
+import { audioScenario, bulkCapScenario } from "../lib/scenarios.ts";
 import { summarize } from "../lib/stats.ts";
 import { now, SampleBuffer } from "../lib/timing.ts";
 
-/** Guest RAM whose range copies are plain loops: no views, no allocation. */
-class LoopCopyMemory implements GuestMemory {
+/** Guest RAM sharing the scenario's bytes, with range copies done another way (words as in src). */
+class OtherCopyMemory implements GuestMemory {
   readonly size: number;
   private readonly bytes: Uint8Array;
   private readonly view: DataView;
-  private lastInto: Uint8Array | null = null;
-  private lastIntoView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   constructor(
     ram: RamGuestMemory,
-    private readonly words: boolean,
+    private readonly how: "subarray" | "bytes",
   ) {
     this.size = ram.size;
     this.bytes = ram.bytes;
     this.view = new DataView(ram.bytes.buffer);
   }
   read32(address: number): number {
-    if (!inRam(this.size, address, 4)) return DMA_FAULT;
+    if (!inRam(this.size, address, 4)) return -1;
     return this.view.getUint32(address, true);
   }
   write32(address: number, value: number): boolean {
@@ -50,22 +45,15 @@ class LoopCopyMemory implements GuestMemory {
   read(address: number, into: Uint8Array, length: number): boolean {
     if (length > into.length || !inRam(this.size, address, length)) return false;
     const bytes = this.bytes;
-    let i = 0;
-    if (this.words) {
-      if (into !== this.lastInto) {
-        this.lastInto = into;
-        this.lastIntoView = new DataView(into.buffer, into.byteOffset, into.byteLength);
-      }
-      const into32 = this.lastIntoView;
-      for (; i + 4 <= length; i += 4) into32.setUint32(i, this.view.getUint32(address + i, true), true);
-    }
-    for (; i < length; i++) into[i] = bytes[address + i]!;
+    if (this.how === "subarray") into.set(bytes.subarray(address, address + length), 0);
+    else for (let i = 0; i < length; i++) into[i] = bytes[address + i]!;
     return true;
   }
   write(address: number, from: Uint8Array, length: number): boolean {
     if (length > from.length || !inRam(this.size, address, length)) return false;
     const bytes = this.bytes;
-    for (let i = 0; i < length; i++) bytes[address + i] = from[i]!;
+    if (this.how === "subarray") bytes.set(length === from.length ? from : from.subarray(0, length), address);
+    else for (let i = 0; i < length; i++) bytes[address + i] = from[i]!;
     return true;
   }
 }
@@ -86,30 +74,25 @@ function useMemory(make: (ram: RamGuestMemory) => GuestMemory): Swap {
   };
 }
 
-function shortTermTd(s: FrameScenario): void {
-  const hc = s.rig.controller as unknown as { memory: RamGuestMemory };
-  for (let a = 0x2000; a < 0x10_0000; a += 16) {
-    const token = hc.memory.read32(a + 8);
-    // The terminating TD: an inactive IN to address 0x7F with MaxLen 0 (0x7FF).
-    if (token === 0xffe07f69) hc.memory.write32(a + 8, 0x00007f69);
-  }
-}
-
 const quick = process.argv.includes("--quick");
 const VARIANTS: readonly { name: string; make: () => FrameScenario; swap?: Swap }[] = [
-  { name: "audio, RamGuestMemory (src)", make: () => audioScenario() },
+  { name: "audio, RamGuestMemory (src: word copies)", make: () => audioScenario() },
   {
-    name: "audio, loop-copy memory (bytes)",
+    name: "audio, subarray + set (before issue 9)",
     make: () => audioScenario(),
-    swap: useMemory((ram) => new LoopCopyMemory(ram, false)),
+    swap: useMemory((ram) => new OtherCopyMemory(ram, "subarray")),
   },
   {
-    name: "audio, loop-copy memory (32-bit words)",
+    name: "audio, byte loop",
     make: () => audioScenario(),
-    swap: useMemory((ram) => new LoopCopyMemory(ram, true)),
+    swap: useMemory((ram) => new OtherCopyMemory(ram, "bytes")),
   },
-  { name: "idle, term TD MaxLen 0 (uhci-hcd)", make: idleScenario },
-  { name: "idle, term TD MaxLen 1", make: idleScenario, swap: shortTermTd },
+  { name: "bulk-cap, RamGuestMemory (src)", make: bulkCapScenario },
+  {
+    name: "bulk-cap, subarray + set",
+    make: bulkCapScenario,
+    swap: useMemory((ram) => new OtherCopyMemory(ram, "subarray")),
+  },
 ];
 
 function runOne(index: number): void {
@@ -138,7 +121,7 @@ if (only >= 0) {
   const results = VARIANTS.map(() => [] as { p50: number; p99: number }[]);
   for (let rep = 0; rep < 3; rep++) {
     for (let i = 0; i < VARIANTS.length; i++) {
-      const args = ["--import", "tsx", "bench/experiments/src-findings.ts", "--variant", String(i)];
+      const args = ["--import", "tsx", "bench/experiments/copy-per-frame.ts", "--variant", String(i)];
       if (quick) args.push("--quick");
       const child = spawnSync(process.execPath, args, { encoding: "utf8" });
       if (child.status !== 0) throw new Error(child.stderr);
