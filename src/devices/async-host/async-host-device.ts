@@ -166,8 +166,7 @@ export class AsyncHostDevice extends UsbDeviceBase {
     }
     const slot = slotOf(packet.endpoint, packet.pid === Pid.In);
     const isochronous = endpoint.type === EndpointType.Isochronous;
-    const due = this.timing.dueMs(slot, isochronous, this.clock.now());
-    this.schedule.add(packet, packet.deferred(), due, slot);
+    this.schedule.addTimed(packet, packet.deferred(), slot, this.timing, isochronous, this.clock);
     this.stats.requests++;
     if (this.schedule.size > this.stats.maxInFlight) this.stats.maxInFlight = this.schedule.size;
     this.rearm();

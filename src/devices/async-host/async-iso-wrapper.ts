@@ -10,7 +10,7 @@ import {
   type UsbPacket,
   UsbPacketPool,
 } from "../../usb/packet.ts";
-import { CompletionSchedule } from "./completion-schedule.ts";
+import { CompletionSchedule, type PendingRequest } from "./completion-schedule.ts";
 import { type AsyncHostTiming, DEFAULT_ASYNC_HOST_TIMING, RequestTiming } from "./request-timing.ts";
 
 export interface AsyncIsoWrapperOptions {
@@ -72,6 +72,9 @@ export class AsyncIsoWrapper implements UsbDevice {
   private readonly schedule: CompletionSchedule;
   private readonly timing: RequestTiming;
   private readonly timer: Timer;
+  /** The entry, and its due time, the timer is armed for. */
+  private armedFor: PendingRequest | null = null;
+  private readonly armedForMs = new Float64Array(1);
   /** The packets handed to the wrapped device (stale completions from it are counted here). */
   private readonly packets = new UsbPacketPool();
   /** Requests the wrapped device deferred: the first `nestedCount` entries are live. */
@@ -112,8 +115,7 @@ export class AsyncIsoWrapper implements UsbDevice {
       return;
     }
     const slot = (packet.endpoint & 0x0f) | (packet.pid === Pid.In ? 16 : 0);
-    const due = this.timing.dueMs(slot, true, this.options.clock.now());
-    this.schedule.add(packet, packet.deferred(), due, slot);
+    this.schedule.addTimed(packet, packet.deferred(), slot, this.timing, true, this.options.clock);
     this.stats.deferred++;
     this.rearm();
   }
@@ -237,10 +239,20 @@ export class AsyncIsoWrapper implements UsbDevice {
     gone.ticket = DEAD_TICKET;
   }
 
+  /** Keeps the one timer armed for the earliest request, re-arming only when that changes. */
   private rearm(): void {
-    const due = this.schedule.headDueMs;
-    if (due === Number.POSITIVE_INFINITY) this.timer.disarm();
-    else this.timer.arm(due);
+    const first = this.schedule.first;
+    if (first === null) {
+      if (this.timer.armed) this.timer.disarm();
+      this.armedFor = null;
+      return;
+    }
+    // (Compared by entry and its time, not by a time read out: a fractional time passed around is a
+    // fresh heap number each time.)
+    if (this.timer.armed && this.armedFor === first && this.armedForMs[0] === first.dueMs) return;
+    this.armedFor = first;
+    this.armedForMs[0] = first.dueMs;
+    this.timer.arm(first.dueMs);
   }
 }
 

@@ -1,4 +1,6 @@
+import type { Clock } from "../../machine/clock.ts";
 import { type AsyncTicket, DEAD_TICKET, type UsbPacket } from "../../usb/packet.ts";
+import type { RequestTiming } from "./request-timing.ts";
 
 /** One request a device holds: the packet and its ticket, when it completes, and for which endpoint. */
 export class PendingRequest {
@@ -43,18 +45,55 @@ export class CompletionSchedule {
     return this.count === 0 ? Number.POSITIVE_INFINITY : this.ring[this.head]!.dueMs;
   }
 
+  /** The earliest request (its `dueMs` is when the timer should fire); null when none is held. */
+  get first(): PendingRequest | null {
+    return this.count === 0 ? null : this.ring[this.head]!;
+  }
+
   /**
    * Holds `packet` (deferred with `ticket`) until `dueMs`. Returns false (and holds nothing) when
    * `maxEntries` are out.
    */
   add(packet: UsbPacket, ticket: AsyncTicket, dueMs: number, slot: number): boolean {
-    if (this.count === this.ring.length && !this.grow()) return false;
+    const entry = this.reserve();
+    if (entry === null) return false;
+    entry.dueMs = dueMs;
+    this.insert(entry, packet, ticket, slot);
+    return true;
+  }
+
+  /**
+   * As {@link add}, due when `timing` says a request on `slot` made now on `clock` completes. The time
+   * goes straight into the entry (RequestTiming.place), so a request allocates nothing.
+   */
+  addTimed(
+    packet: UsbPacket,
+    ticket: AsyncTicket,
+    slot: number,
+    timing: RequestTiming,
+    isochronous: boolean,
+    clock: Clock,
+  ): boolean {
+    const entry = this.reserve();
+    if (entry === null) return false;
+    timing.place(entry, slot, isochronous, clock);
+    this.insert(entry, packet, ticket, slot);
+    return true;
+  }
+
+  /** The entry the next request goes into (at the tail), or null when `maxEntries` are out. */
+  private reserve(): PendingRequest | null {
+    if (this.count === this.ring.length && !this.grow()) return null;
+    return this.at(this.count);
+  }
+
+  /** Fills the reserved tail entry (its `dueMs` set) and sorts it into place. */
+  private insert(entry: PendingRequest, packet: UsbPacket, ticket: AsyncTicket, slot: number): void {
     const capacity = this.ring.length;
     let i = this.count++;
-    const entry = this.at(i);
+    const dueMs = entry.dueMs;
     entry.packet = packet;
     entry.ticket = ticket;
-    entry.dueMs = dueMs;
     entry.slot = slot;
     entry.aborted = false;
     // Insertion from the tail: requests mostly arrive in due order, so this is O(1) in steady state.
@@ -65,7 +104,6 @@ export class CompletionSchedule {
       this.swap(before, here);
       i--;
     }
-    return true;
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { Clock } from "../../machine/clock.ts";
 import { SeededRandom } from "../../machine/seeded-random.ts";
 
 /** How long a host takes to answer, in milliseconds of the injected clock (1 ms = one USB frame). */
@@ -65,6 +66,28 @@ export class RequestTiming {
 
   /** When a request on endpoint `slot`, made at `nowMs`, completes. */
   dueMs(slot: number, isochronous: boolean, nowMs: number): number {
+    this.nowMs[0] = nowMs;
+    this.schedule(this.answer, slot, isochronous);
+    return this.answer.dueMs;
+  }
+
+  /**
+   * Sets `into.dueMs` to when a request on endpoint `slot`, made now on `clock`, completes. What the
+   * devices use: a fractional time passed to or returned from a call is a fresh heap number, while
+   * one stored in a field that already holds one is written in place — so a request allocates nothing.
+   */
+  place(into: { dueMs: number }, slot: number, isochronous: boolean, clock: Clock): void {
+    this.nowMs[0] = clock.now();
+    this.schedule(into, slot, isochronous);
+  }
+
+  /** {@link dueMs}'s answer. */
+  private readonly answer = { dueMs: 0.5 };
+  /** The time of the request being placed (kept here rather than passed: see {@link place}). */
+  private readonly nowMs = new Float64Array(1);
+
+  private schedule(into: { dueMs: number }, slot: number, isochronous: boolean): void {
+    const nowMs = this.nowMs[0]!;
     let at: number;
     let backlog = false;
     if (isochronous) {
@@ -94,7 +117,7 @@ export class RequestTiming {
     if (this.timing.jitterMs > 0 && !backlog) at += this.random.next() * this.timing.jitterMs;
     at = Math.max(at, this.lastDueMs[slot]!);
     this.lastDueMs[slot] = at;
-    return at;
+    into.dueMs = at;
   }
 
   /** Ends the stream on `slot` (its endpoint went away): the next request starts a new one. */
