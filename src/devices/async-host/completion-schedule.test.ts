@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { VirtualClock } from "../../machine/clock.ts";
 import { SeededRandom } from "../../machine/seeded-random.ts";
 import { DEAD_TICKET, UsbPacket } from "../../usb/packet.ts";
 import { CompletionSchedule } from "./completion-schedule.ts";
+import { DEFAULT_ASYNC_HOST_TIMING, RequestTiming } from "./request-timing.ts";
 
 const packets = Array.from({ length: 40 }, () => new UsbPacket(8));
 /** The schedule only carries tickets; their value does not matter to its order. */
@@ -111,5 +113,25 @@ describe("CompletionSchedule", () => {
       }
       assert.equal(s.size, held.size);
     }
+  });
+
+  it("addTimed holds a request until the time RequestTiming gives it, with its ticket", () => {
+    const clock = new VirtualClock();
+    clock.advance(100);
+    const timing = new RequestTiming({ ...DEFAULT_ASYNC_HOST_TIMING, isoLatencyMs: 0.5 });
+    const reference = new RequestTiming({ ...DEFAULT_ASYNC_HOST_TIMING, isoLatencyMs: 0.5 });
+    const s = new CompletionSchedule(2, 8);
+    const packet = new UsbPacket(8);
+    packet.init(0x69, 1, 1, 8);
+    const ticket = packet.deferred();
+    assert.equal(s.addTimed(packet, ticket, 17, timing, true, clock), true);
+    const due = reference.dueMs(17, true, 100);
+    assert.equal(due, 110.5, "the first request of a stream: 10 ms out, plus the latency");
+    assert.equal(s.headDueMs, due);
+    assert.equal(s.takeDue(due - 0.1), null);
+    const entry = s.takeDue(due);
+    assert.equal(entry?.packet, packet);
+    assert.equal(entry?.ticket, ticket);
+    assert.equal(entry?.slot, 17);
   });
 });
