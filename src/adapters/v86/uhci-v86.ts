@@ -14,11 +14,15 @@ export const UHCI_PCI_DEVFN = (1 << 3) | 2;
  */
 export const UHCI_INITIAL_IO_BASE = 0xec00;
 
-/** Milliseconds of frames run per v86 timer hook at most (see the hook below). */
+/** Milliseconds of frames run per v86 timer hook at most while the lag is below a host pause (see the hook). */
 export const DEFAULT_MAX_CATCH_UP_MS = 4;
 
 export interface AttachUhciOptions extends Omit<UhciOptions, "memory" | "irq" | "clock"> {
-  /** Frames of backlog run per v86 timer hook at most (default {@link DEFAULT_MAX_CATCH_UP_MS}). */
+  /**
+   * Milliseconds of backlog run per v86 timer hook at most while USB time lags v86's by less than the
+   * controller's host-stall threshold (`hostStall.thresholdMs`); beyond it USB time rejoins at once.
+   * Default {@link DEFAULT_MAX_CATCH_UP_MS}.
+   */
   maxCatchUpMsPerHook?: number;
   /** PCI devfn (default 00:01.2). */
   devfn?: number;
@@ -115,16 +119,23 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
 
   // The frame clock runs from v86's periodic device hook, catching up to v86's time. It never asks to
   // be called back in under 1 ms: a smaller answer makes v86 busy-spin the host CPU.
-  // After a host stall the controller's time catches up at most `maxCatchUpMs` per call; the rest
-  // follows at the next calls, with a slice of guest instructions in between. The bound is below the
-  // shortest isochronous lookahead Linux keeps (snd-usb-audio: 12 ms capture, ~10 ms playback), so a
-  // starved guest gets to refill its URBs between bursts instead of finding its next TDs' frames
-  // already gone (snd-usb-audio schedules into the past without URB_ISO_ASAP: lost samples).
+  // v86 has no virtual clock: the guest's time follows performance.now(). Two kinds of lag, told apart
+  // by the controller's host-stall threshold (docs/architecture.md, "Host stalls"):
+  // - a slow guest (host load; lag below the threshold): USB time advances at most `maxCatchUpMs` per
+  //   call, with a slice of guest instructions between calls, so the guest refills its iso URBs between
+  //   bursts (snd-usb-audio keeps ~10–18 frames queued and schedules into the past without
+  //   URB_ISO_ASAP: frames run faster than it refills are lost samples);
+  // - a host pause (SIGSTOP, a blocked event loop, a background tab; lag above the threshold): the
+  //   guest's clock has jumped, so USB time rejoins it in this call (the frame clock replays the
+  //   guest's queued frames and skips the empty rest) instead of lagging seconds behind while the
+  //   guest's ALSA waits time out (EIO).
   const maxCatchUpMs = options.maxCatchUpMsPerHook ?? DEFAULT_MAX_CATCH_UP_MS;
+  const pauseMs = controller.hostStallPolicy.thresholdMs;
   const originalTimers = cpu.run_hardware_timers;
   cpu.run_hardware_timers = function (acpiEnabled, nowMs) {
     const next = originalTimers.call(this, acpiEnabled, nowMs);
-    clock.advanceTo(Math.min(nowMs, clock.now() + maxCatchUpMs));
+    const usbMs = clock.now();
+    clock.advanceTo(nowMs - usbMs > pauseMs ? nowMs : Math.min(nowMs, usbMs + maxCatchUpMs));
     const due = clock.nextDueMs();
     return due === undefined ? next : Math.min(next, Math.max(1, due - nowMs));
   };

@@ -18,12 +18,48 @@ export interface FrameClockState {
 }
 
 /**
+ * What the frame clock does when the host paused (a stopped process, a blocked event loop, a background
+ * tab): see docs/architecture.md, "Host stalls", for what the guest sees and why these numbers.
+ */
+export interface HostStallPolicy {
+  /**
+   * Overdue time (ms) beyond which a lag is a host pause rather than a slow guest. Below it, overdue
+   * frames run at most `maxFramesPerWakeup` per wake-up and an emulator adapter feeds the clock in small
+   * steps (the guest refills its iso URBs in between); above it, USB time rejoins the clock at once.
+   */
+  readonly thresholdMs: number;
+  /**
+   * Overdue frames replayed, in order, after a pause (what a real bus does while the CPU is stopped: it
+   * runs the TDs the guest had queued, then empty frames). Frames beyond are skipped: FRNUM jumps by
+   * whole frames on the same grid and nothing runs in them (one lap of the frame list, 1024 frames,
+   * has met every TD the guest left in it; running more only costs host time after a long sleep).
+   */
+  readonly maxReplayFrames: number;
+}
+
+export const DEFAULT_HOST_STALL_POLICY: HostStallPolicy = { thresholdMs: 100, maxReplayFrames: 1024 };
+
+/** What the frame clock did about host pauses ({@link FrameClock.stallStats}). */
+export interface HostStallStats {
+  /** Wake-ups that found more than `thresholdMs` of frames overdue. */
+  readonly pauses: number;
+  /** Overdue frames run after a pause (in order, the guest's queued TDs in them). */
+  readonly framesReplayed: number;
+  /** Frames skipped after a pause beyond `maxReplayFrames`: FRNUM advanced, nothing ran. */
+  readonly framesSkipped: number;
+  /** The largest lag found at a wake-up, in ms. */
+  readonly longestPauseMs: number;
+}
+
+/**
  * The frame clock: frame n is due at base + n × period, on a fixed grid from the moment RS was set,
  * never re-armed from "now" (the seed, point 4: re-arming from the end of the last frame lets the
  * schedule drift, and a host that sees a periodic request late restarts its stream 10 frames out).
  *
- * After a stall it runs every overdue frame in order, at most `maxFramesPerWakeup` per wake-up; the rest
- * are carried to an immediate next wake-up, never skipped, so the frame count equals elapsed periods.
+ * Overdue frames run in order, at most `maxFramesPerWakeup` per wake-up; the rest are carried to an
+ * immediate next wake-up. After a host pause (more than {@link HostStallPolicy.thresholdMs} overdue) up
+ * to {@link HostStallPolicy.maxReplayFrames} are replayed and any beyond are skipped on the same grid
+ * (`onSkip` advances FRNUM): either way the frame count equals elapsed periods.
  *
  * A new period ({@link setPeriod}: the guest wrote SOFMOD while running) takes effect from the frame
  * after the one in progress (UHCI 2.1.6: "the SOF timing of the next frame will be adjusted"): the
@@ -47,14 +83,44 @@ export class FrameClock {
   private pendingAfterFrame = 0;
   /** How many frames each wake-up ran, for benchmarks (index = frames, capped at the last bucket). */
   readonly framesPerWakeup: Uint32Array;
+  readonly stallPolicy: HostStallPolicy;
+  /** Catching up from a pause: frames before `replayEnd` are replayed, the rest up to now skipped. */
+  private catchingUp = false;
+  private replayEnd = 0;
+  private pauses = 0;
+  private framesReplayed = 0;
+  private framesSkipped = 0;
+  private longestPauseMs = 0;
 
   constructor(
     private readonly clock: Clock,
     private readonly runFrame: () => void,
     private readonly maxFramesPerWakeup = 64,
+    stallPolicy: Partial<HostStallPolicy> = {},
+    /** Called with a count of frames skipped after a pause (the controller advances FRNUM). */
+    private readonly onSkip: (frames: number) => void = () => {},
   ) {
     this.timer = clock.createTimer(this.wake);
     this.framesPerWakeup = new Uint32Array(maxFramesPerWakeup + 1);
+    const policy = { ...DEFAULT_HOST_STALL_POLICY, ...stallPolicy };
+    // A hostile or mistaken option never makes the clock spin or stop: NaN and negatives fall back.
+    this.stallPolicy = {
+      thresholdMs: policy.thresholdMs >= 0 ? policy.thresholdMs : DEFAULT_HOST_STALL_POLICY.thresholdMs,
+      maxReplayFrames:
+        policy.maxReplayFrames >= 0
+          ? Math.floor(policy.maxReplayFrames)
+          : DEFAULT_HOST_STALL_POLICY.maxReplayFrames,
+    };
+  }
+
+  /** Pauses found and frames replayed or skipped since construction (readable stats). */
+  get stallStats(): HostStallStats {
+    return {
+      pauses: this.pauses,
+      framesReplayed: this.framesReplayed,
+      framesSkipped: this.framesSkipped,
+      longestPauseMs: this.longestPauseMs,
+    };
   }
 
   get isRunning(): boolean {
@@ -79,12 +145,14 @@ export class FrameClock {
     this.anchorMs = this.clock.now();
     this.anchorFrame = 0;
     this.framesRun = 0;
+    this.catchingUp = false;
     this.timer.arm(this.dueMs(1));
   }
 
   stop(): void {
     this.running = false;
     this.pendingPeriodMs = 0;
+    this.catchingUp = false;
     this.timer.disarm();
   }
 
@@ -128,6 +196,7 @@ export class FrameClock {
     this.framesRun = state.framesRun;
     this.anchorMs = this.clock.now() - state.sinceStartMs;
     this.anchorFrame = 0;
+    this.catchingUp = false;
     if (this.running) this.timer.arm(this.dueMs(this.framesRun + 1));
   }
 
@@ -156,17 +225,54 @@ export class FrameClock {
     this.pendingPeriodMs = 0;
   }
 
+  /** Skips every frame due at `nowMs` not yet run: FRNUM jumps, nothing runs, the grid stays. */
+  private skipTo(nowMs: number): void {
+    for (
+      let due = this.lastDueFrame(nowMs);
+      this.running && this.framesRun < due;
+      due = this.lastDueFrame(nowMs)
+    ) {
+      // A SOFMOD change waiting for its first frame splits the skip: frames after it have the new length.
+      const pending = this.pendingPeriodMs !== 0 && this.framesRun < this.pendingAfterFrame;
+      const frames = pending ? Math.min(due, this.pendingAfterFrame) - this.framesRun : due - this.framesRun;
+      this.framesRun += frames;
+      this.framesSkipped += frames;
+      this.onSkip(frames);
+      if (this.pendingPeriodMs !== 0 && this.framesRun >= this.pendingAfterFrame) this.applyPendingPeriod();
+    }
+  }
+
   private readonly wake = (): void => {
     if (!this.running) return;
     const now = this.clock.now();
+    let due = this.lastDueFrame(now);
+    if (!this.catchingUp && due > this.framesRun) {
+      // How late the oldest overdue frame is.
+      const lagMs = now - this.dueMs(this.framesRun + 1);
+      if (lagMs > this.stallPolicy.thresholdMs) {
+        this.catchingUp = true;
+        this.pauses++;
+        this.replayEnd = this.framesRun + this.stallPolicy.maxReplayFrames;
+        if (lagMs > this.longestPauseMs) this.longestPauseMs = lagMs;
+      }
+    }
     let ran = 0;
-    while (ran < this.maxFramesPerWakeup && this.framesRun < this.lastDueFrame(now)) {
+    while (ran < this.maxFramesPerWakeup && this.framesRun < due) {
+      if (this.catchingUp && this.framesRun >= this.replayEnd) {
+        this.skipTo(now);
+        break;
+      }
       this.framesRun++;
       ran++;
+      if (this.catchingUp) this.framesReplayed++;
       this.runFrame();
       if (!this.running) break;
-      if (this.pendingPeriodMs !== 0 && this.framesRun >= this.pendingAfterFrame) this.applyPendingPeriod();
+      if (this.pendingPeriodMs !== 0 && this.framesRun >= this.pendingAfterFrame) {
+        this.applyPendingPeriod();
+        due = this.lastDueFrame(now);
+      }
     }
+    if (this.catchingUp && this.framesRun >= this.lastDueFrame(now)) this.catchingUp = false;
     this.framesPerWakeup[ran]!++;
     if (this.running) this.timer.arm(this.dueMs(this.framesRun + 1));
   };

@@ -9,11 +9,13 @@ import { UsbPacketPool } from "../../usb/packet.ts";
 import type { UsbPort } from "../../usb/port.ts";
 import { AsyncQueue } from "./async-queue.ts";
 import { controllerStateJson, readControllerState } from "./controller-state.ts";
-import { FrameClock } from "./frame-clock.ts";
+import { FrameClock, type HostStallPolicy, type HostStallStats } from "./frame-clock.ts";
 import { FrameWalker, UsbIntCause, type WalkerHost } from "./frame-walker.ts";
 import { UhciPciFunction } from "./pci-config.ts";
 import { REG, UHCI_IO_SIZE, UsbCmd, UsbIntr, UsbSts, uhciRegisterSpecs } from "./registers.ts";
 import { type PortRestore, ResetKind, RootHub } from "./root-hub.ts";
+
+export { DEFAULT_HOST_STALL_POLICY, type HostStallPolicy, type HostStallStats } from "./frame-clock.ts";
 
 export interface UhciOptions {
   memory: GuestMemory;
@@ -27,6 +29,11 @@ export interface UhciOptions {
   maxLinkVisitsPerFrame?: number;
   /** Overdue frames run per wake-up after a host stall; the rest follow at the next wake-up. */
   maxFramesPerWakeup?: number;
+  /**
+   * How the frame clock rejoins the clock after a host pause (default DEFAULT_HOST_STALL_POLICY:
+   * lag beyond 100 ms replays up to 1024 frames, skips the rest; docs/architecture.md, "Host stalls").
+   */
+  hostStall?: Partial<HostStallPolicy>;
 }
 
 /** See {@link UhciController.asyncCounters}. */
@@ -110,6 +117,9 @@ export class UhciController {
       options.clock,
       () => this.runFrame(),
       options.maxFramesPerWakeup ?? UHCI_DEFAULTS.maxFramesPerWakeup,
+      options.hostStall,
+      // Frames skipped after a long pause: FRNUM counts them (UHCI 2.1.4: it advances every frame).
+      (frames) => this.registers.set(REG.FRNUM, (this.registers.get(REG.FRNUM) + frames) & 0x7ff),
     );
     this.resetController(ResetKind.PowerOn);
   }
@@ -163,6 +173,14 @@ export class UhciController {
   /** Frames run since RS was last set. */
   get framesRun(): number {
     return this.frameClock.frames;
+  }
+  /** The host-pause policy in force (see {@link UhciOptions.hostStall}). */
+  get hostStallPolicy(): HostStallPolicy {
+    return this.frameClock.stallPolicy;
+  }
+  /** Host pauses the frame clock found, and the frames it replayed and skipped after them. */
+  get hostStallStats(): HostStallStats {
+    return this.frameClock.stallStats;
   }
   /** How many frames each clock wake-up ran (index = count; the last bucket is the cap). */
   get framesPerWakeup(): Uint32Array {
