@@ -14,6 +14,7 @@ import {
   roundSeconds,
 } from "../guest-report.ts";
 import type { GuestEvent } from "../guest-vm/guest-serial.ts";
+import type { GuestVm } from "../guest-vm/guest-vm.ts";
 import { compareInput, expectedKeyEvents, type InputComparison } from "../input-check.ts";
 import { kernelOf, withGuest } from "./guest-run.ts";
 import { KEYBOARD_PRODUCT } from "./hid-job.ts";
@@ -28,6 +29,15 @@ export interface MainJobOptions {
   seconds: number;
   timeoutMs: number;
   onProgress?: (message: string) => void;
+  /**
+   * Test hook (the host-stall tests): every guest event, as it arrives, synchronously from inside the
+   * emulator's loop (a handler that busy-waits blocks the emulator as a stalled host would).
+   */
+  onGuestEvent?: (event: GuestEvent) => void;
+  /** Test hook: the machine, once booting (its controller's host-stall counters, for instance). */
+  onMachine?: (vm: GuestVm) => void;
+  /** Test hook: plan items run after the job's own (e.g. "dmesg"; guest-image/README.md). */
+  extraPlanItems?: readonly string[];
 }
 
 export interface AudioDirectionReport {
@@ -92,7 +102,10 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
   });
   const keyboard = new UsbKeyboard({ productId: KEYBOARD_PRODUCT });
   const audioItem = `${sampleRate}:${channels}:${seconds}`;
-  const plan = `enum:2,capture:${audioItem},playback:${audioItem},hid:${LISTEN_SECONDS}:1`;
+  const plan = [
+    `enum:2,capture:${audioItem},playback:${audioItem},hid:${LISTEN_SECONDS}:1`,
+    ...(options.extraPlanItems ?? []),
+  ].join(",");
 
   return withGuest(
     {
@@ -101,6 +114,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
       usb: [headset, keyboard],
       onProgress: progress,
       describe: (event) => {
+        options.onGuestEvent?.(event);
         if (event.event === "capture-start")
           return `arecord: recording ${seconds} s from the USB microphone…`;
         if (event.event === "blob-begin")
@@ -111,6 +125,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
       },
     },
     async (vm) => {
+      options.onMachine?.(vm);
       const begin = await vm.waitForEvent((e) => e.event === "begin", options.timeoutMs);
       const bootSeconds = vm.secondsSinceStart;
       await vm.waitForEvent((e) => e.event === "capture-start", options.timeoutMs);
