@@ -1,10 +1,11 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { encodeWav } from "../../devices/audio/wav.ts";
 import { flagHelp, parseFlags, UsageError } from "../args.ts";
 import { loadImagesFor } from "../guest-images.ts";
 import { expectedKeyEvents } from "../input-check.ts";
 import { formatMainReport, type MainJobReport, runMainJob } from "../jobs/main-job.ts";
+import { prepareOutputDir } from "../output-paths.ts";
 import { Progress } from "../progress.ts";
 
 export const START_FLAGS = {
@@ -37,8 +38,8 @@ export const START_FLAGS = {
   quiet: { kind: "boolean", help: "no progress on stderr" },
 } as const;
 
-export const START_HELP = `uhci start — boot a Linux guest in v86 with the emulated UHCI controller, a USB headset and a
-USB keyboard. The guest records from the headset's microphone with arecord and plays a test signal to
+export const START_HELP = `uhci start — boot a Linux guest in v86 with the emulated UHCI controller, a USB headset
+(microphone and headphones) on root port 1 and a USB keyboard on port 2. The guest records from the headset's microphone with arecord and plays a test signal to
 its headphones with aplay; the host types on the keyboard. Both audio streams are compared frame by
 frame (written as WAV files to the output folder) and the keystrokes event by event.
 
@@ -53,18 +54,8 @@ export async function runStart(argv: readonly string[]): Promise<number> {
     throw new UsageError(`--text: ${error instanceof Error ? error.message : String(error)}`);
   }
   const images = loadImagesFor(flags["guest-dir"]);
-  const outDir = resolve(flags.out ?? "uhci-out");
   // Fail before a minute of booting if the report could not be written.
-  try {
-    mkdirSync(outDir, { recursive: true });
-    const probe = join(outDir, ".uhci-write-test");
-    writeFileSync(probe, "");
-    rmSync(probe);
-  } catch (error) {
-    throw new UsageError(
-      `--out: cannot write to ${outDir}: ${error instanceof Error ? error.message : String(error)}`,
-    );
-  }
+  const outDir = prepareOutputDir("--out", flags.out ?? "uhci-out");
   const progress = new Progress(process.stderr, flags.quiet);
   try {
     const report = await runMainJob({

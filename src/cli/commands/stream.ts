@@ -5,6 +5,7 @@ import { decodeWav, encodeWav } from "../../devices/audio/wav.ts";
 import { IsoPreset } from "../../guest/iso-presets.ts";
 import { HostModel, runSoftwareStream, type SoftwareStreamResult } from "../../streaming/software-stream.ts";
 import { flagHelp, parseFlags, UsageError } from "../args.ts";
+import { checkOutputFile } from "../output-paths.ts";
 import { Progress } from "../progress.ts";
 
 const RATES = ["8000", "16000", "22050", "32000", "44100", "48000"] as const;
@@ -106,16 +107,8 @@ export async function runStream(argv: readonly string[]): Promise<number> {
   const urbs = flags.urbs ?? preset.urbs;
   const packetsPerUrb = flags.packets ?? preset.packetsPerUrb;
   const wavOut = flags["wav-out"];
-  if (wavOut !== undefined) {
-    // Fail now, not after the stream, if the output cannot be written.
-    try {
-      writeFileSync(`${wavOut}.partial`, "");
-    } catch (error) {
-      throw new UsageError(
-        `--wav-out: cannot write ${wavOut}: ${error instanceof Error ? error.message : String(error)}`,
-      );
-    }
-  }
+  // Fail now, not after the stream, if the output cannot be written (output-paths.ts).
+  if (wavOut !== undefined) checkOutputFile("--wav-out", wavOut);
 
   const progress = new Progress(process.stderr, flags.quiet || flags.json);
   let result: SoftwareStreamResult;
