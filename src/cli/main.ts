@@ -13,44 +13,74 @@ commands:
              checked frame by frame and key by key (the default command; \`npm start\`)
   shell      boot the same guest with its serial console attached to this terminal
   stream     stream audio through the controller with the software guest driver (no emulator)
-  help       this text; \`uhci help <command>\` for a command's options
-  version    print the version
+  help       this text (also -h, --help); \`uhci help <command>\` for a command's options
+  version    print the version (also -V, --version)
 
 Run \`uhci <command> --help\` for options. \`start\` and \`shell\` boot Linux in v86, an optional
 peer dependency of the published package: \`npm install v86\` next to uhci.`;
 
-const COMMANDS: Record<string, { run: (argv: readonly string[]) => Promise<number>; help: string }> = {
+interface Command {
+  run: (argv: readonly string[]) => Promise<number>;
+  help: string;
+}
+
+const COMMANDS: Record<string, Command> = {
   start: { run: runStart, help: START_HELP },
   shell: { run: runShell, help: SHELL_HELP },
   stream: { run: runStream, help: STREAM_HELP },
 };
+
+/** The command called `name`; only the table's own entries (`uhci toString` is no command). */
+function commandNamed(name: string): Command | undefined {
+  return Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+}
 
 function version(): string {
   const pkg: unknown = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
   return typeof pkg === "object" && pkg !== null && "version" in pkg ? String(pkg.version) : "unknown";
 }
 
+const HELP_FLAGS = ["--help", "-h"];
+const VERSION_FLAGS = ["--version", "-V"];
+
 export async function main(argv: readonly string[]): Promise<number> {
   const [first, ...rest] = argv;
-  const name = first === undefined || first.startsWith("--") ? "start" : first;
-  const args = first === undefined || first.startsWith("--") ? argv : rest;
-  if (name === "help") {
-    const topic = args[0];
-    const command = topic === undefined ? undefined : COMMANDS[topic];
-    process.stdout.write(`${command?.help ?? HELP}\n`);
-    return 0;
-  }
-  if (name === "version" || name === "--version") {
-    process.stdout.write(`${version()}\n`);
-    return 0;
-  }
-  const command = COMMANDS[name];
+  // `uhci --help`, `uhci -h`, `uhci --version`: about the command as a whole, as in other CLIs. Any
+  // other first flag starts the default command with it (`uhci --seconds 5` is `uhci start --seconds 5`).
+  if (first !== undefined && HELP_FLAGS.includes(first)) return printHelp(rest);
+  if (first !== undefined && VERSION_FLAGS.includes(first)) return printVersion(rest);
+  const defaulted = first === undefined || first.startsWith("-");
+  const name = defaulted ? "start" : first;
+  const args = defaulted ? argv : rest;
+  if (name === "help") return printHelp(args);
+  if (name === "version") return printVersion(args);
+  const command = commandNamed(name);
   if (command === undefined) throw new UsageError(`unknown command '${name}'; try 'uhci help'`);
-  if (args.includes("--help") || args.includes("-h")) {
+  if (args.some((arg) => HELP_FLAGS.includes(arg))) {
     process.stdout.write(`${command.help}\n`);
     return 0;
   }
   return command.run(args);
+}
+
+/** `uhci help [command]`: a topic that is not a command is an error, not the general text. */
+function printHelp(args: readonly string[]): number {
+  const [topic, ...extra] = args;
+  if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}'; usage: uhci help [command]`);
+  let text = HELP;
+  if (topic !== undefined && topic !== "help" && topic !== "version") {
+    const command = commandNamed(topic);
+    if (command === undefined) throw new UsageError(`no command '${topic}'; try 'uhci help'`);
+    text = command.help;
+  }
+  process.stdout.write(`${text}\n`);
+  return 0;
+}
+
+function printVersion(args: readonly string[]): number {
+  if (args[0] !== undefined) throw new UsageError(`unexpected argument '${args[0]}'; usage: uhci --version`);
+  process.stdout.write(`${version()}\n`);
+  return 0;
 }
 
 main(process.argv.slice(2)).then(

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The committed guest artefacts (guest-image/dist): SeaBIOS, its VGA BIOS, a Linux kernel and initramfs. */
@@ -13,6 +13,8 @@ export interface GuestImages {
 /**
  * The guest image shipped in the package (guest-image/dist, next to src/ and dist/; this module sits at
  * the same depth under both). Its licences and source versions are in guest-image/dist/LICENSES.md.
+ * `fileURLToPath` decodes the module URL's escapes (`%23`, `%20`), so an install folder with `#` or a
+ * space in its name works; `URL.pathname` would keep them encoded.
  */
 export const BUNDLED_GUEST_DIR = fileURLToPath(new URL("../../guest-image/dist/", import.meta.url));
 
@@ -41,7 +43,10 @@ function load(dir: string, name: string): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
 
-/** Reads the guest artefacts from `dir` (default: the bundled guest-image/dist). */
+/**
+ * Reads the guest artefacts from the folder `dir` (default: the bundled guest-image/dist), a file system
+ * path (relative ones from the working directory), never parsed as a URL.
+ */
 export function loadGuestImages(dir = BUNDLED_GUEST_DIR): GuestImages {
   let initrdName = "initramfs.cpio.zst";
   try {
@@ -50,7 +55,10 @@ export function loadGuestImages(dir = BUNDLED_GUEST_DIR): GuestImages {
       typeof info === "object" &&
       info !== null &&
       "initramfs" in info &&
-      typeof info.initramfs === "string"
+      typeof info.initramfs === "string" &&
+      // A file name in this folder, not a path: build-info.json says which of its files to read.
+      info.initramfs === basename(info.initramfs) &&
+      info.initramfs !== ".."
     ) {
       initrdName = info.initramfs;
     }
