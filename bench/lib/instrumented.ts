@@ -1,5 +1,5 @@
 /** Wrappers that observe the controller's surroundings without changing them (real-time benchmark). */
-import type { Clock, GuestMemory, Timer } from "../../src/machine/index.ts";
+import type { Clock, GuestMemory, Timer, TimerCallback } from "../../src/machine/index.ts";
 import { SampleBuffer } from "./timing.ts";
 
 /** A clock whose timers record how late each wake-up came (fired time − due time, ms). */
@@ -12,11 +12,12 @@ export class LatenessClock implements Clock {
     return this.inner.now();
   }
 
-  createTimer(callback: (dueMs: number) => void): Timer {
-    return this.inner.createTimer((dueMs) => {
-      this.lateness.push(this.inner.now() - dueMs);
-      callback(dueMs);
+  createTimer(callback: TimerCallback): Timer {
+    const timer: Timer = this.inner.createTimer(() => {
+      this.lateness.push(this.inner.now() - timer.dueMs);
+      callback();
     });
+    return timer;
   }
 }
 

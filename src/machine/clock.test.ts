@@ -7,7 +7,10 @@ describe("VirtualClock", () => {
   it("fires due timers in due-time order with now() at each due time, ties in creation order", () => {
     const clock = new VirtualClock(10);
     const fired: string[] = [];
-    const make = (name: string) => clock.createTimer((due) => fired.push(`${name}@${due}/${clock.now()}`));
+    const make = (name: string) => {
+      const timer: Timer = clock.createTimer(() => fired.push(`${name}@${timer.dueMs}/${clock.now()}`));
+      return timer;
+    };
     const a = make("a");
     const b = make("b");
     const c = make("c");
@@ -29,15 +32,15 @@ describe("VirtualClock", () => {
   it("a timer re-armed from its own callback fires once per period; re-arming moves it, disarming drops it", () => {
     const clock = new VirtualClock();
     const dues: number[] = [];
-    const periodic: Timer = clock.createTimer((due) => {
-      dues.push(due);
-      periodic.arm(due + 1);
+    const periodic: Timer = clock.createTimer(() => {
+      dues.push(periodic.dueMs);
+      periodic.arm(periodic.dueMs + 1);
     });
     periodic.arm(1);
     clock.advance(5);
     assert.deepEqual(dues, [1, 2, 3, 4, 5]);
     const once: number[] = [];
-    const moved = clock.createTimer((due) => once.push(due));
+    const moved: Timer = clock.createTimer(() => once.push(moved.dueMs));
     moved.arm(7);
     moved.arm(6.5); // re-armed earlier: fires once, at the new time
     clock.advance(2);
@@ -52,7 +55,7 @@ describe("VirtualClock", () => {
   it("a time in the past fires at the next advance, with now; NaN never fires", () => {
     const clock = new VirtualClock(50);
     const fired: number[] = [];
-    const past = clock.createTimer((due) => fired.push(due));
+    const past: Timer = clock.createTimer(() => fired.push(past.dueMs));
     const never = clock.createTimer(() => fired.push(-1));
     past.arm(3);
     never.arm(Number.NaN);
@@ -84,7 +87,7 @@ describe("VirtualClock", () => {
   it("jumpTo fires nothing; timers due meanwhile fire at the next advance; time never goes back", () => {
     const clock = new VirtualClock();
     const seen: [number, number][] = [];
-    const timer = clock.createTimer((due) => seen.push([due, clock.now()]));
+    const timer: Timer = clock.createTimer(() => seen.push([timer.dueMs, clock.now()]));
     timer.arm(3);
     clock.jumpTo(10);
     assert.deepEqual(seen, []);
@@ -135,8 +138,8 @@ describe("VirtualClock", () => {
     const model = new Map<number, number>();
     const expected: string[] = [];
     const disposed = new Set<number>();
-    const timers = Array.from({ length: 64 }, (_, k) =>
-      clock.createTimer((due) => fired.push(`${k}@${due}/${clock.now()}`)),
+    const timers: Timer[] = Array.from({ length: 64 }, (_, k) =>
+      clock.createTimer(() => fired.push(`${k}@${timers[k]!.dueMs}/${clock.now()}`)),
     );
     for (let step = 0; step < 20_000; step++) {
       const k = rng.below(timers.length);
@@ -180,11 +183,13 @@ describe("RealTimeClock", () => {
     const fired: string[] = [];
     const start = clock.now();
     const late: number[] = [];
-    const make = (name: string) =>
-      clock.createTimer((due) => {
+    const make = (name: string) => {
+      const timer: Timer = clock.createTimer(() => {
         fired.push(name);
-        late.push(clock.now() - due);
+        late.push(clock.now() - timer.dueMs);
       });
+      return timer;
+    };
     const a = make("a");
     const b = make("b");
     const c = make("c");
@@ -205,10 +210,10 @@ describe("RealTimeClock", () => {
     const start = clock.now();
     let fires = 0;
     let maxBehind = 0;
-    const timer: Timer = clock.createTimer((due) => {
+    const timer: Timer = clock.createTimer(() => {
       fires++;
-      maxBehind = Math.max(maxBehind, clock.now() - due);
-      if (fires < 30) timer.arm(due + 1);
+      maxBehind = Math.max(maxBehind, clock.now() - timer.dueMs);
+      if (fires < 30) timer.arm(timer.dueMs + 1);
     });
     timer.arm(start + 1);
     await sleep(200);

@@ -8,11 +8,18 @@
  * Node (one 1 ms `Timeout` re-armed in place); Node's own timer dispatch and `performance.now()` still
  * allocate a few hundred bytes per wake-up, which no clock written in JavaScript can avoid.
  */
+/**
+ * What a timer calls when it is due. It gets no argument: the time it was due is the timer's
+ * {@link Timer.dueMs}. (A fractional time — a SOFMOD period, an emulator's clock origin, an answer due
+ * 0.5 ms out — passed through a call V8 cannot inline is a new 16-byte heap object on every wake-up.)
+ */
+export type TimerCallback = () => void;
+
 export interface Clock {
   /** Milliseconds since an arbitrary origin; may be fractional. */
   now(): number;
-  /** A timer that calls `callback` (with the time it was due) once each time it is armed and due. */
-  createTimer(callback: (dueMs: number) => void): Timer;
+  /** A timer that calls `callback` once each time it is armed and due. */
+  createTimer(callback: TimerCallback): Timer;
 }
 
 export interface Timer {
@@ -25,46 +32,44 @@ export interface Timer {
   /** Disarms the timer for good: its owner is going away. Arming it again throws; disposing twice is fine. */
   dispose(): void;
   readonly armed: boolean;
+  /**
+   * When the timer is (or was last) due: the time it was armed for, or the clock's time then if that was
+   * in the past. Inside its callback, the time it fired for.
+   */
+  readonly dueMs: number;
 }
 
 /**
  * What both clocks keep for a timer: its due time, its creation order (timers due at the same time
  * fire in the order they were created) and its place in the clock's queue (−1: not armed).
+ *
+ * No time value crosses a call inside a clock: a number that is not a small integer (any fractional
+ * due time — a SOFMOD period, the v86 adapter's clock origin, an async answer 0.5 ms out) is boxed in a
+ * new 16-byte heap object when passed to or returned from a function V8 did not inline. So `arm`
+ * reads the clock's time from a field and clamps in place, and a fired timer's callback finds its due
+ * time in `dueMs`, not in an argument (see {@link TimerCallback}).
  */
 abstract class QueuedTimer implements Timer {
   dueMs = 0;
   /** Index in the queue's heap, −1 when not armed. */
   slot = -1;
-  private disposed = false;
+  protected disposed = false;
 
   constructor(
-    readonly callback: (dueMs: number) => void,
+    readonly callback: TimerCallback,
     readonly order: number,
+    protected readonly queue: TimerQueue,
   ) {}
-
-  protected abstract get queue(): TimerQueue;
-  /** The clock's time now, for clamping a due time in the past. */
-  protected abstract currentMs(): number;
-  /** Told after the earliest due time may have changed. */
-  protected changed(): void {}
 
   get armed(): boolean {
     return this.slot >= 0;
   }
 
-  arm(atMs: number): void {
-    if (this.disposed) throw new Error("Timer.arm: the timer was disposed");
-    const now = this.currentMs();
-    // Not Math.max: NaN must not reach the heap (it compares false both ways and breaks its order).
-    this.dueMs = atMs >= now ? atMs : atMs < now ? now : Number.POSITIVE_INFINITY;
-    this.queue.schedule(this);
-    this.changed();
-  }
+  abstract arm(atMs: number): void;
 
   disarm(): void {
     if (this.slot < 0) return;
     this.queue.remove(this);
-    this.changed();
   }
 
   dispose(): void {
@@ -165,19 +170,34 @@ class TimerQueue {
   }
 }
 
+/**
+ * A VirtualClock's time, shared with its timers so that arming one reads it from a field. The field is
+ * initialised with a number where it is declared: a field declared without one (or a constructor
+ * parameter property) starts as `undefined` under ES2022 class-field semantics, V8 then keeps it as a
+ * tagged field, and every fractional time stored into it is a new 16-byte heap number.
+ */
+class VirtualTime {
+  ms = 0;
+  constructor(ms: number) {
+    this.ms = ms;
+  }
+}
+
 class VirtualTimer extends QueuedTimer {
   constructor(
-    callback: (dueMs: number) => void,
-    private readonly clock: VirtualClock,
-    private readonly timers: TimerQueue,
+    callback: TimerCallback,
+    queue: TimerQueue,
+    private readonly time: VirtualTime,
   ) {
-    super(callback, timers.nextOrder());
+    super(callback, queue.nextOrder(), queue);
   }
-  protected get queue(): TimerQueue {
-    return this.timers;
-  }
-  protected currentMs(): number {
-    return this.clock.now();
+
+  arm(atMs: number): void {
+    if (this.disposed) throw new Error("Timer.arm: the timer was disposed");
+    const now = this.time.ms;
+    // Not Math.max: NaN must not reach the heap (it compares false both ways and breaks its order).
+    this.dueMs = atMs >= now ? atMs : atMs < now ? now : Number.POSITIVE_INFINITY;
+    this.queue.schedule(this);
   }
 }
 
@@ -188,19 +208,19 @@ class VirtualTimer extends QueuedTimer {
  * at the same time in the order they were created).
  */
 export class VirtualClock implements Clock {
-  private currentMs: number;
+  private readonly time: VirtualTime;
   private readonly timers = new TimerQueue();
 
   constructor(startMs = 0) {
-    this.currentMs = startMs;
+    this.time = new VirtualTime(startMs);
   }
 
   now(): number {
-    return this.currentMs;
+    return this.time.ms;
   }
 
-  createTimer(callback: (dueMs: number) => void): Timer {
-    return new VirtualTimer(callback, this, this.timers);
+  createTimer(callback: TimerCallback): Timer {
+    return new VirtualTimer(callback, this.timers, this.time);
   }
 
   /** Timers armed now (for tests: the clock holds nothing else). */
@@ -210,21 +230,22 @@ export class VirtualClock implements Clock {
 
   /** Moves time forward by `ms`, firing every timer that falls due on the way. */
   advance(ms: number): void {
-    this.advanceTo(this.currentMs + ms);
+    this.advanceTo(this.time.ms + ms);
   }
 
   /** Moves time forward to `targetMs` (never backwards), firing due timers in order. */
   advanceTo(targetMs: number): void {
-    if (!(targetMs >= this.currentMs)) return;
+    const time = this.time;
+    if (!(targetMs >= time.ms)) return;
     for (;;) {
       const next = this.timers.first();
       if (next === null || !(next.dueMs <= targetMs)) break;
       this.timers.remove(next);
       // Never backwards: after jumpTo a timer may be due before now (otherwise due ≥ now always).
-      if (next.dueMs > this.currentMs) this.currentMs = next.dueMs;
-      next.callback(next.dueMs);
+      if (next.dueMs > time.ms) time.ms = next.dueMs;
+      next.callback();
     }
-    this.currentMs = targetMs;
+    time.ms = targetMs;
   }
 
   /**
@@ -233,7 +254,7 @@ export class VirtualClock implements Clock {
    * current time: the restored frame grid is placed relative to the new time, not run through the gap.
    */
   jumpTo(targetMs: number): void {
-    if (targetMs > this.currentMs) this.currentMs = targetMs;
+    if (targetMs > this.time.ms) this.time.ms = targetMs;
   }
 
   /** The earliest armed due time, or undefined when no timer is armed. */
@@ -257,19 +278,24 @@ type HostHandle = ReturnType<typeof setTimeout>;
 
 class RealTimer extends QueuedTimer {
   constructor(
-    callback: (dueMs: number) => void,
+    callback: TimerCallback,
+    queue: TimerQueue,
     private readonly clock: RealTimeClock,
-    private readonly timers: TimerQueue,
   ) {
-    super(callback, timers.nextOrder());
+    super(callback, queue.nextOrder(), queue);
   }
-  protected get queue(): TimerQueue {
-    return this.timers;
+
+  arm(atMs: number): void {
+    if (this.disposed) throw new Error("Timer.arm: the timer was disposed");
+    const now = performance.now();
+    this.dueMs = atMs >= now ? atMs : atMs < now ? now : Number.POSITIVE_INFINITY;
+    this.queue.schedule(this);
+    this.clock.reschedule();
   }
-  protected currentMs(): number {
-    return this.clock.now();
-  }
-  protected override changed(): void {
+
+  override disarm(): void {
+    if (this.slot < 0) return;
+    super.disarm();
     this.clock.reschedule();
   }
 }
@@ -303,8 +329,8 @@ export class RealTimeClock implements Clock {
     return performance.now();
   }
 
-  createTimer(callback: (dueMs: number) => void): Timer {
-    return new RealTimer(callback, this, this.timers);
+  createTimer(callback: TimerCallback): Timer {
+    return new RealTimer(callback, this.timers, this);
   }
 
   /** Makes sure a host wake-up comes by the earliest armed due time. */
@@ -360,7 +386,7 @@ export class RealTimeClock implements Clock {
         const next = this.timers.first();
         if (next === null || !(next.dueMs <= now)) break;
         this.timers.remove(next);
-        next.callback(next.dueMs);
+        next.callback();
       }
     } finally {
       this.firing = false;

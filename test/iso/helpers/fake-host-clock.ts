@@ -5,14 +5,14 @@
  * being blocked (GC pause, tab in the background, a long emulator slice) for a while, after which every
  * due timer fires at once with `now()` at the end of the stall — what RealTimeClock's setTimeout does.
  */
-import type { Clock, Timer } from "../../../src/machine/clock.ts";
+import type { Clock, Timer, TimerCallback } from "../../../src/machine/clock.ts";
 
 class FakeHostTimer implements Timer {
   armed = false;
   dueMs = 0;
   fireAtMs = 0;
   constructor(
-    readonly callback: (dueMs: number) => void,
+    readonly callback: TimerCallback,
     private readonly clock: FakeHostClock,
   ) {}
   arm(atMs: number): void {
@@ -48,7 +48,7 @@ export class FakeHostClock implements Clock {
     return this.currentMs;
   }
 
-  createTimer(callback: (dueMs: number) => void): Timer {
+  createTimer(callback: TimerCallback): Timer {
     const timer = new FakeHostTimer(callback, this);
     this.timers.push(timer);
     return timer;
@@ -74,7 +74,7 @@ export class FakeHostClock implements Clock {
   private fire(timer: FakeHostTimer): void {
     timer.armed = false;
     this.wakeups++;
-    timer.callback(timer.dueMs);
+    timer.callback();
     this.afterWakeup?.();
   }
 
@@ -97,9 +97,9 @@ export class ObservedClock implements Clock {
   now(): number {
     return this.inner.now();
   }
-  createTimer(callback: (dueMs: number) => void): Timer {
-    return this.inner.createTimer((due) => {
-      callback(due);
+  createTimer(callback: TimerCallback): Timer {
+    return this.inner.createTimer(() => {
+      callback();
       this.after();
     });
   }
