@@ -61,63 +61,89 @@ class ConsoleFilter {
   }
 }
 
+/**
+ * What ends the shell: the guest's shell exits (`exit`, Ctrl-D at its prompt; the guest reports `done`
+ * and halts), Ctrl-] (leave at once, the guest is dropped), or the end of our standard input, which is
+ * typed to the guest as `exit` once what came before it has been sent, as `sh < script` ends at the end
+ * of its script. Nothing here arms a timer: the emulator stopping is what lets the process exit.
+ */
 export async function runShell(argv: readonly string[]): Promise<number> {
   const flags = parseFlags(argv, SHELL_FLAGS);
   const usb = parseDeviceMix(flags.devices ?? "headset,keyboard");
   const images = loadImagesFor(flags["guest-dir"]);
   const progress = new Progress(process.stderr, flags.quiet);
-  let attached = false;
-  const filter = new ConsoleFilter((bytes) => process.stdout.write(bytes));
-  progress.update("booting Linux in v86 (about 10 s)…");
-  let vmRef: GuestVm | undefined;
-  const vm = await GuestVm.boot({
-    images,
-    cmdline: `${BUNDLED_GUEST_CMDLINE} uhci.plan=wait,shell`,
-    usb,
-    onEvent: (event) => {
-      if (event.event === "modules") progress.update("modules loaded; enumerating USB…");
-      if (event.event === "shell") {
-        progress.done();
-        attached = true;
-        // Let the shell print its prompt before the queued input arrives.
-        setTimeout(() => {
-          for (const text of pending.splice(0)) vmRef?.sendSerial(text);
-        }, 500);
-      }
-    },
-    onSerialByte: (byte) => {
-      if (attached) filter.byte(byte);
-    },
-  });
-
-  vmRef = vm;
   const stdin = process.stdin;
   const raw = stdin.isTTY === true;
-  let quit: () => void = () => {};
-  const quitRequested = new Promise<void>((resolve) => {
-    quit = resolve;
+  const filter = new ConsoleFilter((bytes) => process.stdout.write(bytes));
+  let vm: GuestVm | undefined;
+  let attached = false;
+  let inputEnded = false;
+  let lastSent = 0x0a;
+  let over = false;
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    finish = () => {
+      over = true;
+      resolve();
+    };
   });
   // What is typed (or piped) before the guest's shell runs waits until it does, or the boot would eat it.
   const pending: string[] = [];
+  const send = (text: string) => {
+    if (text.length === 0 || over) return;
+    vm?.sendSerial(text);
+    lastSent = text.charCodeAt(text.length - 1);
+  };
+  const flush = () => {
+    for (const text of pending.splice(0)) send(text);
+    // A last line without its newline still runs, then the shell exits.
+    if (inputEnded) send(lastSent === 0x0a ? "exit\n" : "\nexit\n");
+  };
   const onData = (chunk: Buffer) => {
-    if (raw && chunk.includes(CTRL_RIGHT_BRACKET)) {
-      quit();
-      return;
-    }
-    const text = chunk.toString("latin1");
-    if (attached) vm.sendSerial(text);
+    // Ctrl-] is the way out of a raw terminal (Ctrl-C goes to the guest); piped, it works the same.
+    const quitAt = chunk.indexOf(CTRL_RIGHT_BRACKET);
+    const text = chunk.toString("latin1", 0, quitAt === -1 ? chunk.length : quitAt);
+    if (attached) send(text);
     else pending.push(text);
+    if (quitAt !== -1) finish();
+  };
+  const onEnd = () => {
+    inputEnded = true;
+    if (attached) flush();
   };
   if (raw) stdin.setRawMode(true);
   stdin.on("data", onData);
+  stdin.on("end", onEnd);
   try {
-    await Promise.race([vm.waitForEvent((e) => e.event === "done", 24 * 3600 * 1000), quitRequested]);
+    progress.update("booting Linux in v86 (about 10 s)…");
+    vm = await GuestVm.boot({
+      images,
+      cmdline: `${BUNDLED_GUEST_CMDLINE} uhci.plan=wait,shell`,
+      usb,
+      onEvent: (event) => {
+        if (event.event === "modules") progress.update("modules loaded; enumerating USB…");
+        if (event.event === "shell") {
+          progress.done();
+          attached = true;
+          // Let the shell print its prompt before the queued input arrives.
+          setTimeout(flush, 500);
+        }
+        if (event.event === "done") finish();
+      },
+      onSerialByte: (byte) => {
+        if (attached) filter.byte(byte);
+      },
+    });
+    await finished;
     return 0;
   } finally {
     stdin.off("data", onData);
+    stdin.off("end", onEnd);
     if (raw) stdin.setRawMode(false);
-    stdin.pause();
-    await vm.stop();
+    // Destroyed, not paused: a paused pipe or terminal still holds the event loop open.
+    stdin.destroy();
+    progress.done();
+    await vm?.stop();
     if (attached) process.stdout.write("\n");
   }
 }
