@@ -18,7 +18,8 @@ export const SHELL_FLAGS = {
 
 export const SHELL_HELP = `uhci shell — boot the Linux guest in v86 with the emulated UHCI controller, a USB headset and a
 keyboard (or the devices you choose), and attach its serial console to this terminal. Try
-\`ls /sys/bus/usb/devices\`, \`cat /proc/bus/input/devices\` or \`arecord -l\`. Leave with \`exit\` (the guest halts) or Ctrl-] (at once).
+\`ls /sys/bus/usb/devices\`, \`cat /proc/bus/input/devices\` or \`arecord -l\`. Leave with \`exit\` (the guest halts) or Ctrl-] (at once);
+piped input runs in the guest's shell, and its end is typed as \`exit\`.
 
 ${flagHelp(SHELL_FLAGS)}`;
 
