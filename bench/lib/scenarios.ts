@@ -355,6 +355,7 @@ export function hostileScenario(active: boolean): FrameScenario {
 export const SCENARIOS: readonly (() => FrameScenario)[] = [
   idleScenario,
   () => audioScenario(),
+  asyncAudioScenario,
   bulkCapScenario,
   () => hostileScenario(true),
   () => hostileScenario(false),

@@ -65,7 +65,16 @@ abstract class QueuedTimer implements Timer {
     return this.slot >= 0;
   }
 
-  abstract arm(atMs: number): void;
+  arm(atMs: number): void {
+    // Kept this small on purpose: V8 always inlines a function this short, so the time goes into the
+    // field inside the caller's optimised code and nothing fractional crosses a call, however much the
+    // caller has inlined already. `place` checks and queues it.
+    this.dueMs = atMs;
+    this.place();
+  }
+
+  /** Validates `dueMs` as just set by {@link arm} (clamped to now; NaN never fires) and queues the timer. */
+  protected abstract place(): void;
 
   disarm(): void {
     if (this.slot < 0) return;
@@ -192,11 +201,12 @@ class VirtualTimer extends QueuedTimer {
     super(callback, queue.nextOrder(), queue);
   }
 
-  arm(atMs: number): void {
+  protected place(): void {
     if (this.disposed) throw new Error("Timer.arm: the timer was disposed");
     const now = this.time.ms;
+    const atMs = this.dueMs;
     // Not Math.max: NaN must not reach the heap (it compares false both ways and breaks its order).
-    this.dueMs = atMs >= now ? atMs : atMs < now ? now : Number.POSITIVE_INFINITY;
+    if (!(atMs >= now)) this.dueMs = atMs < now ? now : Number.POSITIVE_INFINITY;
     this.queue.schedule(this);
   }
 }
@@ -285,10 +295,11 @@ class RealTimer extends QueuedTimer {
     super(callback, queue.nextOrder(), queue);
   }
 
-  arm(atMs: number): void {
+  protected place(): void {
     if (this.disposed) throw new Error("Timer.arm: the timer was disposed");
     const now = performance.now();
-    this.dueMs = atMs >= now ? atMs : atMs < now ? now : Number.POSITIVE_INFINITY;
+    const atMs = this.dueMs;
+    if (!(atMs >= now)) this.dueMs = atMs < now ? now : Number.POSITIVE_INFINITY;
     this.queue.schedule(this);
     this.clock.reschedule();
   }
