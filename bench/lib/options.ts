@@ -1,7 +1,8 @@
 /** Command-line options, the machine the results come from, and where results are written. */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
+import { prepareOutputDir } from "../../src/cli/output-paths.ts";
 
 export interface MachineInfo {
   cpu: string;
@@ -100,7 +101,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
 
 export class ResultWriter {
   constructor(readonly dir: string) {
-    mkdirSync(dir, { recursive: true });
+    // Not mkdirSync(…, { recursive: true }): it spins forever on a folder like /proc/forbidden (issue 10).
+    prepareOutputDir("--out", dir);
   }
 
   json(name: string, value: unknown): string {
