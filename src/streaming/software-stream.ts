@@ -20,7 +20,7 @@ import { LevelIrqLine } from "../machine/irq-line.ts";
 import type { UsbDevice } from "../usb/device.ts";
 import { LiveSink, LiveSource } from "./live-audio.ts";
 import { Percentiles, type Summary } from "./percentiles.ts";
-import { judgeStream, type StallLoss } from "./stream-verdict.ts";
+import { judgeStream, STALL_RECOVERY_MS, type StallLoss } from "./stream-verdict.ts";
 import { streamingAlternate } from "./uac1-alternate.ts";
 
 export const HostModel = {
@@ -61,14 +61,14 @@ export interface SoftwareStreamOptions {
 
 /** A host stall injected into a software stream. */
 export interface HostStall {
-  /** When it begins, in ms after the stream opened (0 ≤ atMs < the stream's length). */
+  /**
+   * When it begins: ms of the machine's time since the stream opened, earlier stalls included
+   * (0 ≤ atMs < the stream's length + the stalls before it).
+   */
   readonly atMs: number;
   /** How long the host is stopped, in ms (> 0). */
   readonly ms: number;
 }
-
-/** Ms of normal running after a stall in which the stream must have recovered (issue 10). */
-export const STALL_RECOVERY_MS = 100;
 
 export interface SoftwareStreamResult {
   direction: StreamDirection;
@@ -133,11 +133,17 @@ export function runSoftwareStream(options: SoftwareStreamOptions): SoftwareStrea
   const totalFrames = Math.round(sampleRate * seconds);
   const streamMs = seconds * 1000;
   const stalls = [...(options.stalls ?? [])].sort((a, b) => a.atMs - b.atMs);
+  // The stream lasts its audio plus every stall before a point: a stall must begin before that.
+  let earlierMs = 0;
   for (const stall of stalls) {
-    if (!(stall.atMs >= 0 && stall.atMs < streamMs) || !(stall.ms > 0 && Number.isFinite(stall.ms)))
+    if (
+      !(stall.atMs >= 0 && stall.atMs < streamMs + earlierMs) ||
+      !(stall.ms > 0 && Number.isFinite(stall.ms))
+    )
       throw new RangeError(
-        `a stall of ${stall.ms} ms at ${stall.atMs} ms is not inside a ${streamMs} ms stream`,
+        `a stall of ${stall.ms} ms at ${stall.atMs} ms is not inside a ${streamMs} ms stream (+ ${earlierMs} ms of stalls before it)`,
       );
+    earlierMs += stall.ms;
   }
   const stalledMs = stalls.reduce((sum, s) => sum + s.ms, 0);
   const memory = new RamGuestMemory(4 << 20);
@@ -347,6 +353,7 @@ export function runSoftwareStream(options: SoftwareStreamOptions): SoftwareStrea
     // cut's gap read from the counter modulo its period, which must agree with what the microphone
     // says it threw away (LiveSource) in that stall.
     const cuts = [...new Set(windows.map((w) => w.fromFrame))].filter((f) => f > 0 && f < framesReceived);
+    // A stall before the first frame arrived is measured at the head.
     const period = channels === 2 ? 3 * 65_536 : 65_536;
     let lastFrame = -1;
     let start = 0;
@@ -359,17 +366,20 @@ export function runSoftwareStream(options: SoftwareStreamOptions): SoftwareStrea
         bitExact &&= segment.bitExact && segment.leadingSilenceFrames === 0;
         for (const event of segment.events)
           if (event.kind === "dropped") account(inWindowAt(start + event.at), event.count);
-        if (start === 0) {
+        if (start === 0) check = segment;
+        // The stalls that began with `start` frames received (several when back to back, or none for
+        // the stream's start): the cut's gap is theirs together, noted at the last of them.
+        const group = windows.flatMap((w, index) => (w.fromFrame === start ? [index] : []));
+        const stall = group.at(-1);
+        if (stall === undefined) {
           headLossFrames = segment.headLossFrames;
-          check = segment;
         } else {
-          const stall = windows.findIndex((w) => w.fromFrame === start);
           const gapModulo = (((segment.firstFrame - lastFrame - 1) % period) + period) % period;
           const dropsInWindow = segment.events
-            .filter((e) => e.kind === "dropped" && inWindowAt(start + e.at) === stall)
+            .filter((e) => e.kind === "dropped" && group.includes(inWindowAt(start + e.at)))
             .reduce((sum, e) => sum + e.count, 0);
           const thrownAway = liveSource.losses
-            .filter((l) => inWindowOf(l.atMs) === stall)
+            .filter((l) => group.includes(inWindowOf(l.atMs)))
             .reduce((sum, l) => sum + l.frames, 0);
           // The cut's gap is gapModulo + k × period; the microphone's count picks k. The gaps found
           // inside the window are the microphone's later skips or packets the guest missed, so the

@@ -12,8 +12,8 @@ import {
 } from "../../streaming/software-stream.ts";
 import { AudioAllowance, framesIn, type StallLoss } from "../../streaming/stream-verdict.ts";
 import { flagHelp, parseFlags, UsageError } from "../args.ts";
-import { checkOutputFile } from "../output-paths.ts";
 import { Progress } from "../progress.ts";
+import { checkOutputFile, userPath } from "../user-paths.ts";
 
 const RATES = ["8000", "16000", "22050", "32000", "44100", "48000"] as const;
 
@@ -52,7 +52,7 @@ export const STREAM_FLAGS = {
   "wav-out": { kind: "string", help: "write what arrived as a WAV file" },
   stall: {
     kind: "string",
-    help: "host stalls, comma-separated: PAUSE[@AT], e.g. 500@2000 or 2s@1.5s,100 (ms unless 's'; AT is from the stream's start, default its middle); not with --wav-in",
+    help: "host stalls, comma-separated: PAUSE[@AT], e.g. 500@2000 or 2s@1.5s,100 (ms unless 's'; AT is the machine's time from the stream's start, earlier stalls included, default the middle); not with --wav-in",
   },
   json: { kind: "boolean", help: "print the report as JSON on stdout" },
   quiet: { kind: "boolean", help: "no progress bar" },
@@ -101,7 +101,7 @@ function readWav(path: string): Input {
 export async function runStream(argv: readonly string[]): Promise<number> {
   const flags = parseFlags(argv, STREAM_FLAGS);
   const direction = flags.device === "speaker" ? StreamDirection.Playback : StreamDirection.Capture;
-  const input = flags["wav-in"] === undefined ? null : readWav(flags["wav-in"]);
+  const input = flags["wav-in"] === undefined ? null : readWav(userPath(flags["wav-in"]));
   const sampleRate = Number(flags.rate ?? input?.sampleRate ?? 48_000);
   const channels = flags.channels ?? input?.channels ?? 2;
   if (input !== null && (input.sampleRate !== sampleRate || input.channels !== channels)) {
@@ -137,7 +137,7 @@ export async function runStream(argv: readonly string[]): Promise<number> {
   const urbs = flags.urbs ?? preset.urbs;
   const packetsPerUrb = flags.packets ?? preset.packetsPerUrb;
   const wavOut = flags["wav-out"];
-  // Fail now, not after the stream, if the output cannot be written (output-paths.ts).
+  // Fail now, not after the stream, if the output cannot be written (user-paths.ts).
   if (wavOut !== undefined) checkOutputFile("--wav-out", wavOut);
 
   const progress = new Progress(process.stderr, flags.quiet || flags.json);
@@ -198,10 +198,19 @@ export function parseStalls(text: string, streamMs: number): HostStall[] {
     if (ms > 3_600_000) throw bad("the pause must be at most an hour");
     const atMs = at === undefined ? Math.floor(streamMs / 2) : duration(at);
     if (atMs === null || atMs < 0) throw bad("AT must be a duration from the stream's start");
-    if (atMs >= streamMs) throw bad(`AT must be inside the ${streamMs / 1000} s stream`);
     stalls.push({ ms, atMs });
   }
-  return stalls.sort((a, b) => a.atMs - b.atMs);
+  stalls.sort((a, b) => a.atMs - b.atMs);
+  // AT counts the machine's time, so earlier stalls lengthen the stream a later one may fall in.
+  let earlierMs = 0;
+  for (const stall of stalls) {
+    if (stall.atMs >= streamMs + earlierMs)
+      throw new UsageError(
+        `--stall: a stall at ${stall.atMs} ms is past the end of the ${streamMs / 1000} s stream${earlierMs > 0 ? ` (+ ${earlierMs} ms of stalls before it)` : ""}`,
+      );
+    earlierMs += stall.ms;
+  }
+  return stalls;
 }
 
 /** "500", "500ms", "0.5s" → ms; null when not a finite duration. */
