@@ -80,4 +80,16 @@ export function describeInput(c: InputComparison): string {
   return `sent ${c.sent} events, guest received ${c.received}, lost ${c.lost}, unexpected ${c.unexpected} — ${order}`;
 }
 
+/**
+ * What a guest tool wrote to its standard error, line by line: the bundled /init sends arecord's and
+ * aplay's stderr as `log` events with `source` "arecord" / "aplay" after the tool ends, so a failure
+ * carries the tool's own words ("arecord: pcm_read: read error: Input/output error").
+ */
+export function guestToolOutput(events: readonly GuestEvent[], tool: string): string[] {
+  return events
+    .filter((e) => e.event === "log" && e["source"] === tool)
+    .map((e) => text(e["line"]).trim())
+    .filter((line) => line !== "");
+}
+
 export const roundSeconds = (seconds: number) => Math.round(seconds * 100) / 100;

@@ -4,11 +4,13 @@ import { MemorySink } from "../../devices/audio/sinks/memory-sink.ts";
 import { TestSignalSource } from "../../devices/audio/sources/test-signal-source.ts";
 import { UsbKeyboard } from "../../devices/hid/keyboard.ts";
 import type { GuestImages } from "../../node/bundled-guest.ts";
+import { AudioAllowance, framesIn } from "../../streaming/stream-verdict.ts";
 import {
   describeInput,
   type GuestUsbDevice,
   guestInputEvents,
   guestInputNodes,
+  guestToolOutput,
   guestUsbDevices,
   inputNodeOf,
   roundSeconds,
@@ -55,8 +57,10 @@ export interface AudioDirectionReport {
   leadingSilenceFrames: number;
   /** xruns (overruns for arecord, underruns for aplay) the guest's ALSA tool reported. */
   guestXruns: number;
-  /** Exit code of arecord/aplay in the guest. */
-  guestExitCode: number;
+  /** Exit code of arecord/aplay in the guest; null when the guest never said it ended. */
+  guestExitCode: number | null;
+  /** What arecord/aplay wrote to its standard error in the guest (its error text when it failed). */
+  guestToolOutput: string[];
   /** What arrived, interleaved 16-bit (written to the output folder by the CLI). */
   samples: Int16Array;
 }
@@ -80,8 +84,17 @@ export interface MainJobReport {
   problems: string[];
 }
 
-/** Seconds the guest listens to the keyboard once its node is open. */
-const LISTEN_SECONDS = 4;
+/**
+ * Seconds the guest listens to the keyboard once its node is open. The guest reads for a fixed time
+ * (`hid:SECONDS` in its plan), so the time is scaled to the text: each key change is one report, and
+ * the keyboard is polled every 10 frames (its bInterval), so n events take n × 10 ms of USB time; twice
+ * that covers USB running slower than the guest's clock under host load, and 2 s more the start-up.
+ * At least 4 s (the default text's 38 events need 0.4 s).
+ */
+export function listenSeconds(text: string): number {
+  const events = expectedKeyEvents(text).length;
+  return Math.max(4, Math.ceil(2 + (events * 2 * 10) / 1000));
+}
 
 /**
  * The main job: boots the bundled Linux guest in v86 with a USB headset (microphone + headphones) on
@@ -103,7 +116,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
   const keyboard = new UsbKeyboard({ productId: KEYBOARD_PRODUCT });
   const audioItem = `${sampleRate}:${channels}:${seconds}`;
   const plan = [
-    `enum:2,capture:${audioItem},playback:${audioItem},hid:${LISTEN_SECONDS}:1`,
+    `enum:2,capture:${audioItem},playback:${audioItem},hid:${listenSeconds(options.text)}:1`,
     ...(options.extraPlanItems ?? []),
   ].join(",");
 
@@ -205,6 +218,7 @@ function directionReport(
   options: MainJobOptions,
   framesSent: number,
   end: GuestEvent | undefined,
+  toolOutput: string[],
 ): AudioDirectionReport {
   return {
     format: { sampleRate: options.sampleRate, channels: options.channels, bits: 16 },
@@ -217,18 +231,41 @@ function directionReport(
     tailLossFrames: check.tailLossFrames ?? 0,
     leadingSilenceFrames: check.leadingSilenceFrames,
     guestXruns: num(end?.["xruns"]),
-    guestExitCode: num(end?.["rc"]),
+    guestExitCode: end === undefined ? null : num(end["rc"]),
+    guestToolOutput: toolOutput,
     samples,
   };
 }
 
-function checkDirection(name: string, report: AudioDirectionReport, problems: string[]): void {
+/**
+ * Why one direction of the main job fails, one line each (empty: it passes). Head and tail loss are
+ * judged by the allowances of every audio report (streaming/stream-verdict.ts, README "Reports"); a
+ * failing guest tool is quoted in its own words.
+ */
+export function audioProblems(
+  name: string,
+  tool: string,
+  report: Omit<AudioDirectionReport, "samples">,
+): string[] {
+  const problems: string[] = [];
+  const rate = report.format.sampleRate;
   if (!report.bitExact) problems.push(`${name}: not bit-exact`);
   if (report.dropped > 0) problems.push(`${name}: ${report.dropped} frames dropped`);
   if (report.inserted > 0) problems.push(`${name}: ${report.inserted} frames inserted`);
+  if (report.headLossFrames > framesIn(AudioAllowance.headLossMs, rate))
+    problems.push(
+      `${name}: head loss ${report.headLossFrames} frames, more than ${AudioAllowance.headLossMs} ms (${framesIn(AudioAllowance.headLossMs, rate)} frames)`,
+    );
+  if (report.tailLossFrames > framesIn(AudioAllowance.tailLossMs, rate))
+    problems.push(
+      `${name}: tail loss ${report.tailLossFrames} frames, more than ${AudioAllowance.tailLossMs} ms (${framesIn(AudioAllowance.tailLossMs, rate)} frames)`,
+    );
   if (report.guestXruns > 0) problems.push(`${name}: the guest reported ${report.guestXruns} xruns`);
-  if (report.guestExitCode !== 0)
-    problems.push(`${name}: the guest's tool exited with ${report.guestExitCode}`);
+  const said = report.guestToolOutput.length > 0 ? `: ${report.guestToolOutput.join(" / ")}` : "";
+  if (report.guestExitCode === null) problems.push(`${name}: ${tool} never finished in the guest${said}`);
+  else if (report.guestExitCode !== 0)
+    problems.push(`${name}: ${tool} exited with ${report.guestExitCode}${said}`);
+  return problems;
 }
 
 function captureReport(
@@ -250,8 +287,15 @@ function captureReport(
   // The guest records exactly `framesSent` frames; a late start shows as silence at the head and the
   // missing end as tail loss (the microphone starts its signal at frame 0 when streaming starts).
   const check = checkTestSignal(samples, options.channels, { expectedFrames: framesSent });
-  const report = directionReport(samples, check, options, framesSent, end);
-  checkDirection("capture", report, problems);
+  const report = directionReport(
+    samples,
+    check,
+    options,
+    framesSent,
+    end,
+    guestToolOutput(events, "arecord"),
+  );
+  problems.push(...audioProblems("capture", "arecord", report));
   return report;
 }
 
@@ -269,8 +313,8 @@ function playbackReport(
   }
   const framesSent = num(start["frames"]);
   const check = checkTestSignal(received, options.channels, { expectedFrames: framesSent });
-  const report = directionReport(received, check, options, framesSent, end);
-  checkDirection("playback", report, problems);
+  const report = directionReport(received, check, options, framesSent, end, guestToolOutput(events, "aplay"));
+  problems.push(...audioProblems("playback", "aplay", report));
   return report;
 }
 
@@ -281,6 +325,7 @@ export function formatMainReport(report: MainJobReport): string {
       : [
           `  ${name.padEnd(8)} ${r.format.sampleRate} Hz ${r.format.channels === 2 ? "stereo" : "mono"} 16-bit: sent ${r.framesSent} frames, received ${r.framesReceived}, ${r.bitExact ? "bit-exact" : "NOT bit-exact"}`,
           `           dropped ${r.dropped}, inserted ${r.inserted}, head loss ${r.headLossFrames}, tail loss ${r.tailLossFrames}, leading silence ${r.leadingSilenceFrames}, guest xruns ${r.guestXruns}`,
+          ...r.guestToolOutput.map((line) => `           guest: ${line}`),
         ];
   const lines = [
     "uhci — a Linux guest in v86 with the emulated UHCI controller",
