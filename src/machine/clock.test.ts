@@ -66,6 +66,24 @@ describe("VirtualClock", () => {
     assert.deepEqual(fired, [50]);
   });
 
+  it("armAtDue arms for the time written into dueMs, exactly as arm does (past → now, disposed → throws)", () => {
+    const clock = new VirtualClock(10.25);
+    const fired: number[] = [];
+    const timer: Timer = clock.createTimer(() => fired.push(clock.now()));
+    timer.dueMs = 12.5;
+    timer.armAtDue();
+    assert.equal(timer.armed, true);
+    assert.equal(clock.nextDueMs(), 12.5);
+    timer.dueMs = 3; // in the past: due now
+    timer.armAtDue();
+    assert.equal(timer.dueMs, 10.25);
+    clock.advance(5);
+    assert.deepEqual(fired, [10.25]);
+    timer.dispose();
+    timer.dueMs = 20;
+    assert.throws(() => timer.armAtDue(), /disposed/);
+  });
+
   it("a timer disarmed by another one's callback, due at the same time, does not fire", () => {
     const clock = new VirtualClock();
     const fired: string[] = [];

@@ -252,7 +252,9 @@ export class AsyncIsoWrapper implements UsbDevice {
     if (this.timer.armed && this.armedFor === first && this.armedForMs[0] === first.dueMs) return;
     this.armedFor = first;
     this.armedForMs[0] = first.dueMs;
-    this.timer.arm(first.dueMs);
+    // Field to field, not through arm()'s argument (see Timer.armAtDue).
+    this.timer.dueMs = first.dueMs;
+    this.timer.armAtDue();
   }
 }
 

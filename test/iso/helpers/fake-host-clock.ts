@@ -26,6 +26,9 @@ class FakeHostTimer implements Timer {
   dispose(): void {
     this.armed = false;
   }
+  armAtDue(): void {
+    this.arm(this.dueMs);
+  }
 }
 
 export class FakeHostClock implements Clock {
