@@ -2,7 +2,7 @@
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { prepareOutputDir } from "../../src/cli/output-paths.ts";
+import { prepareOutputDir } from "../../src/cli/user-paths.ts";
 
 export interface MachineInfo {
   cpu: string;

@@ -3,11 +3,29 @@ import { dirname, resolve } from "node:path";
 import { UsageError } from "./args.ts";
 
 /**
- * Checks of the CLI's output paths, made before any work starts (a boot takes a minute, a stream can
- * take longer), so a path that cannot be written is a one-line usage error (exit 2) and never a failure
- * after the work, or a half-written file. Paths are file system paths, resolved against the working
- * directory: never URLs (a `#` or `%` in a folder name is just a character).
+ * The paths users give the CLI, and checks of its output paths made before any work starts (a boot
+ * takes a minute, a stream can take longer), so a path that cannot be written is a one-line usage error
+ * (exit 2) and never a failure after the work, or a half-written file. Paths are file system paths,
+ * never URLs (a `#` or `%` in a folder name is just a character).
  */
+
+/**
+ * `path` as the user meant it: absolute, a relative one taken from the folder the user ran the command
+ * in. That is the working directory, except under `npm start`: npm runs the script in the package's
+ * root and leaves the caller's folder in INIT_CWD (npm's documented script environment), so
+ * `cd guest-image && npm start -- --guest-dir dist` means guest-image/dist, not the package's dist/.
+ * INIT_CWD is trusted only in the process npm started for `start` in the package root: a child process
+ * inherits npm's variables with a working directory of its own.
+ */
+export function userPath(path: string): string {
+  const env = process.env;
+  const underNpmStart =
+    env.npm_lifecycle_event === "start" &&
+    env.INIT_CWD !== undefined &&
+    env.npm_package_json !== undefined &&
+    resolve(dirname(env.npm_package_json)) === resolve(process.cwd());
+  return resolve(underNpmStart ? (env.INIT_CWD ?? "") : process.cwd(), path);
+}
 
 function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -19,13 +37,13 @@ function statOrNothing(path: string): Stats | undefined {
 }
 
 /**
- * Makes the folder `path` (and its missing parents) and proves a file can be written in it; returns its
+ * Makes the folder `path` ({@link userPath}; and its missing parents) and proves a file can be written in it; returns its
  * absolute path. Folders are made one level at a time, not with `mkdirSync(…, { recursive: true })`:
  * on Node 20 that loops forever at 100 % CPU when the parent exists but refuses the new entry with
  * ENOENT (`/proc/forbidden`), where a single-level mkdir simply fails.
  */
 export function prepareOutputDir(flag: string, path: string): string {
-  const dir = resolve(path);
+  const dir = userPath(path);
   try {
     const missing: string[] = [];
     let at = dir;
@@ -49,13 +67,13 @@ export function prepareOutputDir(flag: string, path: string): string {
 }
 
 /**
- * Checks that the file `path` can be written as the CLI writes its outputs (to `<path>.partial`, then
+ * Checks that the file `path` ({@link userPath}) can be written as the CLI writes its outputs (to `<path>.partial`, then
  * renamed over `path`): its folder exists, it is not a folder itself, and a `.partial` file can be made
  * there. The probe is removed, so a check that fails, or a run that fails later, leaves no `.partial`
  * file. Returns the absolute path.
  */
 export function checkOutputFile(flag: string, path: string): string {
-  const file = resolve(path);
+  const file = userPath(path);
   const partial = `${file}.partial`;
   try {
     if (statOrNothing(file)?.isDirectory()) throw new Error("it is a folder");

@@ -20,9 +20,10 @@ const bundled = join(repo, "guest-image", "dist");
 /** Well above a failing check (about a second under tsx), far below a boot or a day-long stream. */
 const TIMEOUT_MS = 30_000;
 
-function uhci(args: readonly string[], cwd = repo) {
+function uhci(args: readonly string[], cwd = repo, env: NodeJS.ProcessEnv = process.env) {
   const run = spawnSync(process.execPath, ["--import", tsx, main, ...args], {
     cwd,
+    env,
     encoding: "utf8",
     timeout: TIMEOUT_MS,
   });
@@ -175,5 +176,44 @@ describe("--guest-dir is a file system path", () => {
         `${name}, absolute`,
       );
     }
+  });
+});
+
+describe("relative paths under `npm start`", () => {
+  /** What npm 7+ gives the `start` script: the package root as working directory, the caller's in INIT_CWD. */
+  const npmStart = (initCwd: string): NodeJS.ProcessEnv => ({
+    ...process.env,
+    npm_lifecycle_event: "start",
+    npm_package_json: join(repo, "package.json"),
+    INIT_CWD: initCwd,
+  });
+
+  it("are taken from the folder npm was run in, for --guest-dir and --wav-out", () => {
+    const caller = mkdtempSync(join(tmpdir(), "uhci-edges-"));
+    mkdirSync(join(caller, "images"));
+    copyFileSync(join(bundled, "bios.bin"), join(caller, "images", "bios.bin"));
+    assertUsageError(
+      uhci(["start", "--guest-dir", "images"], repo, npmStart(caller)),
+      new RegExp(`in ${literal(caller)}/images: ENOENT`),
+      "--guest-dir",
+    );
+    const r = uhci(
+      ["stream", "--seconds", "0.05", "--quiet", "--wav-out", "got.wav"],
+      repo,
+      npmStart(caller),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(existsSync(join(caller, "got.wav")), "not written where npm was run");
+    assert.ok(!existsSync(join(repo, "got.wav")), "written in the package root");
+  });
+
+  it("are taken from the working directory in a process that only inherited npm's variables", () => {
+    const caller = mkdtempSync(join(tmpdir(), "uhci-edges-"));
+    const own = mkdtempSync(join(tmpdir(), "uhci-edges-"));
+    assertUsageError(
+      uhci(["start", "--guest-dir", "images"], own, npmStart(caller)),
+      new RegExp(`in ${literal(own)}/images: ENOENT`),
+      "--guest-dir",
+    );
   });
 });

@@ -5,8 +5,8 @@ import { flagHelp, parseFlags, UsageError } from "../args.ts";
 import { loadImagesFor } from "../guest-images.ts";
 import { expectedKeyEvents } from "../input-check.ts";
 import { formatMainReport, type MainJobReport, runMainJob } from "../jobs/main-job.ts";
-import { prepareOutputDir } from "../output-paths.ts";
 import { Progress } from "../progress.ts";
+import { prepareOutputDir } from "../user-paths.ts";
 
 export const START_FLAGS = {
   json: { kind: "boolean", help: "print the report as JSON on stdout" },

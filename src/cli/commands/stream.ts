@@ -136,9 +136,8 @@ export async function runStream(argv: readonly string[]): Promise<number> {
     ];
   const urbs = flags.urbs ?? preset.urbs;
   const packetsPerUrb = flags.packets ?? preset.packetsPerUrb;
-  const wavOut = flags["wav-out"];
   // Fail now, not after the stream, if the output cannot be written (user-paths.ts).
-  if (wavOut !== undefined) checkOutputFile("--wav-out", wavOut);
+  const wavOut = flags["wav-out"] === undefined ? undefined : checkOutputFile("--wav-out", flags["wav-out"]);
 
   const progress = new Progress(process.stderr, flags.quiet || flags.json);
   let result: SoftwareStreamResult;
