@@ -77,7 +77,11 @@ export interface SoftwareStreamResult {
   preset: { urbs: number; packetsPerUrb: number };
   /** Frames the stream was asked to carry: the guest records this many, or plays this many of its signal. */
   framesExpected: number;
-  /** Frames the source side produced (microphone, including what the host never fetched; or the guest). */
+  /**
+   * Frames the source side produced: capture, the microphone's frames up to the last one the guest kept
+   * (received + head loss + lost, whatever the host never fetched in time included); playback, the
+   * frames of the signal the guest played.
+   */
   framesSent: number;
   /** Frames the receiving side got (guest or speaker). */
   framesReceived: number;
@@ -311,10 +315,6 @@ export function runSoftwareStream(options: SoftwareStreamOptions): SoftwareStrea
     direction === StreamDirection.Capture ? received.subarray(0, receivedSamples) : sink.samples.slice();
   const usesTestSignal =
     direction === StreamDirection.Capture ? options.source === undefined : options.playback === undefined;
-  const framesSent =
-    direction === StreamDirection.Capture
-      ? (audio.stats.capture?.frames ?? 0) + liveSource.losses.reduce((sum, l) => sum + l.frames, 0)
-      : Math.min(totalFrames, playedBytes / bytesPerFrame);
   const stats = stream.stats;
   const packets = { ok: stats.packetsOk, missed: stats.packetsMissed, errors: stats.packetsError };
 
@@ -408,6 +408,11 @@ export function runSoftwareStream(options: SoftwareStreamOptions): SoftwareStrea
     lostFrames: stallLosses[i]!,
   }));
   const lostTotal = lostOutside + stallLosses.reduce((sum, n) => sum + n, 0);
+  // Capture: the frames the microphone produced for what the guest kept, whether they arrived or not.
+  const framesSent =
+    direction === StreamDirection.Capture
+      ? framesReceived + headLossFrames + lostTotal
+      : Math.min(totalFrames, playedBytes / bytesPerFrame);
 
   const verdict = judgeStream({
     sampleRate,
