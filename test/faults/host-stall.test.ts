@@ -1,6 +1,8 @@
 /**
  * The host stalls for a whole second (a GC pause, a background tab, a long emulator slice): the clock
- * jumps 1000 ms and every timer fires late, at once. The controller must run every frame it owes, in
+ * jumps 1000 ms and every timer fires late, at once. In the "replay" host-stall mode (a bus that ran on
+ * while the CPU stood still; the default "hold" mode is tested in src/controller/uhci/frame-clock.test.ts)
+ * the controller must run every frame it owes, in
  * order, at most maxFramesPerWakeup per wake-up, with FRNUM counting exactly the elapsed frames — and
  * nothing it had in flight may turn into a stale write: an iso request whose TD's frame went by during
  * the stall is cancelled (the TD stays Active; the guest counts it missed), while a bulk request whose
@@ -34,7 +36,7 @@ const ADDRESS = 5;
  *                                                        \-> (element) TD (IN 8, ep 1): NAKed every frame
  */
 function stalledRig<C extends VirtualClock | FakeHostClock>(clock: C, advance: (ms: number) => void) {
-  const rig = new IsoRig<C>({ clock, advance });
+  const rig = new IsoRig<C>({ clock, advance, hostStall: { mode: "replay" } });
   const source = new CounterSource(PACKET);
   const iso = new SyncIsoDevice(ISO, source);
   const bulk = new FakeDevice({ address: BULK });
@@ -118,7 +120,11 @@ describe("a host stall of one second", () => {
     // frame list[n] -> ISO TD n (IN 192, ep 1, IOC) -> QH bulk -> T           (n: the next 20 frames)
     //                                                    \-> (element) TD (IN 64, ep 3): answer due in 5 ms
     const clock = new FakeHostClock();
-    const rig = new IsoRig<FakeHostClock>({ clock, advance: (ms) => clock.runTo(clock.now() + ms) });
+    const rig = new IsoRig<FakeHostClock>({
+      clock,
+      advance: (ms) => clock.runTo(clock.now() + ms),
+      hostStall: { mode: "replay" },
+    });
     const dev = new AsyncHostDevice({
       clock,
       timing: { firstIsoDelayMs: 10, nonIsoDelayMs: 5 },

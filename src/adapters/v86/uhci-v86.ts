@@ -130,12 +130,10 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
   //   guest's queued frames and skips the empty rest) instead of lagging seconds behind while the
   //   guest's ALSA waits time out (EIO).
   const maxCatchUpMs = options.maxCatchUpMsPerHook ?? DEFAULT_MAX_CATCH_UP_MS;
-  const pauseMs = controller.hostStallPolicy.thresholdMs;
   const originalTimers = cpu.run_hardware_timers;
   cpu.run_hardware_timers = function (acpiEnabled, nowMs) {
     const next = originalTimers.call(this, acpiEnabled, nowMs);
-    const usbMs = clock.now();
-    clock.advanceTo(nowMs - usbMs > pauseMs ? nowMs : Math.min(nowMs, usbMs + maxCatchUpMs));
+    clock.advanceTo(controller.notePause(nowMs) ? nowMs : Math.min(nowMs, clock.now() + maxCatchUpMs));
     const due = clock.nextDueMs();
     return due === undefined ? next : Math.min(next, Math.max(1, due - nowMs));
   };

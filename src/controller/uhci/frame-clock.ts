@@ -19,35 +19,48 @@ export interface FrameClockState {
 
 /**
  * What the frame clock does when the host paused (a stopped process, a blocked event loop, a background
- * tab): see docs/architecture.md, "Host stalls", for what the guest sees and why these numbers.
+ * tab): see docs/architecture.md, "Host stalls", for what the guest sees in each mode and why these
+ * numbers.
  */
 export interface HostStallPolicy {
   /**
    * Overdue time (ms) beyond which a lag is a host pause rather than a slow guest. Below it, overdue
-   * frames run at most `maxFramesPerWakeup` per wake-up and an emulator adapter feeds the clock in small
-   * steps (the guest refills its iso URBs in between); above it, USB time rejoins the clock at once.
+   * frames run in order, at most `maxFramesPerWakeup` per wake-up, and an emulator adapter feeds the
+   * clock in small steps (the guest refills its iso URBs in between); above it, `mode` applies.
    */
   readonly thresholdMs: number;
   /**
-   * Overdue frames replayed, in order, after a pause (what a real bus does while the CPU is stopped: it
-   * runs the TDs the guest had queued, then empty frames). Frames beyond are skipped: FRNUM jumps by
-   * whole frames on the same grid and nothing runs in them (one lap of the frame list, 1024 frames,
-   * has met every TD the guest left in it; running more only costs host time after a long sleep).
+   * - "hold" (default): the bus stood still with the CPU. The overdue frames never happen: the grid
+   *   moves on by whole frames (its phase kept) so the next frame is due within one period, FRNUM
+   *   continues from where it stopped, and every TD the guest queued runs in the frame it was queued
+   *   for. Linux's uhci-hcd and snd-usb-audio carry on as if nothing happened.
+   * - "replay": the bus ran on while the CPU stood still (real hardware under an SMI): up to
+   *   `maxReplayFrames` overdue frames run at once, in order, the guest's queued TDs in them, then
+   *   empty frames; frames beyond are skipped (FRNUM jumps by whole frames, nothing runs). A guest that
+   *   schedules iso streams without URB_ISO_ASAP (snd-usb-audio) then finds its stream in the past.
    */
+  readonly mode: "hold" | "replay";
+  /** "replay" only: overdue frames run after a pause; one lap of the frame list meets every TD in it. */
   readonly maxReplayFrames: number;
 }
 
-export const DEFAULT_HOST_STALL_POLICY: HostStallPolicy = { thresholdMs: 100, maxReplayFrames: 1024 };
+export const DEFAULT_HOST_STALL_POLICY: HostStallPolicy = {
+  thresholdMs: 100,
+  mode: "hold",
+  maxReplayFrames: 1024,
+};
 
 /** What the frame clock did about host pauses ({@link FrameClock.stallStats}). */
 export interface HostStallStats {
-  /** Wake-ups that found more than `thresholdMs` of frames overdue. */
+  /** Lags beyond `thresholdMs` found (at a wake-up, or told by {@link FrameClock.notePause}). */
   readonly pauses: number;
-  /** Overdue frames run after a pause (in order, the guest's queued TDs in them). */
+  /** "hold": frames that never happened (the grid moved on by them). */
+  readonly framesHeld: number;
+  /** "replay": overdue frames run after a pause (in order, the guest's queued TDs in them). */
   readonly framesReplayed: number;
-  /** Frames skipped after a pause beyond `maxReplayFrames`: FRNUM advanced, nothing ran. */
+  /** "replay": frames skipped beyond `maxReplayFrames`: FRNUM advanced, nothing ran. */
   readonly framesSkipped: number;
-  /** The largest lag found at a wake-up, in ms. */
+  /** The largest lag found, in ms. */
   readonly longestPauseMs: number;
 }
 
@@ -57,9 +70,10 @@ export interface HostStallStats {
  * schedule drift, and a host that sees a periodic request late restarts its stream 10 frames out).
  *
  * Overdue frames run in order, at most `maxFramesPerWakeup` per wake-up; the rest are carried to an
- * immediate next wake-up. After a host pause (more than {@link HostStallPolicy.thresholdMs} overdue) up
- * to {@link HostStallPolicy.maxReplayFrames} are replayed and any beyond are skipped on the same grid
- * (`onSkip` advances FRNUM): either way the frame count equals elapsed periods.
+ * immediate next wake-up. A lag beyond {@link HostStallPolicy.thresholdMs} is a host pause: in "hold"
+ * mode the grid moves on by the overdue frames (whole frames, its phase kept; they never happen); in
+ * "replay" mode up to `maxReplayFrames` run at once and any beyond are skipped (`onSkip` advances
+ * FRNUM), so the frame count equals elapsed periods.
  *
  * A new period ({@link setPeriod}: the guest wrote SOFMOD while running) takes effect from the frame
  * after the one in progress (UHCI 2.1.6: "the SOF timing of the next frame will be adjusted"): the
@@ -87,9 +101,12 @@ export class FrameClock {
   /** Catching up from a pause: frames before `replayEnd` are replayed, the rest up to now skipped. */
   private catchingUp = false;
   private replayEnd = 0;
+  /** The time USB rejoins after a pause: the host's time when it was found. */
+  private rejoinMs = 0;
   private pauses = 0;
   private framesReplayed = 0;
   private framesSkipped = 0;
+  private framesHeld = 0;
   private longestPauseMs = 0;
 
   constructor(
@@ -105,6 +122,7 @@ export class FrameClock {
     const policy = { ...DEFAULT_HOST_STALL_POLICY, ...stallPolicy };
     // A hostile or mistaken option never makes the clock spin or stop: NaN and negatives fall back.
     this.stallPolicy = {
+      mode: policy.mode === "replay" ? "replay" : "hold",
       thresholdMs: policy.thresholdMs >= 0 ? policy.thresholdMs : DEFAULT_HOST_STALL_POLICY.thresholdMs,
       maxReplayFrames:
         policy.maxReplayFrames >= 0
@@ -117,6 +135,7 @@ export class FrameClock {
   get stallStats(): HostStallStats {
     return {
       pauses: this.pauses,
+      framesHeld: this.framesHeld,
       framesReplayed: this.framesReplayed,
       framesSkipped: this.framesSkipped,
       longestPauseMs: this.longestPauseMs,
@@ -225,6 +244,42 @@ export class FrameClock {
     this.pendingPeriodMs = 0;
   }
 
+  /**
+   * For a clock's owner about to move a virtual clock to `nowMs` (an emulator adapter whose host
+   * resumed; a test): if the frames would lag `nowMs` by more than the threshold, this is a host pause
+   * and the policy applies while the clock advances (a virtual clock fires each frame's timer at its
+   * own due time, so the frame clock cannot see the lag itself). Returns whether it is a pause.
+   */
+  notePause(nowMs: number): boolean {
+    if (!this.running) return false;
+    if (this.catchingUp) {
+      if (nowMs > this.rejoinMs) this.rejoinMs = nowMs;
+      return true;
+    }
+    return this.beginCatchUp(nowMs);
+  }
+
+  private beginCatchUp(nowMs: number): boolean {
+    if (this.lastDueFrame(nowMs) <= this.framesRun) return false;
+    // How late the oldest overdue frame is.
+    const lagMs = nowMs - this.dueMs(this.framesRun + 1);
+    if (!(lagMs > this.stallPolicy.thresholdMs)) return false;
+    this.pauses++;
+    if (lagMs > this.longestPauseMs) this.longestPauseMs = lagMs;
+    if (this.stallPolicy.mode === "hold") {
+      // The grid moves on by whole frames: the next frame is due within one period of nowMs.
+      const held = this.lastDueFrame(nowMs) - this.framesRun;
+      this.anchorMs += held * this.periodMs;
+      this.framesHeld += held;
+      if (this.running) this.timer.arm(this.dueMs(this.framesRun + 1));
+      return true;
+    }
+    this.catchingUp = true;
+    this.replayEnd = this.framesRun + this.stallPolicy.maxReplayFrames;
+    this.rejoinMs = nowMs;
+    return true;
+  }
+
   /** Skips every frame due at `nowMs` not yet run: FRNUM jumps, nothing runs, the grid stays. */
   private skipTo(nowMs: number): void {
     for (
@@ -245,21 +300,14 @@ export class FrameClock {
   private readonly wake = (): void => {
     if (!this.running) return;
     const now = this.clock.now();
+    // On a host clock the wake-up itself sees the lag; on a virtual clock notePause() saw it.
+    if (!this.catchingUp) this.beginCatchUp(now);
+    const target = this.catchingUp && this.rejoinMs > now ? this.rejoinMs : now;
     let due = this.lastDueFrame(now);
-    if (!this.catchingUp && due > this.framesRun) {
-      // How late the oldest overdue frame is.
-      const lagMs = now - this.dueMs(this.framesRun + 1);
-      if (lagMs > this.stallPolicy.thresholdMs) {
-        this.catchingUp = true;
-        this.pauses++;
-        this.replayEnd = this.framesRun + this.stallPolicy.maxReplayFrames;
-        if (lagMs > this.longestPauseMs) this.longestPauseMs = lagMs;
-      }
-    }
     let ran = 0;
     while (ran < this.maxFramesPerWakeup && this.framesRun < due) {
       if (this.catchingUp && this.framesRun >= this.replayEnd) {
-        this.skipTo(now);
+        this.skipTo(target);
         break;
       }
       this.framesRun++;
@@ -272,7 +320,7 @@ export class FrameClock {
         due = this.lastDueFrame(now);
       }
     }
-    if (this.catchingUp && this.framesRun >= this.lastDueFrame(now)) this.catchingUp = false;
+    if (this.catchingUp && this.framesRun >= this.lastDueFrame(target)) this.catchingUp = false;
     this.framesPerWakeup[ran]!++;
     if (this.running) this.timer.arm(this.dueMs(this.framesRun + 1));
   };

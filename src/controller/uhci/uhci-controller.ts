@@ -178,6 +178,14 @@ export class UhciController {
   get hostStallPolicy(): HostStallPolicy {
     return this.frameClock.stallPolicy;
   }
+  /**
+   * For the owner of a virtual clock about to advance it to `nowMs`: whether the frames lag that by
+   * more than the host-stall threshold (a host pause), in which case the policy applies as the clock
+   * advances (FrameClock.notePause). The v86 adapter calls it at each timer hook.
+   */
+  notePause(nowMs: number): boolean {
+    return this.frameClock.notePause(nowMs);
+  }
   /** Host pauses the frame clock found, and the frames it replayed and skipped after them. */
   get hostStallStats(): HostStallStats {
     return this.frameClock.stallStats;

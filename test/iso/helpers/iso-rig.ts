@@ -4,7 +4,7 @@
  * can be any `Clock` (a virtual one, or one whose callbacks fire late like a stalled host), and RAM is
  * big enough for a 1024-frame isochronous schedule.
  */
-import { UhciController } from "../../../src/controller/uhci/uhci-controller.ts";
+import { type HostStallPolicy, UhciController } from "../../../src/controller/uhci/uhci-controller.ts";
 import { type Clock, VirtualClock } from "../../../src/machine/clock.ts";
 import { RamGuestMemory } from "../../../src/machine/guest-memory.ts";
 import { LevelIrqLine } from "../../../src/machine/irq-line.ts";
@@ -39,6 +39,8 @@ export interface IsoRigOptions<C extends Clock> {
   /** How the test moves time; default VirtualClock.advance. */
   advance?: (ms: number) => void;
   maxFramesPerWakeup?: number;
+  /** The controller's host-pause policy (UhciOptions.hostStall). */
+  hostStall?: Partial<HostStallPolicy>;
 }
 
 export class IsoRig<C extends Clock = VirtualClock> {
@@ -62,6 +64,7 @@ export class IsoRig<C extends Clock = VirtualClock> {
       irq: this.irq,
       clock,
       ...(options.maxFramesPerWakeup === undefined ? {} : { maxFramesPerWakeup: options.maxFramesPerWakeup }),
+      ...(options.hostStall === undefined ? {} : { hostStall: options.hostStall }),
     });
   }
 
