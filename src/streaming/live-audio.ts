@@ -12,13 +12,12 @@ import type { Clock } from "../machine/clock.ts";
  */
 export const LIVE_BUFFER_MS = 32;
 
-/** Audio lost at one point of a stream, seen at the device. */
-export interface LiveLoss {
-  /** Clock time (ms) when the device noticed the loss. */
-  readonly atMs: number;
-  /** Frames of audio that never reached the other side (source) or were played as silence (speaker). */
-  readonly frames: number;
-}
+/**
+ * Told of audio lost, as the device notices it: the clock time (ms) and the frames that never reached
+ * the other side (microphone) or were played as silence (speaker). Nothing is kept per loss, so a stream
+ * that loses audio on every packet for hours costs no memory.
+ */
+export type LiveLossListener = (atMs: number, frames: number) => void;
 
 /**
  * A microphone that hears the world in real time: the audio of time t is frame ⌊(t − start) × rate⌋ of
@@ -26,19 +25,20 @@ export interface LiveLoss {
  * hands out frames only when asked, so a host that stalls or polls too rarely would lose nothing;
  * a real microphone keeps only a little ({@link LIVE_BUFFER_MS}) and what the host did not fetch
  * by then is gone. Frames skipped that way are read from the source and dropped (so a frame-counter
- * signal shows the gap to the checker) and each skip is recorded in {@link losses}.
+ * signal shows the gap to the checker); each skip is told to `onLoss` and added to {@link lostFrames}.
  */
 export class LiveSource implements AudioSource {
   private startMs = 0;
   private next = 0;
   private rate = 0;
   private scratch = new Int16Array(0);
-  /** Every skip, in order. */
-  readonly losses: LiveLoss[] = [];
+  /** Frames thrown away since construction. */
+  lostFrames = 0;
 
   constructor(
     private readonly inner: AudioSource,
     private readonly clock: Clock,
+    private readonly onLoss: LiveLossListener = () => {},
     private readonly bufferMs = LIVE_BUFFER_MS,
   ) {}
 
@@ -62,7 +62,8 @@ export class LiveSource implements AudioSource {
     const behind = heard - this.next - kept;
     if (behind > 0) {
       this.skip(behind, format);
-      this.losses.push({ atMs: now, frames: behind });
+      this.lostFrames += behind;
+      this.onLoss(now, behind);
     }
     const got = this.inner.read(out, frames, format);
     this.next += frames;
@@ -84,19 +85,20 @@ export class LiveSource implements AudioSource {
  * A speaker that plays in real time: it starts {@link LIVE_BUFFER_MS} after its first data and then
  * plays `rate` frames per second. When the host's data comes later than the speaker needs it (a stall,
  * or a stream that cannot keep up), the speaker plays silence until it does; those frames of silence
- * are recorded in {@link losses} and playing resumes from the data that came. What arrives is passed on
+ * are told to `onLoss` and added to {@link lostFrames}, and playing resumes from the data that came. What arrives is passed on
  * to the wrapped sink unchanged.
  */
 export class LiveSink implements AudioSink {
   private baseMs = Number.NaN;
   private received = 0;
   private rate = 0;
-  /** Every underrun, in order. */
-  readonly losses: LiveLoss[] = [];
+  /** Frames of silence played since construction. */
+  lostFrames = 0;
 
   constructor(
     private readonly inner: AudioSink,
     private readonly clock: Clock,
+    private readonly onLoss: LiveLossListener = () => {},
     private readonly bufferMs = LIVE_BUFFER_MS,
   ) {}
 
@@ -118,7 +120,8 @@ export class LiveSink implements AudioSink {
     } else {
       const played = Math.floor(((now - this.baseMs) * this.rate) / 1000);
       if (played > this.received) {
-        this.losses.push({ atMs: now, frames: played - this.received });
+        this.lostFrames += played - this.received;
+        this.onLoss(now, played - this.received);
         // Playing resumes with this data, now: the speaker's clock restarts from it.
         this.baseMs = now - (this.received * 1000) / this.rate;
       }

@@ -164,8 +164,16 @@ export function runSoftwareStream(options: SoftwareStreamOptions): SoftwareStrea
   // The devices live in real time: a microphone loses what the host does not fetch in time, a speaker
   // plays silence when data comes late (live-audio.ts). Without that, a stream that stalls or cannot
   // keep up would look lossless, its pulled signal merely delayed.
-  const liveSource = new LiveSource(options.source ?? new TestSignalSource(), clock);
-  const liveSink = new LiveSink(sink, clock);
+  // What the devices lost, summed per stall window (by when it happened) and outside any.
+  const deviceLoss = new Float64Array(stalls.length);
+  let deviceLossOutside = 0;
+  const noteDeviceLoss = (atMs: number, frames: number) => {
+    const index = inWindowOf(atMs);
+    if (index >= 0) deviceLoss[index]! += frames;
+    else deviceLossOutside += frames;
+  };
+  const liveSource = new LiveSource(options.source ?? new TestSignalSource(), clock, noteDeviceLoss);
+  const liveSink = new LiveSink(sink, clock, noteDeviceLoss);
   const audio =
     direction === StreamDirection.Capture
       ? new UsbMicrophone({ source: liveSource })
@@ -243,6 +251,10 @@ export function runSoftwareStream(options: SoftwareStreamOptions): SoftwareStrea
   // seen between the two are the stall's, any other loss is the stream's own.
   const position = () => (direction === StreamDirection.Capture ? receivedSamples / channels : sink.frames);
   const openedMs = clock.now();
+  // A stall's window: from its start to the end of its recovery (set when the stall begins).
+  function inWindowOf(atMs: number): number {
+    return windows.findIndex((w) => w.toMs > 0 && atMs - openedMs >= w.fromMs && atMs - openedMs <= w.toMs);
+  }
   const windows = stalls.map((s) => ({
     ...s,
     fromMs: 0,
@@ -323,8 +335,6 @@ export function runSoftwareStream(options: SoftwareStreamOptions): SoftwareStrea
   let lostOutside = 0;
   const problems: string[] = [];
   const inWindowAt = (at: number) => windows.findIndex((w) => at >= w.fromFrame && at <= w.toFrame);
-  const inWindowOf = (atMs: number) =>
-    windows.findIndex((w) => atMs - openedMs >= w.fromMs && atMs - openedMs <= w.toMs);
   const account = (index: number, frames: number) => {
     if (index >= 0) stallLosses[index]! += frames;
     else lostOutside += frames;
@@ -340,7 +350,8 @@ export function runSoftwareStream(options: SoftwareStreamOptions): SoftwareStrea
     check = fullCheck(captured, channels, totalFrames);
     for (const event of check.events)
       if (event.kind === "dropped") account(inWindowAt(event.at), event.count);
-    for (const loss of liveSink.losses) account(inWindowOf(loss.atMs), loss.frames);
+    for (const [index, frames] of deviceLoss.entries()) stallLosses[index]! += frames;
+    lostOutside += deviceLossOutside;
     headLossFrames = check.headLossFrames;
     tailLossFrames = check.tailLossFrames ?? 0;
     bitExact = check.bitExact;
@@ -378,9 +389,7 @@ export function runSoftwareStream(options: SoftwareStreamOptions): SoftwareStrea
           const dropsInWindow = segment.events
             .filter((e) => e.kind === "dropped" && group.includes(inWindowAt(start + e.at)))
             .reduce((sum, e) => sum + e.count, 0);
-          const thrownAway = liveSource.losses
-            .filter((l) => group.includes(inWindowOf(l.atMs)))
-            .reduce((sum, l) => sum + l.frames, 0);
+          const thrownAway = group.reduce((sum, index) => sum + deviceLoss[index]!, 0);
           // The cut's gap is gapModulo + k × period; the microphone's count picks k. The gaps found
           // inside the window are the microphone's later skips or packets the guest missed, so the
           // cut's share of what the microphone threw away lies between its total less those and its total.
