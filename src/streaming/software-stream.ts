@@ -89,7 +89,7 @@ export interface SoftwareStreamResult {
    * Frames lost, located: missing from what arrived (signal gaps, seen by the frame-counter check) or
    * played as silence by the speaker because data came later than real time allows ({@link LiveSink}).
    */
-  lost: { total: number; outsideStalls: number };
+  lost: { total: number; outsideStalls: number; fromSignal: number };
   /** Every injected stall and what it cost. */
   stalls: StallLoss[];
   packets: { ok: number; missed: number; errors: number };
@@ -445,7 +445,12 @@ export function runSoftwareStream(options: SoftwareStreamOptions): SoftwareStrea
     framesExpected: totalFrames,
     framesSent,
     framesReceived,
-    lost: { total: lostTotal, outsideStalls: lostOutside },
+    // Frames missing from the signal itself (the rest of a playback's loss is the speaker's silence).
+    lost: {
+      total: lostTotal,
+      outsideStalls: lostOutside,
+      fromSignal: direction === StreamDirection.Capture ? lostTotal : lostTotal - liveSink.lostFrames,
+    },
     stalls: stallReport,
     packets,
     packetsMissedOutsideStalls,

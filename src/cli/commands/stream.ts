@@ -248,6 +248,7 @@ export interface StreamReport {
   allowance: { headLossMs: number; tailLossMs: number; stallExtraMs: number };
   /** Each host stall: when (ms into the stream), how long, and the frames and ms of audio it cost. */
   stalls: (StallLoss & { lostMs: number })[];
+  /** The frame-counter check: frames missing from the signal (part of lostFrames), frames inserted. */
   signal: { dropped: number; inserted: number } | null;
   latency: {
     /** Host µs from a device's completion call to its data in guest memory (async devices). */
@@ -319,7 +320,8 @@ function streamReport(result: SoftwareStreamResult, sent: Int16Array | null): St
       stallExtraMs: AudioAllowance.stallExtraMs,
     },
     stalls: result.stalls.map((s) => ({ ...s, lostMs: toMs(s.lostFrames) })),
-    signal: result.check === null ? null : { dropped: result.lost.total, inserted: result.check.inserted },
+    signal:
+      result.check === null ? null : { dropped: result.lost.fromSignal, inserted: result.check.inserted },
     latency: {
       completionToMemoryUs: result.completionToMemoryUs === null ? null : pick(result.completionToMemoryUs),
       completionToGuestFrames: pick(result.urbLagFrames),
@@ -337,7 +339,7 @@ function formatStreamReport(r: StreamReport): string {
     `uhci stream — ${r.direction === "capture" ? "microphone → guest (iso IN)" : "guest → speaker (iso OUT)"}, ${r.host} device, ${r.format.sampleRate} Hz ${r.format.channels === 2 ? "stereo" : "mono"} 16-bit, ${r.preset.urbs} URBs × ${r.preset.packetsPerUrb} packets`,
     `  packets   ${r.packets.ok} ok, ${r.packets.missed} missed (-EXDEV), ${r.packets.errors} errors, ${r.latePackets} late restarts`,
     `  frames    asked ${r.framesExpected}, received ${r.framesReceived}, lost ${r.lostFrames} (${r.lostOutsideStalls} outside stalls)`,
-    `  signal    ${r.bitExact ? "bit-exact" : "NOT bit-exact"}${r.signal === null ? " against the WAV" : `: inserted ${r.signal.inserted}`}, head loss ${r.headLossFrames} (allowed ${head}), tail loss ${r.tailLossFrames} (allowed ${tail})`,
+    `  signal    ${r.bitExact ? "bit-exact" : "NOT bit-exact"}${r.signal === null ? " against the WAV" : `: dropped ${r.signal.dropped}, inserted ${r.signal.inserted}`}, head loss ${r.headLossFrames} (allowed ${head}), tail loss ${r.tailLossFrames} (allowed ${tail})`,
     ...r.stalls.map(
       (s) =>
         `  stall     ${s.ms} ms at ${s.atMs} ms: lost ${s.lostFrames} frames (${s.lostMs} ms; allowed ${s.ms + r.allowance.stallExtraMs} ms)`,
