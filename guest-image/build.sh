@@ -183,6 +183,10 @@ mkdir -p "$R"/{bin,sbin,etc,proc,sys,dev,tmp,root,usr/bin,usr/sbin,lib/i386-linu
 mknod -m 600 "$R/dev/console" c 5 1
 mknod -m 666 "$R/dev/null" c 1 3
 mknod -m 600 "$R/dev/ttyS0" c 4 64
+# Users and groups: ALSA's default device (dmix/dsnoop, alsa.conf) shares its ring buffer with
+# ipc_gid "audio", and refuses to open without that group ("The field ipc_gid must be a valid group").
+printf 'root:x:0:0:root:/root:/bin/sh\n' > "$R/etc/passwd"
+printf 'root:x:0:\naudio:x:29:\n' > "$R/etc/group"
 
 # busybox + applet links
 install -m 755 "$X/bin/busybox" "$R/bin/busybox"
