@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -14,8 +14,9 @@ import { guestToolOutput } from "../../src/cli/guest-report.ts";
 import type { GuestEvent } from "../../src/cli/guest-vm/guest-serial.ts";
 import { expectedKeyEvents } from "../../src/cli/input-check.ts";
 import { type AudioDirectionReport, audioProblems, listenSeconds } from "../../src/cli/jobs/main-job.ts";
+import { checkTestSignal } from "../../src/devices/audio/signal-check.ts";
 import { generateTestSignal } from "../../src/devices/audio/test-signal.ts";
-import { encodeWav } from "../../src/devices/audio/wav.ts";
+import { decodeWav, encodeWav } from "../../src/devices/audio/wav.ts";
 
 const main = new URL("../../src/cli/main.ts", import.meta.url).pathname;
 
@@ -136,6 +137,39 @@ describe("uhci stream --stall: what each host stall cost", () => {
     const text = uhci("stream", "--seconds", "2", "--stall", "100", "--quiet");
     assert.equal(text.code, 0);
     assert.match(text.stdout, /stall {5}100 ms at 1000 ms: lost \d+ frames \([\d.]+ ms; allowed 125 ms\)/);
+  });
+
+  it("the report agrees with the WAV it wrote: frames, and the gap the stall left", () => {
+    const dir = mkdtempSync(join(tmpdir(), "uhci-reports-"));
+    for (const device of ["microphone", "speaker"]) {
+      const out = join(dir, `${device}.wav`);
+      const { code, report } = json(
+        "--device",
+        device,
+        "--seconds",
+        "3",
+        "--stall",
+        "700@1000",
+        "--wav-out",
+        out,
+      );
+      assert.equal(code, 0, JSON.stringify(report.problems));
+      const wav = decodeWav(readFileSync(out));
+      const check = checkTestSignal(wav.samples, 2, device === "speaker" ? { expectedFrames: 144_000 } : {});
+      assert.ok(check.bitExact);
+      assert.equal(check.inserted, report.signal?.inserted);
+      assert.equal(check.dropped, report.signal?.dropped);
+      assert.equal(check.framesReceived, report.framesReceived);
+      if (device === "microphone") {
+        // The microphone's loss is a gap in what arrived: the WAV shows exactly the stall's count.
+        assert.equal(check.dropped, report.stalls[0]?.lostFrames);
+        assert.ok(check.dropped > 0);
+      } else {
+        // The speaker's loss is silence played while no data came: counted, not in the WAV.
+        assert.equal(check.tailLossFrames, report.tailLossFrames);
+        assert.ok((report.stalls[0]?.lostFrames ?? 0) > 0);
+      }
+    }
   });
 
   it("refuses a malformed or out-of-stream --stall with one line and exit 2", () => {

@@ -49,7 +49,10 @@ export const STREAM_FLAGS = {
     kind: "string",
     help: "16-bit PCM WAV to send (default: the frame-counter test signal); --seconds takes its start",
   },
-  "wav-out": { kind: "string", help: "write what arrived as a WAV file" },
+  "wav-out": {
+    kind: "string",
+    help: "write what arrived as a WAV file (silence a speaker played while data was late is counted, not written)",
+  },
   stall: {
     kind: "string",
     help: "host stalls, comma-separated: PAUSE[@AT], e.g. 500@2000 or 2s@1.5s,100 (ms unless 's'; AT is the machine's time from the stream's start, earlier stalls included, default the middle); not with --wav-in",
