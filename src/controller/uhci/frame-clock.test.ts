@@ -1,9 +1,9 @@
 /**
  * The host-stall policy of the frame clock (docs/architecture.md, "Host stalls"). A lag up to
  * `thresholdMs` is a slow host: every overdue frame runs, in order, on the fixed grid (the seed's
- * mechanism 4). Beyond it the host paused: in "hold" mode (default) the overdue frames never happen and
- * the grid moves on by whole frames; in "replay" mode up to `maxReplayFrames` run at once and the rest
- * are skipped. Either way the grid keeps its phase: it is never re-armed from "now".
+ * mechanism 4). Beyond it the host paused: in "replay" mode (default) up to `maxReplayFrames` run at
+ * once and the rest are skipped; in "hold" mode the overdue frames never happen and the grid moves on by
+ * whole frames. Either way the grid keeps its phase: it is never re-armed from "now".
  *
  * A virtual clock fires each timer at its own due time, so a clock owner that jumps it (the v86 adapter)
  * says so first with notePause(); a late host timer (VirtualClock.jumpTo, then advanceTo) is seen by the
@@ -67,9 +67,9 @@ describe("frame clock: a slow host (lag up to thresholdMs) runs every overdue fr
   });
 });
 
-describe('frame clock: a host pause in "hold" mode (the default): the bus stood still with the CPU', () => {
+describe('frame clock: a host pause in "hold" mode: the bus stood still with the CPU', () => {
   it("seen at a late wake-up: the 1000 overdue frames never run; the next is due within one period, on the same grid", () => {
-    const { clock, fc, ran } = rig();
+    const { clock, fc, ran } = rig({ mode: "hold" });
     clock.advanceTo(10.25);
     assert.equal(fc.frames, 10);
     lateHostTimers(clock, 1010.25);
@@ -87,7 +87,7 @@ describe('frame clock: a host pause in "hold" mode (the default): the bus stood 
   });
 
   it("told by notePause() before a virtual clock jumps (the v86 adapter): the same", () => {
-    const { clock, fc, ran } = rig();
+    const { clock, fc, ran } = rig({ mode: "hold" });
     clock.advanceTo(10.25);
     assert.equal(fc.notePause(5010.25), true);
     clock.advanceTo(5010.25);
@@ -98,7 +98,7 @@ describe('frame clock: a host pause in "hold" mode (the default): the bus stood 
   });
 
   it("a snapshot after a hold resumes with the same grid phase", () => {
-    const { clock, fc } = rig();
+    const { clock, fc } = rig({ mode: "hold" });
     clock.advanceTo(3.5);
     fc.notePause(503.7);
     clock.advanceTo(503.7);
@@ -110,7 +110,7 @@ describe('frame clock: a host pause in "hold" mode (the default): the bus stood 
   });
 
   it("a SOFMOD change waiting for its frame keeps its place after a hold (UHCI 2.1.6)", () => {
-    const { clock, fc, ran } = rig();
+    const { clock, fc, ran } = rig({ mode: "hold" });
     clock.advanceTo(5.5);
     fc.setPeriod(0.5); // frame 6 keeps 1 ms; frames from 7 on are 0.5 ms
     fc.notePause(1005.5);
@@ -120,7 +120,7 @@ describe('frame clock: a host pause in "hold" mode (the default): the bus stood 
   });
 });
 
-describe('frame clock: a host pause in "replay" mode: the bus ran on while the CPU stood still', () => {
+describe('frame clock: a host pause in "replay" mode (the default): the bus ran on while the CPU stood still', () => {
   it("up to maxReplayFrames overdue frames run at once, in order; the rest are skipped (onSkip), the count exact", () => {
     const { clock, fc, ran, skipped } = rig({ mode: "replay", maxReplayFrames: 100 });
     clock.advanceTo(10.5);
@@ -143,7 +143,7 @@ describe('frame clock: a host pause in "replay" mode: the bus ran on while the C
   });
 
   it("a pause shorter than maxReplayFrames replays every frame and skips none; late host timers too", () => {
-    const { clock, fc, ran, skipped } = rig({ mode: "replay" });
+    const { clock, fc, ran, skipped } = rig();
     clock.advanceTo(2.5);
     lateHostTimers(clock, 502.5);
     assert.equal(fc.frames, 502);
@@ -177,7 +177,7 @@ describe("the controller: FRNUM across a host pause (UHCI 2.1.4: it counts the f
   }
 
   it("hold: FRNUM continues from where the pause found it", () => {
-    const { clock, hc, frnum } = controller({});
+    const { clock, hc, frnum } = controller({ mode: "hold" });
     clock.advanceTo(20.5);
     assert.equal(frnum(), 20);
     assert.equal(hc.notePause(3020.5), true);
@@ -187,7 +187,7 @@ describe("the controller: FRNUM across a host pause (UHCI 2.1.4: it counts the f
   });
 
   it("replay: FRNUM counts the replayed and the skipped frames, modulo 2048", () => {
-    const { clock, hc, frnum } = controller({ mode: "replay", maxReplayFrames: 1024 });
+    const { clock, hc, frnum } = controller({});
     clock.advanceTo(20.5);
     hc.notePause(5020.5);
     clock.advanceTo(5020.5);

@@ -30,14 +30,16 @@ export interface HostStallPolicy {
    */
   readonly thresholdMs: number;
   /**
-   * - "hold" (default): the bus stood still with the CPU. The overdue frames never happen: the grid
-   *   moves on by whole frames (its phase kept) so the next frame is due within one period, FRNUM
-   *   continues from where it stopped, and every TD the guest queued runs in the frame it was queued
-   *   for. Linux's uhci-hcd and snd-usb-audio carry on as if nothing happened.
-   * - "replay": the bus ran on while the CPU stood still (real hardware under an SMI): up to
-   *   `maxReplayFrames` overdue frames run at once, in order, the guest's queued TDs in them, then
-   *   empty frames; frames beyond are skipped (FRNUM jumps by whole frames, nothing runs). A guest that
-   *   schedules iso streams without URB_ISO_ASAP (snd-usb-audio) then finds its stream in the past.
+   * - "replay" (default): the bus ran on while the CPU stood still (what real hardware does under an
+   *   SMI or a stalled CPU): up to `maxReplayFrames` overdue frames run at once, in order — the TDs the
+   *   guest had queued (≤ 18 ms of audio for snd-usb-audio), then empty frames — and frames beyond are
+   *   skipped (FRNUM jumps by whole frames, nothing runs). USB time rejoins the guest's clock, which
+   *   jumped by the pause too: a playback stream loses about the pause (counted by the guest as one
+   *   underrun), a capture stream from a device that answers per packet loses nothing.
+   * - "hold": the bus stood still with the CPU. The overdue frames never happen: the grid moves on by
+   *   whole frames (its phase kept), FRNUM continues from where it stopped, and every TD the guest
+   *   queued runs in its frame. USB time then lags the guest's clock by every pause so far.
+   * docs/architecture.md, "Host stalls", has what Linux did under each in v86.
    */
   readonly mode: "hold" | "replay";
   /** "replay" only: overdue frames run after a pause; one lap of the frame list meets every TD in it. */
@@ -46,7 +48,7 @@ export interface HostStallPolicy {
 
 export const DEFAULT_HOST_STALL_POLICY: HostStallPolicy = {
   thresholdMs: 100,
-  mode: "hold",
+  mode: "replay",
   maxReplayFrames: 1024,
 };
 
@@ -70,10 +72,10 @@ export interface HostStallStats {
  * schedule drift, and a host that sees a periodic request late restarts its stream 10 frames out).
  *
  * Overdue frames run in order, at most `maxFramesPerWakeup` per wake-up; the rest are carried to an
- * immediate next wake-up. A lag beyond {@link HostStallPolicy.thresholdMs} is a host pause: in "hold"
- * mode the grid moves on by the overdue frames (whole frames, its phase kept; they never happen); in
- * "replay" mode up to `maxReplayFrames` run at once and any beyond are skipped (`onSkip` advances
- * FRNUM), so the frame count equals elapsed periods.
+ * immediate next wake-up. A lag beyond {@link HostStallPolicy.thresholdMs} is a host pause: in "replay"
+ * mode (default) up to `maxReplayFrames` run at once and any beyond are skipped (`onSkip` advances
+ * FRNUM), so the frame count equals elapsed periods; in "hold" mode the grid moves on by the overdue
+ * frames (whole frames, its phase kept; they never happen).
  *
  * A new period ({@link setPeriod}: the guest wrote SOFMOD while running) takes effect from the frame
  * after the one in progress (UHCI 2.1.6: "the SOF timing of the next frame will be adjusted"): the
@@ -122,7 +124,7 @@ export class FrameClock {
     const policy = { ...DEFAULT_HOST_STALL_POLICY, ...stallPolicy };
     // A hostile or mistaken option never makes the clock spin or stop: NaN and negatives fall back.
     this.stallPolicy = {
-      mode: policy.mode === "replay" ? "replay" : "hold",
+      mode: policy.mode === "hold" ? "hold" : "replay",
       thresholdMs: policy.thresholdMs >= 0 ? policy.thresholdMs : DEFAULT_HOST_STALL_POLICY.thresholdMs,
       maxReplayFrames:
         policy.maxReplayFrames >= 0

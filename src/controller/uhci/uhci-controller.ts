@@ -30,8 +30,9 @@ export interface UhciOptions {
   /** Overdue frames run per wake-up after a host stall; the rest follow at the next wake-up. */
   maxFramesPerWakeup?: number;
   /**
-   * How the frame clock rejoins the clock after a host pause (default DEFAULT_HOST_STALL_POLICY:
-   * lag beyond 100 ms replays up to 1024 frames, skips the rest; docs/architecture.md, "Host stalls").
+   * How the frame clock rejoins the clock after a host pause (default DEFAULT_HOST_STALL_POLICY: a lag
+   * beyond 100 ms replays up to 1024 frames at once and skips the rest; docs/architecture.md, "Host
+   * stalls").
    */
   hostStall?: Partial<HostStallPolicy>;
 }
