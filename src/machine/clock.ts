@@ -8,6 +8,7 @@
  * Node (one 1 ms `Timeout` re-armed in place); Node's own timer dispatch and `performance.now()` still
  * allocate a few hundred bytes per wake-up, which no clock written in JavaScript can avoid.
  */
+
 /**
  * What a timer calls when it is due. It gets no argument: the time it was due is the timer's
  * {@link Timer.dueMs}. (A fractional time — a SOFMOD period, an emulator's clock origin, an answer due
@@ -54,7 +55,8 @@ export interface Timer {
  *
  * No time value crosses a call inside a clock: a number that is not a small integer (any fractional
  * due time — a SOFMOD period, the v86 adapter's clock origin, an async answer 0.5 ms out) is boxed in a
- * new 16-byte heap object when passed to or returned from a function V8 did not inline. So `arm`
+ * new 16-byte heap object when passed to or returned from a function V8 did not inline. So `arm` only
+ * stores its argument (small enough to be inlined into most callers; `armAtDue` for the rest), `place`
  * reads the clock's time from a field and clamps in place, and a fired timer's callback finds its due
  * time in `dueMs`, not in an argument (see {@link TimerCallback}).
  */
