@@ -2,8 +2,8 @@
  * The host-stall policy of the frame clock (docs/architecture.md, "Host stalls"). A lag up to
  * `thresholdMs` is a slow host: every overdue frame runs, in order, on the fixed grid (the seed's
  * mechanism 4). Beyond it the host paused: in "replay" mode (default) up to `maxReplayFrames` run at
- * once and the rest are skipped; in "hold" mode the overdue frames never happen and the grid moves on by
- * whole frames. Either way the grid keeps its phase: it is never re-armed from "now".
+ * once and the rest are held; held frames never happen: the grid moves on by whole frames (in "hold"
+ * mode, all of them). Either way the grid keeps its phase: it is never re-armed from "now".
  *
  * A virtual clock fires each timer at its own due time, so a clock owner that jumps it (the v86 adapter)
  * says so first with notePause(); a late host timer (VirtualClock.jumpTo, then advanceTo) is seen by the
@@ -20,18 +20,9 @@ import { UhciController } from "./uhci-controller.ts";
 function rig(policy: Partial<HostStallPolicy> = {}) {
   const clock = new VirtualClock(0);
   const ran: number[] = [];
-  let skipped = 0;
-  const fc = new FrameClock(
-    clock,
-    () => ran.push(clock.now()),
-    64,
-    policy,
-    (frames) => {
-      skipped += frames;
-    },
-  );
+  const fc = new FrameClock(clock, () => ran.push(clock.now()), 64, policy);
   fc.start(1);
-  return { clock, fc, ran, skipped: () => skipped };
+  return { clock, fc, ran };
 }
 
 /** The host's timers fire late, all at once, at `toMs` (what a stopped process sees when it resumes). */
@@ -47,13 +38,7 @@ describe("frame clock: a slow host (lag up to thresholdMs) runs every overdue fr
     lateHostTimers(clock, 90.5);
     assert.equal(fc.frames, 90);
     assert.equal(ran.length, 90);
-    assert.deepEqual(fc.stallStats, {
-      pauses: 0,
-      framesHeld: 0,
-      framesReplayed: 0,
-      framesSkipped: 0,
-      longestPauseMs: 0,
-    });
+    assert.deepEqual(fc.stallStats, { pauses: 0, framesHeld: 0, framesReplayed: 0, longestPauseMs: 0 });
     assert.equal(clock.nextDueMs(), 91);
   });
 
@@ -121,34 +106,33 @@ describe('frame clock: a host pause in "hold" mode: the bus stood still with the
 });
 
 describe('frame clock: a host pause in "replay" mode (the default): the bus ran on while the CPU stood still', () => {
-  it("up to maxReplayFrames overdue frames run at once, in order; the rest are skipped (onSkip), the count exact", () => {
-    const { clock, fc, ran, skipped } = rig({ mode: "replay", maxReplayFrames: 100 });
+  it("up to maxReplayFrames overdue frames run at once, in order, on their grid times; the rest are held", () => {
+    const { clock, fc, ran } = rig({ mode: "replay", maxReplayFrames: 100 });
     clock.advanceTo(10.5);
     assert.equal(fc.notePause(1010.5), true);
     clock.advanceTo(1010.5);
     assert.equal(ran.length, 110, "10 before, 100 replayed");
     assert.deepEqual(ran.slice(10, 13), [11, 12, 13], "replayed on their own grid times, in order");
-    assert.equal(skipped(), 900);
-    assert.equal(fc.frames, 1010, "frames = elapsed periods");
+    assert.equal(fc.frames, 110, "held frames are not counted");
     assert.deepEqual(fc.stallStats, {
       pauses: 1,
-      framesHeld: 0,
+      framesHeld: 900,
       framesReplayed: 100,
-      framesSkipped: 900,
       longestPauseMs: 999.5,
     });
+    assert.equal(clock.nextDueMs(), 1011, "the grid moved on by whole frames: the next is due within 1 ms");
     clock.advanceTo(1012.5);
-    assert.equal(fc.frames, 1012);
+    assert.equal(fc.frames, 112);
     assert.deepEqual(ran.slice(-2), [1011, 1012]);
   });
 
-  it("a pause shorter than maxReplayFrames replays every frame and skips none; late host timers too", () => {
-    const { clock, fc, ran, skipped } = rig();
+  it("a pause shorter than maxReplayFrames replays every frame and holds none; late host timers too", () => {
+    const { clock, fc, ran } = rig();
     clock.advanceTo(2.5);
     lateHostTimers(clock, 502.5);
     assert.equal(fc.frames, 502);
     assert.equal(ran.length, 502);
-    assert.equal(skipped(), 0);
+    assert.equal(fc.stallStats.framesHeld, 0);
     assert.equal(fc.stallStats.framesReplayed, 500);
   });
 });
@@ -186,13 +170,13 @@ describe("the controller: FRNUM across a host pause (UHCI 2.1.4: it counts the f
     assert.equal(hc.hostStallStats.framesHeld, 3000);
   });
 
-  it("replay: FRNUM counts the replayed and the skipped frames, modulo 2048", () => {
+  it("replay: FRNUM counts the replayed frames only (at most 1000 by default: within uhci-hcd's 1024-frame window)", () => {
     const { clock, hc, frnum } = controller({});
     clock.advanceTo(20.5);
     hc.notePause(5020.5);
     clock.advanceTo(5020.5);
-    assert.equal(hc.framesRun, 5020);
-    assert.equal(frnum(), 5020 & 0x7ff);
-    assert.equal(hc.hostStallStats.framesSkipped, 5000 - 1024);
+    assert.equal(hc.framesRun, 1020);
+    assert.equal(frnum(), 1020);
+    assert.equal(hc.hostStallStats.framesHeld, 4000);
   });
 });

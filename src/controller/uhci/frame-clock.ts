@@ -32,36 +32,40 @@ export interface HostStallPolicy {
   /**
    * - "replay" (default): the bus ran on while the CPU stood still (what real hardware does under an
    *   SMI or a stalled CPU): up to `maxReplayFrames` overdue frames run at once, in order — the TDs the
-   *   guest had queued (≤ 18 ms of audio for snd-usb-audio), then empty frames — and frames beyond are
-   *   skipped (FRNUM jumps by whole frames, nothing runs). USB time rejoins the guest's clock, which
-   *   jumped by the pause too: a playback stream loses about the pause (counted by the guest as one
-   *   underrun), a capture stream from a device that answers per packet loses nothing.
+   *   guest had queued (≤ 18 ms of audio for snd-usb-audio), then empty frames. USB time rejoins the
+   *   guest's clock, which jumped by the pause too: a playback stream loses about the pause (the guest
+   *   counts an underrun), a capture stream from a device that answers per packet loses nothing.
+   *   Frames beyond `maxReplayFrames` are held as in "hold".
    * - "hold": the bus stood still with the CPU. The overdue frames never happen: the grid moves on by
    *   whole frames (its phase kept), FRNUM continues from where it stopped, and every TD the guest
    *   queued runs in its frame. USB time then lags the guest's clock by every pause so far.
    * docs/architecture.md, "Host stalls", has what Linux did under each in v86.
    */
   readonly mode: "hold" | "replay";
-  /** "replay" only: overdue frames run after a pause; one lap of the frame list meets every TD in it. */
+  /**
+   * "replay" only: overdue frames run after a pause, at most. Below 1024: Linux's uhci-hcd reads FRNUM
+   * as 11 bits and schedules iso URBs only within 1024 frames of its last look (UHCI_NUMFRAMES; beyond,
+   * usb_submit_urb fails with -EFBIG, seen after a 5 s pause when FRNUM jumped further), and one lap of
+   * the frame list has met every TD the guest left in it anyway.
+   */
   readonly maxReplayFrames: number;
 }
 
 export const DEFAULT_HOST_STALL_POLICY: HostStallPolicy = {
   thresholdMs: 100,
   mode: "replay",
-  maxReplayFrames: 1024,
+  maxReplayFrames: 1000,
 };
 
 /** What the frame clock did about host pauses ({@link FrameClock.stallStats}). */
 export interface HostStallStats {
   /** Lags beyond `thresholdMs` found (at a wake-up, or told by {@link FrameClock.notePause}). */
   readonly pauses: number;
-  /** "hold": frames that never happened (the grid moved on by them). */
+  /** Frames that never happened (the grid moved on by them): all of a pause's in "hold" mode, those
+   * beyond `maxReplayFrames` in "replay" mode. FRNUM does not count them. */
   readonly framesHeld: number;
   /** "replay": overdue frames run after a pause (in order, the guest's queued TDs in them). */
   readonly framesReplayed: number;
-  /** "replay": frames skipped beyond `maxReplayFrames`: FRNUM advanced, nothing ran. */
-  readonly framesSkipped: number;
   /** The largest lag found, in ms. */
   readonly longestPauseMs: number;
 }
@@ -73,9 +77,8 @@ export interface HostStallStats {
  *
  * Overdue frames run in order, at most `maxFramesPerWakeup` per wake-up; the rest are carried to an
  * immediate next wake-up. A lag beyond {@link HostStallPolicy.thresholdMs} is a host pause: in "replay"
- * mode (default) up to `maxReplayFrames` run at once and any beyond are skipped (`onSkip` advances
- * FRNUM), so the frame count equals elapsed periods; in "hold" mode the grid moves on by the overdue
- * frames (whole frames, its phase kept; they never happen).
+ * mode (default) up to `maxReplayFrames` run at once and the grid moves on by any beyond; in "hold"
+ * mode it moves on by all of them (whole frames, its phase kept: those frames never happen).
  *
  * A new period ({@link setPeriod}: the guest wrote SOFMOD while running) takes effect from the frame
  * after the one in progress (UHCI 2.1.6: "the SOF timing of the next frame will be adjusted"): the
@@ -100,14 +103,13 @@ export class FrameClock {
   /** How many frames each wake-up ran, for benchmarks (index = frames, capped at the last bucket). */
   readonly framesPerWakeup: Uint32Array;
   readonly stallPolicy: HostStallPolicy;
-  /** Catching up from a pause: frames before `replayEnd` are replayed, the rest up to now skipped. */
+  /** Catching up from a pause: frames before `replayEnd` are replayed, the rest up to now held. */
   private catchingUp = false;
   private replayEnd = 0;
   /** The time USB rejoins after a pause: the host's time when it was found. */
   private rejoinMs = 0;
   private pauses = 0;
   private framesReplayed = 0;
-  private framesSkipped = 0;
   private framesHeld = 0;
   private longestPauseMs = 0;
 
@@ -116,8 +118,6 @@ export class FrameClock {
     private readonly runFrame: () => void,
     private readonly maxFramesPerWakeup = 64,
     stallPolicy: Partial<HostStallPolicy> = {},
-    /** Called with a count of frames skipped after a pause (the controller advances FRNUM). */
-    private readonly onSkip: (frames: number) => void = () => {},
   ) {
     this.timer = clock.createTimer(this.wake);
     this.framesPerWakeup = new Uint32Array(maxFramesPerWakeup + 1);
@@ -133,13 +133,12 @@ export class FrameClock {
     };
   }
 
-  /** Pauses found and frames replayed or skipped since construction (readable stats). */
+  /** Pauses found and frames replayed or held since construction (readable stats). */
   get stallStats(): HostStallStats {
     return {
       pauses: this.pauses,
       framesHeld: this.framesHeld,
       framesReplayed: this.framesReplayed,
-      framesSkipped: this.framesSkipped,
       longestPauseMs: this.longestPauseMs,
     };
   }
@@ -269,10 +268,7 @@ export class FrameClock {
     this.pauses++;
     if (lagMs > this.longestPauseMs) this.longestPauseMs = lagMs;
     if (this.stallPolicy.mode === "hold") {
-      // The grid moves on by whole frames: the next frame is due within one period of nowMs.
-      const held = this.lastDueFrame(nowMs) - this.framesRun;
-      this.anchorMs += held * this.periodMs;
-      this.framesHeld += held;
+      this.holdTo(nowMs);
       if (this.running) this.timer.arm(this.dueMs(this.framesRun + 1));
       return true;
     }
@@ -282,21 +278,15 @@ export class FrameClock {
     return true;
   }
 
-  /** Skips every frame due at `nowMs` not yet run: FRNUM jumps, nothing runs, the grid stays. */
-  private skipTo(nowMs: number): void {
-    for (
-      let due = this.lastDueFrame(nowMs);
-      this.running && this.framesRun < due;
-      due = this.lastDueFrame(nowMs)
-    ) {
-      // A SOFMOD change waiting for its first frame splits the skip: frames after it have the new length.
-      const pending = this.pendingPeriodMs !== 0 && this.framesRun < this.pendingAfterFrame;
-      const frames = pending ? Math.min(due, this.pendingAfterFrame) - this.framesRun : due - this.framesRun;
-      this.framesRun += frames;
-      this.framesSkipped += frames;
-      this.onSkip(frames);
-      if (this.pendingPeriodMs !== 0 && this.framesRun >= this.pendingAfterFrame) this.applyPendingPeriod();
-    }
+  /**
+   * The frames due by `nowMs` not yet run never happen: the grid moves on by whole frames (its phase
+   * kept), so the next frame is due within one period of `nowMs`; FRNUM does not count them.
+   */
+  private holdTo(nowMs: number): void {
+    const held = this.lastDueFrame(nowMs) - this.framesRun;
+    if (held <= 0) return;
+    this.anchorMs += held * this.periodMs;
+    this.framesHeld += held;
   }
 
   private readonly wake = (): void => {
@@ -309,7 +299,7 @@ export class FrameClock {
     let ran = 0;
     while (ran < this.maxFramesPerWakeup && this.framesRun < due) {
       if (this.catchingUp && this.framesRun >= this.replayEnd) {
-        this.skipTo(target);
+        this.holdTo(target);
         break;
       }
       this.framesRun++;

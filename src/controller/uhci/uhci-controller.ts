@@ -31,7 +31,7 @@ export interface UhciOptions {
   maxFramesPerWakeup?: number;
   /**
    * How the frame clock rejoins the clock after a host pause (default DEFAULT_HOST_STALL_POLICY: a lag
-   * beyond 100 ms replays up to 1024 frames at once and skips the rest; docs/architecture.md, "Host
+   * beyond 100 ms replays up to 1000 frames at once and holds the rest; docs/architecture.md, "Host
    * stalls").
    */
   hostStall?: Partial<HostStallPolicy>;
@@ -119,8 +119,6 @@ export class UhciController {
       () => this.runFrame(),
       options.maxFramesPerWakeup ?? UHCI_DEFAULTS.maxFramesPerWakeup,
       options.hostStall,
-      // Frames skipped after a long pause: FRNUM counts them (UHCI 2.1.4: it advances every frame).
-      (frames) => this.registers.set(REG.FRNUM, (this.registers.get(REG.FRNUM) + frames) & 0x7ff),
     );
     this.resetController(ResetKind.PowerOn);
   }
@@ -187,7 +185,7 @@ export class UhciController {
   notePause(nowMs: number): boolean {
     return this.frameClock.notePause(nowMs);
   }
-  /** Host pauses the frame clock found, and the frames it replayed and skipped after them. */
+  /** Host pauses the frame clock found, and the frames it replayed and held after them. */
   get hostStallStats(): HostStallStats {
     return this.frameClock.stallStats;
   }
