@@ -122,8 +122,8 @@ export interface SoftwareStreamResult {
 }
 
 const DEFAULT_ASYNC_TIMING: Partial<AsyncHostTiming> = { isoLatencyMs: 0.4, jitterMs: 0.3, seed: 7 };
-/** Frames the guest streams beyond the signal so the last real packets are surely through. */
-const TAIL_FRAMES = 40;
+/** How long past its due end a stream that has not finished is given before it is cut off. */
+const GIVE_UP_AFTER_MS = 1000;
 
 /**
  * One audio stream through the UHCI controller, driven by the software guest driver as Linux's
@@ -253,55 +253,52 @@ export function runSoftwareStream(options: SoftwareStreamOptions): SoftwareStrea
   const openedMs = clock.now();
   // A stall's window: from its start to the end of its recovery (set when the stall begins).
   function inWindowOf(atMs: number): number {
-    return windows.findIndex((w) => w.toMs > 0 && atMs - openedMs >= w.fromMs && atMs - openedMs <= w.toMs);
+    return windows.findIndex((w) => w.happened && atMs - openedMs >= w.fromMs && atMs - openedMs <= w.toMs);
   }
   const windows = stalls.map((s) => ({
     ...s,
+    /** Set when the stall happens; a stall that never happened holds no loss (no frame, no time). */
+    happened: false,
     fromMs: 0,
     toMs: 0,
-    fromFrame: 0,
-    toFrame: Number.POSITIVE_INFINITY,
+    fromFrame: Number.POSITIVE_INFINITY,
+    toFrame: Number.NEGATIVE_INFINITY,
     missedBefore: 0,
     missedAfter: -1,
   }));
-  // Playback runs its signal and a tail; capture runs until the guest has every frame it asked for.
-  const captureDone = () => receivedSamples >= received.length;
-  const limitMs = streamMs + stalledMs + TAIL_FRAMES + (direction === StreamDirection.Capture ? 1000 : 0);
+  // Capture runs until the guest has every frame it asked for (arecord -s N); playback until the guest
+  // has queued its whole signal (aplay then drains). Either gives up a second after its time is due.
+  const finished = () =>
+    direction === StreamDirection.Capture
+      ? receivedSamples >= received.length
+      : playedBytes >= signalBytes.length;
+  const endMs = streamMs + stalledMs + GIVE_UP_AFTER_MS;
   const runTo = (untilMs: number) => {
     for (;;) {
       const now = clock.now() - openedMs;
-      if (now >= untilMs || (direction === StreamDirection.Capture && captureDone())) return;
+      if (now >= untilMs || finished()) return;
       driver.run(Math.max(1, Math.min(1000, Math.ceil(untilMs - now))));
-      options.onProgress?.(Math.min(1, (clock.now() - openedMs) / limitMs));
+      options.onProgress?.(Math.min(1, (clock.now() - openedMs) / (streamMs + stalledMs)));
     }
   };
-  const playbackEndMs = streamMs + stalledMs + TAIL_FRAMES;
+  const closeWindow = (w: (typeof windows)[number]) => {
+    w.toFrame = position();
+    w.missedAfter = stream.stats.packetsMissed;
+  };
   let stallIndex = 0;
   let pendingRecovery: (typeof windows)[number] | null = null;
+  // Every pass either stalls, closes a window, ends, or runs time forward to a point still ahead.
   for (;;) {
-    const nextStall = windows[stallIndex];
-    const target = Math.min(
-      nextStall?.atMs ?? Number.POSITIVE_INFINITY,
-      pendingRecovery?.toMs ?? Number.POSITIVE_INFINITY,
-      direction === StreamDirection.Capture ? limitMs : playbackEndMs,
-    );
-    runTo(target);
     const now = clock.now() - openedMs;
     if (pendingRecovery !== null && now >= pendingRecovery.toMs) {
-      pendingRecovery.toFrame = position();
-      pendingRecovery.missedAfter = stream.stats.packetsMissed;
+      closeWindow(pendingRecovery);
       pendingRecovery = null;
     }
-    if (
-      nextStall !== undefined &&
-      now >= nextStall.atMs &&
-      !(direction === StreamDirection.Capture && captureDone())
-    ) {
-      if (pendingRecovery !== null) {
-        // A stall inside the last one's recovery window: that window ends here.
-        pendingRecovery.toFrame = position();
-        pendingRecovery.missedAfter = stream.stats.packetsMissed;
-      }
+    const nextStall = windows[stallIndex];
+    if (nextStall !== undefined && now >= nextStall.atMs && !finished()) {
+      // A stall inside the last one's recovery window ends that window here.
+      if (pendingRecovery !== null) closeWindow(pendingRecovery);
+      nextStall.happened = true;
       nextStall.fromMs = now;
       nextStall.fromFrame = position();
       nextStall.missedBefore = stream.stats.packetsMissed;
@@ -312,13 +309,10 @@ export function runSoftwareStream(options: SoftwareStreamOptions): SoftwareStrea
       stallIndex++;
       continue;
     }
-    if (pendingRecovery !== null && !(direction === StreamDirection.Capture && captureDone())) continue;
-    if (direction === StreamDirection.Capture ? captureDone() || now >= limitMs : now >= playbackEndMs) break;
+    if (finished() || now >= endMs) break;
+    runTo(Math.min(nextStall?.atMs ?? endMs, pendingRecovery?.toMs ?? endMs, endMs));
   }
-  if (pendingRecovery !== null) {
-    pendingRecovery.toFrame = position();
-    pendingRecovery.missedAfter = stream.stats.packetsMissed;
-  }
+  if (pendingRecovery !== null) closeWindow(pendingRecovery);
   stream.drain(200);
   stream.close();
   driver.run(2);
@@ -360,11 +354,20 @@ export function runSoftwareStream(options: SoftwareStreamOptions): SoftwareStrea
   } else if (usesTestSignal) {
     // Capture: a stall's gap may be longer than the frame counter's period (65,536 frames, 1.4 s at
     // 48 kHz), which no reader of the signal alone can measure. So what arrived is checked in segments
-    // cut where each stall began: each segment on its own (bit-exact, its small gaps located), and each
+    // cut at each stall's gap: each segment on its own (bit-exact, its small gaps located), and each
     // cut's gap read from the counter modulo its period, which must agree with what the microphone
-    // says it threw away (LiveSource) in that stall.
-    const cuts = [...new Set(windows.map((w) => w.fromFrame))].filter((f) => f > 0 && f < framesReceived);
-    // A stall before the first frame arrived is measured at the head.
+    // says it threw away (LiveSource) in that stall. The gap is the first break in the counter at or
+    // after where the guest stood when the stall began (packets the bus ran before it may reach the
+    // guest after it); a stall before the first frame arrived is measured at the head.
+    const counterAt = (frame: number) => captured[frame * channels]! & 0xffff;
+    const cutOf = windows.map((w) => {
+      if (!w.happened) return -1;
+      if (w.fromFrame === 0) return 0;
+      for (let f = Math.max(1, w.fromFrame); f < Math.min(framesReceived, w.toFrame + 1); f++)
+        if (((counterAt(f) - counterAt(f - 1)) & 0xffff) !== 1) return f;
+      return -1;
+    });
+    const cuts = [...new Set(cutOf)].filter((f) => f > 0).sort((a, b) => a - b);
     const period = channels === 2 ? 3 * 65_536 : 65_536;
     let lastFrame = -1;
     let start = 0;
@@ -380,7 +383,7 @@ export function runSoftwareStream(options: SoftwareStreamOptions): SoftwareStrea
         if (start === 0) check = segment;
         // The stalls that began with `start` frames received (several when back to back, or none for
         // the stream's start): the cut's gap is theirs together, noted at the last of them.
-        const group = windows.flatMap((w, index) => (w.fromFrame === start ? [index] : []));
+        const group = cutOf.flatMap((cut, index) => (cut === start ? [index] : []));
         const stall = group.at(-1);
         if (stall === undefined) {
           headLossFrames = segment.headLossFrames;
@@ -408,8 +411,7 @@ export function runSoftwareStream(options: SoftwareStreamOptions): SoftwareStrea
   if (direction === StreamDirection.Capture && framesReceived < totalFrames)
     problems.push(`the guest got ${framesReceived} of the ${totalFrames} frames it asked for`);
   let missedInStalls = 0;
-  for (const w of windows)
-    missedInStalls += Math.max(0, (w.missedAfter < 0 ? stats.packetsMissed : w.missedAfter) - w.missedBefore);
+  for (const w of windows) missedInStalls += Math.max(0, w.happened ? w.missedAfter - w.missedBefore : 0);
   const packetsMissedOutsideStalls = packets.missed - missedInStalls;
   const stallReport: StallLoss[] = windows.map((w, i) => ({
     atMs: w.atMs,
@@ -417,6 +419,8 @@ export function runSoftwareStream(options: SoftwareStreamOptions): SoftwareStrea
     lostFrames: stallLosses[i]!,
   }));
   const lostTotal = lostOutside + stallLosses.reduce((sum, n) => sum + n, 0);
+  for (const w of windows)
+    if (!w.happened) problems.push(`the stall at ${w.atMs} ms did not happen: the stream had finished`);
   // Capture: the frames the microphone produced for what the guest kept, whether they arrived or not.
   const framesSent =
     direction === StreamDirection.Capture
