@@ -1,7 +1,8 @@
 /**
  * The host stalls for a whole second (a GC pause, a background tab, a long emulator slice): the clock
- * jumps 1000 ms and every timer fires late, at once. In the "replay" host-stall mode (a bus that ran on
- * while the CPU stood still; the default "hold" mode is tested in src/controller/uhci/frame-clock.test.ts)
+ * jumps 1000 ms and every timer fires late, at once. In the "replay" host-stall mode with room for the
+ * whole second (a bus that ran on while the CPU stood still; the default replays at most 512 frames and
+ * holds the rest, and "hold": src/controller/uhci/frame-clock.test.ts)
  * the controller must run every frame it owes, in
  * order, at most maxFramesPerWakeup per wake-up, with FRNUM counting exactly the elapsed frames — and
  * nothing it had in flight may turn into a stale write: an iso request whose TD's frame went by during
@@ -36,7 +37,7 @@ const ADDRESS = 5;
  *                                                        \-> (element) TD (IN 8, ep 1): NAKed every frame
  */
 function stalledRig<C extends VirtualClock | FakeHostClock>(clock: C, advance: (ms: number) => void) {
-  const rig = new IsoRig<C>({ clock, advance, hostStall: { mode: "replay" } });
+  const rig = new IsoRig<C>({ clock, advance, hostStall: { mode: "replay", maxReplayFrames: 1024 } });
   const source = new CounterSource(PACKET);
   const iso = new SyncIsoDevice(ISO, source);
   const bulk = new FakeDevice({ address: BULK });
@@ -123,7 +124,7 @@ describe("a host stall of one second", () => {
     const rig = new IsoRig<FakeHostClock>({
       clock,
       advance: (ms) => clock.runTo(clock.now() + ms),
-      hostStall: { mode: "replay" },
+      hostStall: { mode: "replay", maxReplayFrames: 1024 },
     });
     const dev = new AsyncHostDevice({
       clock,

@@ -43,10 +43,12 @@ export interface HostStallPolicy {
    */
   readonly mode: "hold" | "replay";
   /**
-   * "replay" only: overdue frames run after a pause, at most. Below 1024: Linux's uhci-hcd reads FRNUM
-   * as 11 bits and schedules iso URBs only within 1024 frames of its last look (UHCI_NUMFRAMES; beyond,
-   * usb_submit_urb fails with -EFBIG, seen after a 5 s pause when FRNUM jumped further), and one lap of
-   * the frame list has met every TD the guest left in it anyway.
+   * "replay" only: overdue frames run after a pause, at most (default 512). Linux's uhci-hcd schedules
+   * iso URBs only within 1024 frames of its last look at FRNUM (UHCI_NUMFRAMES; beyond, usb_submit_urb
+   * fails with -EFBIG): a replay of 1000 frames plus the lag before it and the next URB's length went
+   * past that after a 5 s pause (the guest logged `cannot submit urb (err = -27)`). Half the window
+   * leaves room for the in-step lag (≤ thresholdMs), the URB and the frames until the guest looks; the
+   * guest's queued TDs (≤ 18 ms of audio) are long replayed by then.
    */
   readonly maxReplayFrames: number;
 }
@@ -54,7 +56,7 @@ export interface HostStallPolicy {
 export const DEFAULT_HOST_STALL_POLICY: HostStallPolicy = {
   thresholdMs: 100,
   mode: "replay",
-  maxReplayFrames: 1000,
+  maxReplayFrames: 512,
 };
 
 /** What the frame clock did about host pauses ({@link FrameClock.stallStats}). */

@@ -31,7 +31,7 @@ export interface UhciOptions {
   maxFramesPerWakeup?: number;
   /**
    * How the frame clock rejoins the clock after a host pause (default DEFAULT_HOST_STALL_POLICY: a lag
-   * beyond 100 ms replays up to 1000 frames at once and holds the rest; docs/architecture.md, "Host
+   * beyond 100 ms replays up to 512 frames at once and holds the rest; docs/architecture.md, "Host
    * stalls").
    */
   hostStall?: Partial<HostStallPolicy>;
