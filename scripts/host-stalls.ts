@@ -5,7 +5,8 @@
  * just before the keyboard types. Prints one line per pause and a verdict per run; exit 1 on a failure.
  *
  * usage: node --import tsx scripts/host-stalls.ts [--ways busy,sigstop] [--pauses 0.1,0.5,1,2,5]
- *          [--seed N] [--seconds S] [--hid-pause S] [--json]
+ *          [--seed N] [--seconds S] [--hid-pause S] [--background-tab S] [--json]
+ * (--pauses "" --background-tab 60: the playback's emulator loop runs at 1 Hz for 60 s, then normally)
  * (CI runs a smaller matrix: test/integration/v86-host-stalls.test.ts.)
  */
 import { checkStallRun } from "../test/integration/helpers/host-stall-check.ts";
@@ -16,11 +17,15 @@ function arg(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
 }
 const ways = arg("ways", "busy,sigstop").split(",") as PauseWay[];
-const pausesS = arg("pauses", "0.1,0.5,1,2,5").split(",").map(Number);
+const pausesS = arg("pauses", "0.1,0.5,1,2,5")
+  .split(",")
+  .filter((p) => p !== "")
+  .map(Number);
 const seed = Number(arg("seed", String(Date.now() % 1_000_000)));
 const seconds = Number(arg("seconds", "8"));
 const hidPauseS = Number(arg("hid-pause", "1"));
 const json = process.argv.includes("--json");
+const backgroundTabS = Number(arg("background-tab", "0"));
 
 let failed = false;
 for (const way of ways) {
@@ -28,7 +33,7 @@ for (const way of ways) {
     `== ${way}: pauses ${pausesS.join(", ")} s in capture and playback, ${hidPauseS} s before typing; seed ${seed}`,
   );
   const started = performance.now();
-  const result = await runWithHostStalls({ way, pausesS, hidPauseS, seed, seconds });
+  const result = await runWithHostStalls({ way, pausesS, hidPauseS, seed, seconds, backgroundTabS });
   const problems = checkStallRun(result, pausesS);
   for (const p of result.pauses)
     console.log(

@@ -78,6 +78,24 @@ export interface V86Internals {
   cpu: V86Cpu;
 }
 
+/**
+ * v86's main loop (src/main.js): after each slice of guest instructions it calls `yield(ms, tick)`,
+ * which on Node schedules `yield_callback(tick)` with setImmediate (ms < 1) or setTimeout(ms). Replacing
+ * `yield` on the instance changes how often the loop runs (the host-stall tools: a background tab).
+ */
+export interface V86MainLoop {
+  /** The tick the next yield_callback must carry to run (older ones are ignored). */
+  readonly tick_counter: number;
+  yield(ms: number, tick: number): void;
+  yield_callback(tick: number): void;
+}
+
+/** The main loop of an emulator instance, or null if this v86 build has none of that shape. */
+export function v86MainLoop(emulator: unknown): V86MainLoop | null {
+  const main = (emulator as any)?.v86;
+  return typeof main?.yield === "function" && typeof main?.yield_callback === "function" ? main : null;
+}
+
 /** The v86 internals of an emulator instance after "emulator-ready"; throws with a clear message if absent. */
 export function v86Internals(emulator: unknown): V86Internals {
   const v86 = (emulator as any)?.v86;

@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import type { V86 } from "v86";
 import { type AttachUhciOptions, attachUhciToV86, type UhciOnV86 } from "../../adapters/v86/uhci-v86.ts";
+import { v86MainLoop } from "../../adapters/v86/v86-shim.ts";
 import type { GuestImages } from "../../node/bundled-guest.ts";
 import type { UsbDevice } from "../../usb/device.ts";
 import { UsageError } from "../args.ts";
@@ -160,6 +161,27 @@ export class GuestVm {
   async pause(): Promise<void> {
     await this.emulator.stop();
   }
+
+  /**
+   * Runs v86's main loop at most once per `intervalMs` of host time (a browser's background tab runs
+   * timers once a second), or as v86 schedules it again with null. For the host-stall tools.
+   */
+  throttle(intervalMs: number | null): void {
+    const loop = v86MainLoop(this.emulator);
+    if (loop === null) throw new Error("this v86 build has no main loop to throttle");
+    if (this.originalYield === null) this.originalYield = loop.yield;
+    const original = this.originalYield;
+    if (intervalMs === null) {
+      loop.yield = original;
+      // Run now rather than at the throttled timer still pending (its tick is then stale and ignored).
+      setImmediate(() => loop.yield_callback(loop.tick_counter));
+      return;
+    }
+    loop.yield = (_ms, tick) => {
+      setTimeout(() => loop.yield_callback(tick), intervalMs);
+    };
+  }
+  private originalYield: ((ms: number, tick: number) => void) | null = null;
 
   /** Types text into the guest's serial console. */
   sendSerial(text: string): void {

@@ -28,6 +28,11 @@ export interface StallRunOptions {
   /** Pause just before the keyboard types (seconds; the guest listens LISTEN_SECONDS of its time). */
   hidPauseS: number;
   seed: number;
+  /**
+   * A background tab: 1 s after the playback starts, v86's loop runs once a second for this many
+   * seconds, then normally again (0: none).
+   */
+  backgroundTabS?: number;
   sampleRate?: number;
   channels?: 1 | 2;
   /** Seconds of audio recorded and played (guest data; pauses come on top). */
@@ -118,7 +123,22 @@ async function runHere(options: StallRunOptions, pause: (ms: number) => number):
     if (event.event !== "log" && !event.event.startsWith("blob"))
       timeline.push(`${(performance.now() / 1000).toFixed(3)} ${JSON.stringify(event)}`);
     if (event.event === "capture-start") inject("capture", capture);
-    if (event.event === "playback-start") inject("playback", playback);
+    if (event.event === "playback-start") {
+      inject("playback", playback);
+      const tabMs = (options.backgroundTabS ?? 0) * 1000;
+      if (tabMs > 0) {
+        timers.push(
+          setTimeout(() => {
+            timeline.push(`${(performance.now() / 1000).toFixed(3)} background tab begins`);
+            (vm as GuestVm | null)?.throttle(1000);
+          }, 1000),
+          setTimeout(() => {
+            timeline.push(`${(performance.now() / 1000).toFixed(3)} background tab ends`);
+            (vm as GuestVm | null)?.throttle(null);
+          }, 1000 + tabMs),
+        );
+      }
+    }
     if (event.event === "input-open" && options.hidPauseS > 0) {
       const ms = Math.round(options.hidPauseS * 1000);
       pauses.push({ phase: "hid", ms, actualMs: Math.round(pause(ms)), atMs: 0 });
