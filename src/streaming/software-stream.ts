@@ -259,6 +259,8 @@ export function runSoftwareStream(options: SoftwareStreamOptions): SoftwareStrea
     ...s,
     /** Set when the stall happens; a stall that never happened holds no loss (no frame, no time). */
     happened: false,
+    /** Its recovery window was closed before its 100 ms of running: by the next stall or the end. */
+    cutShort: false,
     fromMs: 0,
     toMs: 0,
     fromFrame: Number.POSITIVE_INFINITY,
@@ -282,6 +284,7 @@ export function runSoftwareStream(options: SoftwareStreamOptions): SoftwareStrea
     }
   };
   const closeWindow = (w: (typeof windows)[number]) => {
+    w.cutShort = clock.now() - openedMs < w.toMs;
     w.toFrame = position();
     w.missedAfter = stream.stats.packetsMissed;
   };
@@ -328,7 +331,9 @@ export function runSoftwareStream(options: SoftwareStreamOptions): SoftwareStrea
   const stallLosses = windows.map(() => 0);
   let lostOutside = 0;
   const problems: string[] = [];
-  const inWindowAt = (at: number) => windows.findIndex((w) => at >= w.fromFrame && at <= w.toFrame);
+  // Frame `at` of what arrived came while a window was open when the window began at or before it and
+  // closed after it (toFrame is the count at the close: frame toFrame itself came later).
+  const inWindowAt = (at: number) => windows.findIndex((w) => at >= w.fromFrame && at < w.toFrame);
   const account = (index: number, frames: number) => {
     if (index >= 0) stallLosses[index]! += frames;
     else lostOutside += frames;
@@ -352,61 +357,83 @@ export function runSoftwareStream(options: SoftwareStreamOptions): SoftwareStrea
     framesReceived = check.framesReceived;
     if (!check.found) problems.push("the test signal was not found in what arrived");
   } else if (usesTestSignal) {
-    // Capture: a stall's gap may be longer than the frame counter's period (65,536 frames, 1.4 s at
-    // 48 kHz), which no reader of the signal alone can measure. So what arrived is checked in segments
-    // cut at each stall's gap: each segment on its own (bit-exact, its small gaps located), and each
-    // cut's gap read from the counter modulo its period, which must agree with what the microphone
-    // says it threw away (LiveSource) in that stall. The gap is the first break in the counter at or
-    // after where the guest stood when the stall began (packets the bus ran before it may reach the
-    // guest after it); a stall before the first frame arrived is measured at the head.
+    // Capture: a gap may be longer than the frame counter's period (65,536 frames, 1.4 s at 48 kHz),
+    // which no reader of the signal alone can measure. So what arrived is cut at every break the
+    // checker could misread — the first break after each stall began (packets the bus ran before a
+    // stall may reach the guest after it), and any forward jump of half the counter or more — and each
+    // segment is checked on its own (bit-exact, its small gaps located). A cut's gap is read from the
+    // counter (and in stereo the triangle) modulo the signal's period; the microphone's own count of
+    // what it threw away (LiveSource) there picks the multiple, and must all show as missing.
+    const half = 0x8000;
     const counterAt = (frame: number) => captured[frame * channels]! & 0xffff;
-    const cutOf = windows.map((w) => {
-      if (!w.happened) return -1;
-      if (w.fromFrame === 0) return 0;
-      for (let f = Math.max(1, w.fromFrame); f < Math.min(framesReceived, w.toFrame + 1); f++)
-        if (((counterAt(f) - counterAt(f - 1)) & 0xffff) !== 1) return f;
-      return -1;
-    });
-    const cuts = [...new Set(cutOf)].filter((f) => f > 0).sort((a, b) => a - b);
+    const step = (frame: number) => (counterAt(frame) - counterAt(frame - 1)) & 0xffff;
+    const cutSet = new Set<number>();
+    for (const w of windows) {
+      if (!w.happened) continue;
+      if (w.fromFrame === 0) {
+        cutSet.add(0);
+        continue;
+      }
+      for (let f = Math.max(1, w.fromFrame); f < Math.min(framesReceived, w.toFrame); f++)
+        if (step(f) !== 1) {
+          cutSet.add(f);
+          break;
+        }
+    }
+    for (let f = 1; f < framesReceived; f++) if (step(f) >= half) cutSet.add(f);
+    const cuts = [...cutSet].sort((a, b) => a - b);
     const period = channels === 2 ? 3 * 65_536 : 65_536;
+    // Per place (a stall's window, or -1 outside any): the gaps read at its cuts, mod the period.
+    const places = [-1, ...windows.keys()];
+    const gapsAt = new Map<number, number>(places.map((k) => [k, 0]));
+    const dropsAt = new Map<number, number>(places.map((k) => [k, 0]));
+    // A cut at frame 0 (a stall before anything arrived) measures the head.
+    const placeOf = (cut: number) =>
+      cut === 0 ? windows.findIndex((w) => w.happened && w.fromFrame === 0) : inWindowAt(cut);
     let lastFrame = -1;
-    let start = 0;
-    for (const end of [...cuts, framesReceived]) {
+    const bounds = cuts[0] === 0 ? cuts : [0, ...cuts];
+    for (const [n, start] of bounds.entries()) {
+      const end = bounds[n + 1] ?? framesReceived;
+      if (end <= start) continue;
       const segment = fullCheck(captured.subarray(start * channels, end * channels), channels);
       if (!segment.found) {
         problems.push(`no test signal in frames ${start}–${end} of what arrived`);
         bitExact = false;
-      } else {
-        bitExact &&= segment.bitExact && segment.leadingSilenceFrames === 0;
-        for (const event of segment.events)
-          if (event.kind === "dropped") account(inWindowAt(start + event.at), event.count);
-        if (start === 0) check = segment;
-        // The stalls that began with `start` frames received (several when back to back, or none for
-        // the stream's start): the cut's gap is theirs together, noted at the last of them.
-        const group = cutOf.flatMap((cut, index) => (cut === start ? [index] : []));
-        const stall = group.at(-1);
-        if (stall === undefined) {
-          headLossFrames = segment.headLossFrames;
-        } else {
-          const gapModulo = (((segment.firstFrame - lastFrame - 1) % period) + period) % period;
-          const dropsInWindow = segment.events
-            .filter((e) => e.kind === "dropped" && group.includes(inWindowAt(start + e.at)))
-            .reduce((sum, e) => sum + e.count, 0);
-          const thrownAway = group.reduce((sum, index) => sum + deviceLoss[index]!, 0);
-          // The cut's gap is gapModulo + k × period; the microphone's count picks k. The gaps found
-          // inside the window are the microphone's later skips or packets the guest missed, so the
-          // cut's share of what the microphone threw away lies between its total less those and its total.
-          const gap = gapModulo + Math.max(0, Math.round((thrownAway - gapModulo) / period)) * period;
-          if (gap > thrownAway || gap < thrownAway - dropsInWindow)
-            problems.push(
-              `at the stall at ${windows[stall]?.atMs} ms the signal skips ${gapModulo} frames (mod ${period}), which does not fit the ${thrownAway} the microphone lost`,
-            );
-          account(stall, gap);
-        }
-        lastFrame = segment.lastFrame;
+        continue;
       }
-      start = end;
+      if (start === 0) check = segment;
+      bitExact &&= segment.bitExact && segment.leadingSilenceFrames === 0;
+      for (const event of segment.events) {
+        if (event.kind !== "dropped") continue;
+        const place = inWindowAt(start + event.at);
+        account(place, event.count);
+        dropsAt.set(place, dropsAt.get(place)! + event.count);
+      }
+      if (start === 0 && !cutSet.has(0)) {
+        headLossFrames = segment.headLossFrames;
+      } else {
+        const place = placeOf(start);
+        const gapModulo = (((segment.firstFrame - lastFrame - 1) % period) + period) % period;
+        gapsAt.set(place, gapsAt.get(place)! + gapModulo);
+      }
+      lastFrame = segment.lastFrame;
     }
+    // The microphone notes a loss when it happens, what arrived shows it when the next frame comes:
+    // after a stall with nothing arriving for its whole recovery window, the two places differ. So
+    // every frame thrown away must show as missing somewhere, not necessarily in the same place.
+    let shown = 0;
+    for (const place of places) {
+      const read = gapsAt.get(place)!;
+      const thrownAway = place < 0 ? deviceLossOutside : deviceLoss[place]!;
+      const gap = read + Math.max(0, Math.round((thrownAway - read) / period)) * period;
+      account(place, gap);
+      shown += gap + dropsAt.get(place)!;
+    }
+    const thrownAway = deviceLossOutside + deviceLoss.reduce((sum, n) => sum + n, 0);
+    if (shown < thrownAway)
+      problems.push(
+        `what arrived misses ${shown} frames, fewer than the ${thrownAway} the microphone threw away`,
+      );
   }
   if (direction === StreamDirection.Capture && framesReceived < totalFrames)
     problems.push(`the guest got ${framesReceived} of the ${totalFrames} frames it asked for`);
@@ -419,8 +446,13 @@ export function runSoftwareStream(options: SoftwareStreamOptions): SoftwareStrea
     lostFrames: stallLosses[i]!,
   }));
   const lostTotal = lostOutside + stallLosses.reduce((sum, n) => sum + n, 0);
-  for (const w of windows)
+  for (const w of windows) {
     if (!w.happened) problems.push(`the stall at ${w.atMs} ms did not happen: the stream had finished`);
+    else if (w.toFrame <= w.fromFrame && !w.cutShort)
+      problems.push(
+        `nothing arrived in the ${STALL_RECOVERY_MS} ms of running after the stall at ${w.atMs} ms: the stream did not recover`,
+      );
+  }
   // Capture: the frames the microphone produced for what the guest kept, whether they arrived or not.
   const framesSent =
     direction === StreamDirection.Capture

@@ -10,13 +10,12 @@
  * microphone loses what the host does not fetch in time) and playback (the speaker plays silence while
  * no data comes), with a device that answers at once (sync) and one that answers later (async).
  *
- * Known failure (reported, not hidden): playback from an async device loses ~1 s beyond a stall at or
- * below the frame clock's pause threshold (100 ms; seed 1 has a 100 ms stall; `uhci stream --device
- * speaker --host async --stall 100@1003` shows it). On the VirtualClock the overdue frames all run in one
- * advance (a timer re-armed in the past fires again at once), so the async device's timer cannot answer
- * the guest's queued TDs before their pairings expire (32 frames); those TDs stay Active and raise no
- * IOC, and the guest, which scans its schedule on interrupts, hears nothing until the frame list wraps
- * 1024 frames later and meets the TDs again. Longer stalls (the pause policy) recover.
+ * Known failure (reported, not hidden): with an async device, the guest's stream can stop for ~1 s
+ * after a stall (in playback at most stall lengths; with the seed's 4 × 5 URBs in capture too). On the
+ * VirtualClock the overdue frames all run in one advance, so the device's timer cannot answer the
+ * guest's queued TDs before their pairings expire (32 frames); those TDs stay Active and raise no IOC,
+ * and the guest, which scans its schedule on interrupts, hears nothing until the frame list wraps 1024
+ * frames later and meets the TDs again (`uhci stream --device speaker --host async --stall 333@500`).
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
