@@ -212,6 +212,10 @@ class WalkerRun {
       maxLinkVisitsPerFrame: this.linkLimit,
       bandwidthBytesPerFrame: rng.pick([64, 1280, 1280, 4096]),
       maxFramesPerWakeup: this.maxFramesPerWakeup,
+      // Host stalls here last up to ~1 s: past the 100 ms pause threshold they are replayed, and with
+      // room for every overdue frame none is held, so the grid oracle (every frame due has run) holds.
+      // Holding is tested in src/controller/uhci/frame-clock.test.ts.
+      hostStall: { maxReplayFrames: 2048 },
     });
     this.clock.afterWakeup = () => {
       const ran = this.hc.framesRun - this.framesAtWakeStart;
