@@ -1,12 +1,14 @@
 /** The `uhci` command as a user runs it: reports on stdout, one-line errors and exit code 2 for bad input. */
+
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 
-const main = new URL("../../src/cli/main.ts", import.meta.url).pathname;
+const main = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
 function uhci(...args: string[]) {
   const run = spawnSync(process.execPath, ["--import", "tsx", main, ...args], { encoding: "utf8" });

@@ -3,12 +3,14 @@
  * frames are lost or late beyond the stated allowances, compares only what was asked for, quotes a
  * failing guest tool, and `--stall` counts what each host stall cost.
  */
+
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { parseStalls, type StreamReport } from "../../src/cli/commands/stream.ts";
 import { guestToolOutput } from "../../src/cli/guest-report.ts";
 import type { GuestEvent } from "../../src/cli/guest-vm/guest-serial.ts";
@@ -18,7 +20,7 @@ import { checkTestSignal } from "../../src/devices/audio/signal-check.ts";
 import { generateTestSignal } from "../../src/devices/audio/test-signal.ts";
 import { decodeWav, encodeWav } from "../../src/devices/audio/wav.ts";
 
-const main = new URL("../../src/cli/main.ts", import.meta.url).pathname;
+const main = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
 function uhci(...args: string[]) {
   const run = spawnSync(process.execPath, ["--import", "tsx", main, ...args], { encoding: "utf8" });
