@@ -10,12 +10,12 @@
  * microphone loses what the host does not fetch in time) and playback (the speaker plays silence while
  * no data comes), with a device that answers at once (sync) and one that answers later (async).
  *
- * Known failure (reported, not hidden): with an async device, the guest's stream can stop for ~1 s
- * after a stall (in playback at most stall lengths; with the seed's 4 × 5 URBs in capture too). On the
- * VirtualClock the overdue frames all run in one advance, so the device's timer cannot answer the
- * guest's queued TDs before their pairings expire (32 frames); those TDs stay Active and raise no IOC,
- * and the guest, which scans its schedule on interrupts, hears nothing until the frame list wraps 1024
- * frames later and meets the TDs again (`uhci stream --device speaker --host async --stall 333@500`).
+ * With an async device the overdue frames run in no host time (on the VirtualClock all in one advance):
+ * the requests the guest's queued TDs make in them must not age there (FrameClock.hostTimePassed,
+ * AsyncQueue.endFrame), or they expire (32 frames) before the device's timer can answer, those TDs stay
+ * Active with no IOC, and the guest, which scans its schedule on interrupts, hears nothing until the
+ * frame list wraps 1024 frames later (`uhci stream --device speaker --host async --stall 333@500`
+ * did that before, as did a 100 ms stall just under the pause threshold, run as 100 frames back to back).
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -100,31 +100,18 @@ describe("host stalls of 0.1–5 s under the software guest: counted, bounded, b
     for (const host of [HostModel.Sync, HostModel.Async]) {
       for (const seed of [1, 2]) {
         const stalls = stallsFor(seed);
-        // Open (issue 10): after a replay an async speaker's stream does not recover in 100 ms. The
-        // replayed frames pass in no host time, so the requests the guest's queued TDs made outlive
-        // their 32 frames before the device can answer; they are cancelled, those TDs stay Active with
-        // no IOC and the software guest hears nothing until the frame list wraps. Still run, and
-        // reported as todo, until the replay leaves a device that answers later the time to answer.
-        const open =
-          direction === StreamDirection.Playback && host === HostModel.Async
-            ? { todo: "issue 10: async playback does not recover within 100 ms of a replayed pause" }
-            : {};
-        it(
-          `${direction}, ${host} device, 48 kHz stereo, stalls ${stalls.map((s) => `${s.ms}@${s.atMs}`).join(" ")} (seed ${seed})`,
-          open,
-          () => {
-            const r = runSoftwareStream({
-              direction,
-              host,
-              sampleRate: 48_000,
-              channels: 2,
-              seconds: SECONDS,
-              stalls,
-              ...presets[direction],
-            });
-            assertRodeThrough(r, stalls);
-          },
-        );
+        it(`${direction}, ${host} device, 48 kHz stereo, stalls ${stalls.map((s) => `${s.ms}@${s.atMs}`).join(" ")} (seed ${seed})`, () => {
+          const r = runSoftwareStream({
+            direction,
+            host,
+            sampleRate: 48_000,
+            channels: 2,
+            seconds: SECONDS,
+            stalls,
+            ...presets[direction],
+          });
+          assertRodeThrough(r, stalls);
+        });
       }
     }
     const stalls = stallsFor(3);

@@ -105,6 +105,30 @@ describe("AsyncQueue", () => {
     assert.equal(queue.findByTd(0x2000), a);
   });
 
+  it("frames run with no host time age nothing, up to replayHoldLimit pairings; beyond it they age as any other", () => {
+    const queue = new AsyncQueue();
+    queue.replayHoldLimit = 2;
+    const cancelled: UsbPacket[] = [];
+    const dev = device(cancelled);
+    const a = queue.add(0x2000, 1, 0, true, dev, deferredPacket());
+    queue.add(0x2010, 1, 0, true, dev, deferredPacket());
+    queue.endFrame(); // both were made this frame
+    // A replay of 512 frames after a host pause: a device that answers later had no time to.
+    for (let frame = 0; frame < 512; frame++) queue.endFrame(true);
+    assert.equal(cancelled.length, 0, "two pairings, at the limit: none aged");
+    for (let frame = 1; frame < ASYNC_VALID_FRAMES; frame++) queue.endFrame();
+    assert.equal(cancelled.length, 0, "31 frames of host time: still valid");
+    queue.endFrame();
+    assert.equal(cancelled.length, 2, "the 32nd frame of host time cancels both");
+    assert.equal(a.inUse, false);
+    // Three pairings, beyond the limit: a guest cannot pile requests up by making frames run late.
+    for (let i = 0; i < 3; i++) queue.add(0x3000 + 16 * i, 1, 0, true, dev, deferredPacket());
+    queue.endFrame();
+    for (let frame = 0; frame < ASYNC_VALID_FRAMES; frame++) queue.endFrame(true);
+    assert.equal(cancelled.length, 5, "beyond the limit, replayed frames aged and cancelled them");
+    assert.equal(queue.size, 0);
+  });
+
   it("cancelAll marks every packet cancelled before it tells the first device", () => {
     const queue = new AsyncQueue();
     const seen: PacketState[][] = [];

@@ -123,8 +123,9 @@ class TdIndex {
  *
  * Lookups are by index, not by scanning: the walk looks a TD up every time it meets one, and a hostile
  * guest can keep up to maxLinkVisitsPerFrame × ASYNC_VALID_FRAMES requests out (a frame list whose
- * every frame leads to a thousand fresh TDs an async device defers); a scan per TD met would then cost
- * that many steps per link and make a frame take hundreds of milliseconds.
+ * every frame leads to a thousand fresh TDs an async device defers; twice that if it also makes frames
+ * run late, see {@link replayHoldLimit}); a scan per TD met would then cost that many steps per link
+ * and make a frame take hundreds of milliseconds.
  *
  * The per-frame pass (and cancelling everything) runs over one array whose first {@link size} slots
  * are the live pairings and the rest released ones kept for reuse: no Map iterator per frame, and
@@ -138,6 +139,13 @@ export class AsyncQueue {
   /** Live pairings with `met` set. */
   private metCount = 0;
   private frameStamp = 0;
+  /**
+   * Pairings in flight up to which frames run with no host time age none ({@link endFrame}). The
+   * controller sets it to maxLinkVisitsPerFrame × ASYNC_VALID_FRAMES, the most ordinary frames let a
+   * guest keep out: a hostile guest whose slow schedule makes frames run late (back to back, or
+   * replayed) can then keep out at most about twice that (the limit, plus what aging allows beyond).
+   */
+  replayHoldLimit = 1024 * ASYNC_VALID_FRAMES;
 
   /** Pairings in flight (for tests and traces). */
   get size(): number {
@@ -262,9 +270,18 @@ export class AsyncQueue {
    * the others age by one frame and are cancelled when they run out. Aging after the walk rather than
    * before it is what makes a TD met in frame n still valid when it is next met in frame n + 32.
    */
-  endFrame(): void {
+  endFrame(noHostTime = false): void {
     // Every frame calls this; with nothing in flight (every emulated device) it must cost nothing.
     if (this.count === 0) return;
+    // A frame run with no host time since the one before (FrameClock.hostTimePassed: replayed after a
+    // host pause, or one of several overdue frames run back to back) ages nothing: a device that
+    // answers later (passthrough, AsyncIsoWrapper) could not have answered in it. Otherwise the 512
+    // frames of a replay, or the 100 of a stall just under the pause threshold, cancel every request
+    // the guest's queued TDs made in them before the device can answer, and those TDs stay active
+    // with no IOC: a guest that looks at its schedule on interrupts (the software guest; uhci-hcd)
+    // hears nothing until the frame list comes round 1024 frames later. The requests out stay bounded:
+    // beyond replayHoldLimit every frame ages them.
+    const age = !noHostTime || this.count > this.replayHoldLimit;
     const stamp = ++this.frameStamp;
     // Backwards, so that releasing slot i (which swaps in the last live pairing, already looked at)
     // leaves the rest to visit in place; the bound is re-read because a device told to cancel may
@@ -276,7 +293,7 @@ export class AsyncQueue {
       if (p.met) {
         p.met = false;
         this.metCount--;
-      } else if (--p.valid <= 0) {
+      } else if (age && --p.valid <= 0) {
         this.cancel(p);
       }
     }

@@ -31,6 +31,38 @@ function lateHostTimers(clock: VirtualClock, toMs: number): void {
   clock.advanceTo(toMs);
 }
 
+describe("frame clock: which frames give a device that answers later host time (hostTimePassed)", () => {
+  function seen(policy: Partial<HostStallPolicy> = {}) {
+    const clock = new VirtualClock(0);
+    const passed: boolean[] = [];
+    const fc: FrameClock = new FrameClock(clock, () => passed.push(fc.hostTimePassed), 64, policy);
+    fc.start(1);
+    return { clock, fc, passed };
+  }
+
+  it("on time: every frame; 80 overdue frames run back to back: the first only", () => {
+    const { clock, passed } = seen();
+    clock.advanceTo(10.5);
+    assert.deepEqual(passed, Array(10).fill(true));
+    passed.length = 0;
+    lateHostTimers(clock, 90.5);
+    assert.equal(passed.length, 80);
+    assert.deepEqual(passed, [true, ...Array(79).fill(false)]);
+  });
+
+  it("a host pause replayed: none of its frames, then every frame on time again", () => {
+    const { clock, passed } = seen();
+    clock.advanceTo(10.5);
+    passed.length = 0;
+    lateHostTimers(clock, 310.5);
+    assert.equal(passed.length, 300);
+    assert.equal(passed.filter((p) => p).length, 0);
+    passed.length = 0;
+    clock.advanceTo(315.5);
+    assert.deepEqual(passed, Array(5).fill(true));
+  });
+});
+
 describe("frame clock: a slow host (lag up to thresholdMs) runs every overdue frame, in order", () => {
   it("an 80 ms lag (threshold 100): all 80 frames run at the wake-up, none held, the grid unchanged", () => {
     const { clock, fc, ran } = rig();

@@ -114,6 +114,10 @@ export class FrameClock {
   private framesReplayed = 0;
   private framesHeld = 0;
   private longestPauseMs = 0;
+  /** The host time of the last wake-up that ran a frame, and whether the frame now running is the
+   * first one run since the host time moved ({@link hostTimePassed}). */
+  private lastRunMs = Number.NEGATIVE_INFINITY;
+  private freshFrame = true;
 
   constructor(
     private readonly clock: Clock,
@@ -147,6 +151,17 @@ export class FrameClock {
 
   get isRunning(): boolean {
     return this.running;
+  }
+
+  /**
+   * Whether a device that answers later has had host time to answer since the frame before the one
+   * being run: false for a frame replayed after a host pause and for every frame after the first one a
+   * wake-up runs at the same host time (overdue frames run back to back). Async requests age only in
+   * frames where it is true (AsyncQueue.endFrame): frames that pass in no host time would otherwise
+   * cancel requests no device could yet have answered.
+   */
+  get hostTimePassed(): boolean {
+    return this.freshFrame && !this.catchingUp;
   }
 
   /** Frames run since start(). */
@@ -302,6 +317,7 @@ export class FrameClock {
     const target = this.catchingUp && this.rejoinMs > now ? this.rejoinMs : now;
     let due = this.lastDueFrame(now);
     let ran = 0;
+    this.freshFrame = now !== this.lastRunMs;
     while (ran < this.maxFramesPerWakeup && this.framesRun < due) {
       if (this.catchingUp && this.framesRun >= this.replayEnd) {
         this.holdTo(target);
@@ -310,7 +326,9 @@ export class FrameClock {
       this.framesRun++;
       ran++;
       if (this.catchingUp) this.framesReplayed++;
+      this.lastRunMs = now;
       this.runFrame();
+      this.freshFrame = false;
       if (!this.running) break;
       if (this.pendingPeriodMs !== 0 && this.framesRun >= this.pendingAfterFrame) {
         this.applyPendingPeriod();

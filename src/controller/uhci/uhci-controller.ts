@@ -7,7 +7,7 @@ import type { UsbDevice } from "../../usb/device.ts";
 import { restoresInPlace, SnapshotMode } from "../../usb/device-snapshot.ts";
 import { UsbPacketPool } from "../../usb/packet.ts";
 import type { UsbPort } from "../../usb/port.ts";
-import { AsyncQueue } from "./async-queue.ts";
+import { ASYNC_VALID_FRAMES, AsyncQueue } from "./async-queue.ts";
 import { controllerStateJson, readControllerState } from "./controller-state.ts";
 import { FrameClock, type HostStallPolicy, type HostStallStats } from "./frame-clock.ts";
 import { FrameWalker, UsbIntCause, type WalkerHost } from "./frame-walker.ts";
@@ -109,10 +109,12 @@ export class UhciController {
       },
     };
     const singleStep = (): boolean => (this.registers.get(REG.USBCMD) & UsbCmd.SWDBG) !== 0;
+    const maxLinkVisitsPerFrame = options.maxLinkVisitsPerFrame ?? UHCI_DEFAULTS.maxLinkVisitsPerFrame;
     this.walker = new FrameWalker(host, {
       bandwidthBytesPerFrame: options.bandwidthBytesPerFrame ?? UHCI_DEFAULTS.bandwidthBytesPerFrame,
-      maxLinkVisitsPerFrame: options.maxLinkVisitsPerFrame ?? UHCI_DEFAULTS.maxLinkVisitsPerFrame,
+      maxLinkVisitsPerFrame,
     });
+    this.asyncs.replayHoldLimit = maxLinkVisitsPerFrame * ASYNC_VALID_FRAMES;
     this.walker.onAsyncCompletion = () => this.deliverInterrupts();
     this.frameClock = new FrameClock(
       options.clock,
@@ -447,7 +449,7 @@ export class UhciController {
     const frnum = this.registers.get(REG.FRNUM);
     const base = this.registers.get(REG.FRBASEADD);
     this.walker.walkFrame((base + (frnum & 0x3ff) * 4) >>> 0);
-    this.asyncs.endFrame();
+    this.asyncs.endFrame(!this.frameClock.hostTimePassed);
     if (this.walker.stepped) {
       // UHCI 2.1.1 SWDBG: after one transaction the controller clears RS and halts in this frame.
       this.stop();
