@@ -80,7 +80,7 @@ export function stallGroups(stalls: readonly StallLoss[]): StallLoss[][] {
   return groups;
 }
 
-/** Judges a stream by {@link AudioAllowance}: any excess is a problem, and any problem is a FAIL. */
+/** Judges a stream by {@link AudioAllowance}: every excess is a problem, and every problem is a FAIL. */
 export function judgeStream(facts: StreamFacts): StreamVerdict {
   const problems: string[] = [];
   const rate = facts.sampleRate;

@@ -105,7 +105,7 @@ describe("AsyncQueue", () => {
     assert.equal(queue.findByTd(0x2000), a);
   });
 
-  it("frames run with no host time age nothing, up to replayHoldLimit pairings; beyond it they age as any other", () => {
+  it("frames run with no host time age nothing, up to replayHoldLimit pairings; beyond it they age like the rest", () => {
     const queue = new AsyncQueue();
     queue.replayHoldLimit = 2;
     const cancelled: UsbPacket[] = [];
