@@ -29,10 +29,14 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   guest: ["guest", "devices", "usb", "machine"],
   streaming: ["streaming", "guest", "controller", "devices", "usb", "machine"],
   adapters: ["adapters", "controller", "devices", "usb", "machine"],
-  node: ["node", "devices", "usb", "machine"],
-  cli: ["cli", "node", "adapters", "streaming", "guest", "controller", "devices", "usb", "machine"],
+  /** USB/IP client: the protocol, the session and the imported device; transports are interfaces. */
+  usbip: ["usbip", "devices", "usb", "machine"],
+  /** The `uhci/web` entry: WebAudio bridge and page helpers (browser only). */
+  web: ["web", "devices", "usb", "machine"],
+  node: ["node", "usbip", "devices", "usb", "machine"],
+  cli: ["cli", "node", "usbip", "adapters", "streaming", "guest", "controller", "devices", "usb", "machine"],
   /** src/index.ts, the `uhci` entry. */
-  "index.ts": ["controller", "devices", "usb", "machine"],
+  "index.ts": ["controller", "devices", "usbip", "usb", "machine"],
 };
 
 /** Folders whose code may import Node built-ins. */
@@ -42,7 +46,7 @@ const PACKAGE_LAYERS = new Set(["cli"]);
 /** Packages a folder may import types from (erased from the JavaScript). */
 const TYPE_ONLY_PACKAGES: Readonly<Record<string, readonly string[]>> = { adapters: ["v86"] };
 /** The entries that must run in a browser: src-relative paths. */
-export const BROWSER_ENTRIES = ["index.ts", "adapters/v86/index.ts", "guest/index.ts"];
+export const BROWSER_ENTRIES = ["index.ts", "adapters/v86/index.ts", "guest/index.ts", "web/index.ts"];
 
 export interface ImportRef {
   readonly specifier: string;
