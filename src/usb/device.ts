@@ -38,4 +38,13 @@ export interface UpstreamPort {
    * suspended; returns whether the signal was delivered.
    */
   signalRemoteWakeup(): boolean;
+  /**
+   * A hub tells the port it is plugged into that what is reachable behind it changed: one of its ports
+   * was powered, enabled, disabled, reset, suspended or resumed, or a device was plugged or unplugged
+   * behind it (also further down, through a hub behind it). `gone`, when given, is a device that was
+   * unplugged, reset or lost power behind the hub: the host controller cancels its outstanding
+   * requests, as it does for a device on a root port. Optional: only hubs call it, and a port that has
+   * no host controller behind it may ignore it.
+   */
+  downstreamChanged?(gone: UsbDevice | null): void;
 }

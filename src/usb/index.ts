@@ -4,6 +4,7 @@ export * from "./descriptors/index.ts";
 export * from "./device.ts";
 export * from "./device-base.ts";
 export * from "./device-snapshot.ts";
+export * from "./hub.ts";
 export * from "./packet.ts";
 export * from "./port.ts";
 export * from "./setup-packet.ts";

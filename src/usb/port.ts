@@ -6,10 +6,13 @@ export const PortEvent = {
   Attached: "attached",
   Detached: "detached",
   RemoteWakeup: "remote-wakeup",
+  /** A hub plugged into the port says what is reachable behind it changed ({@link UpstreamPort.downstreamChanged}). */
+  DownstreamChanged: "downstream-changed",
 } as const;
 export type PortEvent = (typeof PortEvent)[keyof typeof PortEvent];
 
-export type PortListener = (port: UsbPort, event: PortEvent) => void;
+/** `gone` comes only with {@link PortEvent.DownstreamChanged}: a device behind a hub that went away or was reset. */
+export type PortListener = (port: UsbPort, event: PortEvent, gone?: UsbDevice | null) => void;
 
 /**
  * A downstream port: a place where one device is plugged in. Tracks connection, enable and suspend as
@@ -99,5 +102,11 @@ export class UsbPort implements UpstreamPort {
     if (this.attached === null || !this.isSuspended) return false;
     this.listener(this, PortEvent.RemoteWakeup);
     return true;
+  }
+
+  downstreamChanged(gone: UsbDevice | null): void {
+    // A hub unplugged a moment ago may still report; only the device on the port speaks for it.
+    if (this.attached === null) return;
+    this.listener(this, PortEvent.DownstreamChanged, gone);
   }
 }

@@ -1,5 +1,5 @@
 import type { GuestMemory } from "../../machine/guest-memory.ts";
-import { Pid } from "../../usb/constants.ts";
+import { Pid, UsbSpeed } from "../../usb/constants.ts";
 import type { UsbDevice } from "../../usb/device.ts";
 import { PacketState, PacketStatus, type UsbPacket } from "../../usb/packet.ts";
 import type { AsyncPairing, AsyncQueue } from "./async-queue.ts";
@@ -30,6 +30,11 @@ export interface WalkerHost {
   readonly memory: GuestMemory;
   readonly asyncs: AsyncQueue;
   findDevice(address: number): UsbDevice | null;
+  /**
+   * A device's bus address changed during a control transfer (SET_ADDRESS takes effect at its status
+   * stage, USB 2.0 9.4.6): the address table must be rebuilt before the next lookup.
+   */
+  devicesChanged(): void;
   /** A fresh packet to hand to a device (the previous one went async). */
   acquirePacket(): UsbPacket;
   /** A packet no device holds any more (completed and written back). */
@@ -383,6 +388,10 @@ export class FrameWalker {
       asyncs.refresh(pairing);
       const packet = pairing.packet!;
       if (packet.state === PacketState.Async) return Outcome.NotAdvanced;
+      const answered = pairing.device;
+      if (packet.endpoint === 0 && answered !== null && answered.address !== packet.address) {
+        this.host.devicesChanged();
+      }
       asyncs.release(pairing);
       const outcome = this.writeBack(address, ctrl, buffer, maxLen, packet);
       this.host.releasePacket(packet);
@@ -398,10 +407,16 @@ export class FrameWalker {
       return Outcome.StopFrame;
     }
     const device = this.host.findDevice(packet.address);
-    if (device === null) {
+    if (device === null || ((ctrl & TdCtrl.LS) !== 0) !== (device.speed === UsbSpeed.Low)) {
+      // No device answers: none has the address, or the TD's speed is not the device's (UHCI 3.2.2,
+      // LS). A low-speed device behind a hub hears only packets sent at low speed after a PRE, which
+      // the controller sends for TDs with LS set (USB 2.0 8.6.5, 11.8.4), and a full-speed device does
+      // not decode low-speed signalling; on a root port the port's speed is the device's. Either way
+      // the transaction times out.
       packet.status = PacketStatus.IoError;
     } else {
       device.handlePacket(packet);
+      if (packet.endpoint === 0 && device.address !== packet.address) this.host.devicesChanged();
     }
     if (packet.state === PacketState.Async) {
       // (Only a device that was handed the packet can have deferred it, so device is not null here.)

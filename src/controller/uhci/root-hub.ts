@@ -2,11 +2,15 @@ import type { RegisterBlock } from "../../machine/register-block.ts";
 import { UsbSpeed } from "../../usb/constants.ts";
 import type { UsbDevice } from "../../usb/device.ts";
 import { PortEvent, UsbPort } from "../../usb/port.ts";
+import { DeviceTable } from "./device-table.ts";
 import { PortSc, REG } from "./registers.ts";
 
 /** What the root hub needs from the controller it sits in. */
 export interface RootHubHost {
-  /** A device went away or was reset: its outstanding requests must be cancelled. */
+  /**
+   * A device went away or was reset (on a root port, or behind a hub): its outstanding requests, and
+   * those of every device behind it when it is a hub, must be cancelled.
+   */
   forgetDevice(device: UsbDevice): void;
   /** A device signalled resume (connect, disconnect or remote wakeup) on a port. */
   resumeSignalled(): void;
@@ -39,6 +43,8 @@ export class RootHub {
   readonly ports: readonly UsbPort[];
   /** Global suspend (USBCMD.EGSM) suspends every device without touching PORTSC.SUSP. */
   private globalSuspend = false;
+  /** Bus address → reachable device, behind hubs too; kept current by every change below. */
+  readonly devices: DeviceTable;
 
   constructor(
     private readonly registers: RegisterBlock,
@@ -46,6 +52,7 @@ export class RootHub {
     private readonly host: RootHubHost,
   ) {
     this.ports = Array.from({ length: portCount }, (_, i) => new UsbPort(i, this.onPortEvent));
+    this.devices = new DeviceTable(this.ports);
   }
 
   private portsc(index: number): number {
@@ -100,6 +107,7 @@ export class RootHub {
       }
       this.setPortsc(i, value);
     });
+    this.devices.invalidate();
   }
 
   /** The guest wrote PORTSC n; the register block has applied the masks already. */
@@ -121,6 +129,7 @@ export class RootHub {
     port.setEnabled((value & PortSc.PE) !== 0);
     port.setSuspended(this.globalSuspend || (value & PortSc.SUSP) !== 0);
     this.setPortsc(index, value);
+    this.devices.invalidate();
   }
 
   setGlobalSuspend(suspended: boolean): void {
@@ -129,6 +138,7 @@ export class RootHub {
     this.ports.forEach((port, i) => {
       port.setSuspended(suspended || (this.portsc(i) & PortSc.SUSP) !== 0);
     });
+    this.devices.invalidate();
   }
 
   attach(index: number, device: UsbDevice): void {
@@ -183,18 +193,24 @@ export class RootHub {
           break;
       }
     });
+    this.devices.invalidate();
   }
 
-  /** The enabled, awake device with this bus address, if any. */
+  /**
+   * The reachable device with this bus address, if any: on an enabled, awake root port, or behind
+   * hubs whose ports on the way are all enabled and awake ({@link DeviceTable}; O(1)).
+   */
   findDevice(address: number): UsbDevice | null {
-    for (const port of this.ports) {
-      const device = port.device;
-      if (device !== null && port.active && device.address === address) return device;
-    }
-    return null;
+    return this.devices.find(address);
   }
 
-  private readonly onPortEvent = (port: UsbPort, event: PortEvent): void => {
+  private readonly onPortEvent = (port: UsbPort, event: PortEvent, gone?: UsbDevice | null): void => {
+    this.devices.invalidate();
+    if (event === PortEvent.DownstreamChanged) {
+      // A hub on this port changed what is reachable behind it: nothing this port's PORTSC shows.
+      if (gone != null) this.host.forgetDevice(gone);
+      return;
+    }
     const i = port.index;
     let value = this.portsc(i);
     switch (event) {

@@ -5,6 +5,7 @@ import { type IoWidth, RegisterBlock } from "../../machine/register-block.ts";
 import { type JsonValue, type SavedState, SnapshotError } from "../../machine/snapshot.ts";
 import type { UsbDevice } from "../../usb/device.ts";
 import { restoresInPlace, SnapshotMode } from "../../usb/device-snapshot.ts";
+import { isHubDevice, MAX_USB_TIERS } from "../../usb/hub.ts";
 import { UsbPacketPool } from "../../usb/packet.ts";
 import type { UsbPort } from "../../usb/port.ts";
 import { ASYNC_VALID_FRAMES, AsyncQueue } from "./async-queue.ts";
@@ -94,13 +95,14 @@ export class UhciController {
     }
     this.registers = new RegisterBlock(uhciRegisterSpecs(portCount), UHCI_IO_SIZE, 0xff);
     this.rootHub = new RootHub(this.registers, portCount, {
-      forgetDevice: (device) => this.asyncs.cancelAll(device),
+      forgetDevice: (device) => this.forgetDevice(device, 2),
       resumeSignalled: () => this.resumeSignalled(),
     });
     const host: WalkerHost = {
       memory: this.memory,
       asyncs: this.asyncs,
       findDevice: (address) => this.rootHub.findDevice(address),
+      devicesChanged: () => this.rootHub.devices.invalidate(),
       acquirePacket: () => this.packetPool.acquire(),
       releasePacket: (packet) => this.packetPool.release(packet),
       raiseStatus: (bits) => this.raiseStatus(bits),
@@ -328,6 +330,8 @@ export class UhciController {
       this.irq.set(saved.irqLevel);
       for (const apply of devices) apply();
       this.rootHub.restorePorts(saved.globalSuspend, plans);
+      // Restored devices have their saved addresses and hubs their saved ports.
+      this.rootHub.devices.invalidate();
       this.frameClock.restoreState(saved.frameClock);
       // A SOFMOD written shortly before the save whose first frame had not come yet: it comes next.
       this.frameClock.setPeriod(this.framePeriodMs());
@@ -341,6 +345,20 @@ export class UhciController {
   }
 
   // ---- Registers ----------------------------------------------------------------------------------
+
+  /**
+   * Cancels the outstanding requests of a device that went away or was reset, and of every device
+   * behind it when it is a hub (they went with it). Bounded by the tier limit, so a hub plugged into
+   * its own port cannot make it loop.
+   */
+  private forgetDevice(device: UsbDevice, tier: number): void {
+    this.asyncs.cancelAll(device);
+    if (tier >= MAX_USB_TIERS || !isHubDevice(device)) return;
+    for (const port of device.downstreamPorts) {
+      const behind = port.device;
+      if (behind !== null) this.forgetDevice(behind, tier + 1);
+    }
+  }
 
   private readonly onRegisterWrite = (register: number, before: number): void => {
     switch (register) {

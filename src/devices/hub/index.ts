@@ -1,0 +1,2 @@
+export * from "./hub-constants.ts";
+export * from "./usb-hub.ts";
