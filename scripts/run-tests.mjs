@@ -9,13 +9,20 @@
 // (`tests: … passed, … failed …`), and the exit code is non-zero if any test failed or was cancelled.
 //
 // usage: node scripts/run-tests.mjs [substring-of-path ...]   (only the files whose path contains one)
+// test/usbip/ (OPT_IN) runs only when a filter names it: `npm run test:usbip`.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /** Files that run alone, after everything else. */
-export const SERIAL_LANE = /(^|[\\/])test[\\/]integration[\\/]v86-[^\\/]*\.test\.ts$/;
+export const SERIAL_LANE = /(^|[\\/])test[\\/](integration[\\/]v86-|usbip[\\/])[^\\/]*\.test\.ts$/;
+/**
+ * Lanes of their own, left out of a plain run and run only when a filter names them: test/usbip/ boots
+ * a QEMU virtual machine (a real USB/IP server) next to v86 and needs qemu-system-x86 installed
+ * (`npm run test:usbip`).
+ */
+export const OPT_IN = /(^|[\\/])test[\\/]usbip[\\/]/;
 
 function findTests(dir) {
   const out = [];
@@ -63,6 +70,7 @@ const started = performance.now();
 const filter = process.argv.slice(2);
 let files = [...findTests("src"), ...findTests("test")].sort();
 if (filter.length > 0) files = files.filter((f) => filter.some((p) => f.includes(p)));
+else files = files.filter((f) => !OPT_IN.test(f));
 if (files.length === 0) {
   console.error(`no test files found${filter.length > 0 ? ` matching ${filter.join(", ")}` : ""}`);
   process.exit(1);

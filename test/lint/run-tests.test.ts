@@ -105,6 +105,30 @@ describe("npm test's runner (scripts/run-tests.mjs)", () => {
     assert.match(summary, /^tests: 1 passed, 1 failed, .* FAILED: serial \(exit code 1\)$/);
   });
 
+  it("leaves test/usbip/ out of a plain run and runs it, one file at a time, when a filter names it", () => {
+    const log = join(scratch, "usbip.log");
+    const dir = project({
+      "test/unit/a.test.ts": loggingTest(log, "unit-a"),
+      "test/usbip/one.test.ts": loggingTest(log, "usbip-one"),
+      "test/usbip/two.test.ts": loggingTest(log, "usbip-two"),
+    });
+    const plain = run(dir);
+    assert.equal(plain.status, 0);
+    assert.match(plain.summary, /^tests: 1 passed, .* 1 files \(1 concurrent\)/);
+    assert.deepEqual(
+      spans(log).map((s) => s.name),
+      ["unit-a"],
+    );
+    const named = run(dir, "test/usbip/");
+    assert.equal(named.status, 0);
+    assert.match(named.summary, /^tests: 2 passed, .* 2 files \(2 serial\)/);
+    const usbip = spans(log)
+      .filter((s) => s.name.startsWith("usbip"))
+      .sort((a, b) => a.start - b.start);
+    assert.equal(usbip.length, 2);
+    assert.ok((usbip[1]?.start ?? 0) >= (usbip[0]?.end ?? Infinity), "usbip files never overlap");
+  });
+
   it("fails a file that does not load, and an empty selection", () => {
     const dir = project({ "test/broken.test.ts": 'throw new Error("cannot load");\n' });
     const broken = run(dir);
