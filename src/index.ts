@@ -10,5 +10,6 @@ export * from "./controller/uhci/index.ts";
 export * from "./devices/async-host/index.ts";
 export * from "./devices/audio/index.ts";
 export * from "./devices/hid/index.ts";
+export * from "./devices/hub/index.ts";
 export * from "./machine/index.ts";
 export * from "./usb/index.ts";
