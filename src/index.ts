@@ -11,5 +11,7 @@ export * from "./devices/async-host/index.ts";
 export * from "./devices/audio/index.ts";
 export * from "./devices/hid/index.ts";
 export * from "./devices/hub/index.ts";
+export * from "./devices/storage/index.ts";
 export * from "./machine/index.ts";
 export * from "./usb/index.ts";
+export * from "./usbip/index.ts";

@@ -4,6 +4,7 @@ import { UsageError } from "./args.ts";
 import { runShell, SHELL_HELP } from "./commands/shell.ts";
 import { runStart, START_HELP } from "./commands/start.ts";
 import { runStream, STREAM_HELP } from "./commands/stream.ts";
+import { runUsbip, USBIP_HELP } from "./commands/usbip.ts";
 
 const HELP = `usage: uhci <command> [options]
 
@@ -13,6 +14,7 @@ commands:
              checked frame by frame and key by key (the default command; \`npm start\`)
   shell      boot the same guest with its serial console attached to this terminal
   stream     stream audio through the controller with the software guest driver (no emulator)
+  usbip      \`usbip list HOST[:PORT]\`: the devices a USB/IP server exports
   help       this text (also -h, --help); \`uhci help <command>\` for a command's options
   version    print the version (also -V, --version)
 
@@ -28,6 +30,7 @@ const COMMANDS: Record<string, Command> = {
   start: { run: runStart, help: START_HELP },
   shell: { run: runShell, help: SHELL_HELP },
   stream: { run: runStream, help: STREAM_HELP },
+  usbip: { run: runUsbip, help: USBIP_HELP },
 };
 
 /** The command called `name`; only the table's own entries (`uhci toString` is no command). */

@@ -1,0 +1,95 @@
+/**
+ * The imported device seen by the software guest through the UHCI controller: it enumerates like any
+ * device (control transfers go to the server whole; SET_ADDRESS stays here), and its interrupt and bulk
+ * endpoints answer from the server's device, bit for bit, with latency on the clock.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { UsbKeyboard } from "../devices/hid/keyboard.ts";
+import { bootGuest } from "../guest/testing/boot.ts";
+import { TransferStatus } from "../guest/transfer-result.ts";
+import { UsbipAttachment } from "./attachment.ts";
+import { listUsbipDevices } from "./connection.ts";
+import { FakeUsbipServer } from "./testing/fake-server.ts";
+
+async function keyboardRig(latencyMs = 2) {
+  const boot = bootGuest([]);
+  const keyboard = new UsbKeyboard();
+  const server = new FakeUsbipServer(boot.clock, [
+    { busid: "1-1", device: keyboard, idVendor: 0x0627, idProduct: 0x0001, interfaces: [[3, 1, 1]] },
+  ]);
+  const attachment = new UsbipAttachment({
+    connect: server.connect,
+    busid: "1-1",
+    clock: boot.clock,
+    plug: (d) => boot.controller.attach(0, d),
+    unplug: () => boot.controller.detach(0),
+  });
+  const device = await attachment.connect();
+  server.latencyMs = latencyMs;
+  return { ...boot, keyboard, server, attachment, device };
+}
+
+describe("UsbipDevice under the software guest", () => {
+  it("lists the server's devices", async () => {
+    const boot = bootGuest([]);
+    const server = new FakeUsbipServer(boot.clock, [
+      {
+        busid: "1-1",
+        device: new UsbKeyboard(),
+        idVendor: 0x0627,
+        idProduct: 0x0001,
+        interfaces: [[3, 1, 1]],
+      },
+      { busid: "1-2", device: new UsbKeyboard(), idVendor: 0x46f4, idProduct: 0x0001, deviceClass: 0 },
+    ]);
+    const list = await listUsbipDevices(server.connect);
+    assert.deepEqual(
+      list.map((d) => [d.busid, d.idVendor, d.idProduct, d.interfaces.length]),
+      [
+        ["1-1", 0x0627, 0x0001, 1],
+        ["1-2", 0x46f4, 0x0001, 0],
+      ],
+    );
+  });
+
+  it("enumerates through the server: descriptors bit for bit, SET_ADDRESS answered locally", async () => {
+    const r = await keyboardRig();
+    const result = r.driver.enumerate(0);
+    assert.ok(result.ok, result.ok ? "" : result.error);
+    assert.equal(r.device.address, result.device.address);
+    // The server's device kept the address the server gave it; it never saw SET_ADDRESS.
+    assert.equal(r.keyboard.address, 2);
+    assert.equal(r.keyboard.configuration, 1, "SET_CONFIGURATION went to the server");
+    const direct = result.device.control({
+      requestType: 0x80,
+      request: 6,
+      value: 0x0100,
+      index: 0,
+      length: 18,
+    });
+    assert.equal(direct.status, TransferStatus.Ok);
+    assert.equal(direct.data[0], 18);
+    assert.equal(direct.data[1], 1);
+    assert.ok(r.server.submits.every((s) => s.ep !== 0 || s.flags !== undefined));
+    assert.ok(r.device.stats.controlUrbs > 0);
+  });
+
+  it("interrupt IN: a key pressed at the server reaches the guest after the URB's round trip", async () => {
+    const r = await keyboardRig(4);
+    const result = r.driver.enumerate(0);
+    assert.ok(result.ok);
+    const dev = result.device;
+    r.keyboard.press("A");
+    const report = dev.interruptIn(0x81, 8);
+    assert.equal(report.status, TransferStatus.Ok);
+    assert.deepEqual([...report.data], [0, 0, 4, 0, 0, 0, 0, 0], "usage 4 = 'a' down");
+    const up = dev.interruptIn(0x81, 8);
+    assert.deepEqual([...up.data], [0, 0, 0, 0, 0, 0, 0, 0], "and released");
+    const interrupts = r.server.submits.filter((s) => s.ep === 1);
+    assert.ok(
+      interrupts.every((s) => s.dirIn && s.interval >= 1),
+      "interrupt URBs carry the endpoint's bInterval",
+    );
+  });
+});

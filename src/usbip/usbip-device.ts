@@ -1,0 +1,513 @@
+import type { Clock } from "../machine/clock.ts";
+import { Pid, UsbSpeed } from "../usb/constants.ts";
+import type { UpstreamPort, UsbDevice } from "../usb/device.ts";
+import { type AsyncTicket, type FinalPacketStatus, PacketStatus, type UsbPacket } from "../usb/packet.ts";
+import { type Urb, type UrbOwner, type UsbipConnection, UsbipError } from "./connection.ts";
+import { IsoInStream, IsoOutStream, type IsoStreamOptions, IsoStreamStats } from "./iso-streams.ts";
+import { UsbipSpeed } from "./protocol.ts";
+import { packetStatusOf } from "./status.ts";
+import type { UrbReply } from "./urb-decoder.ts";
+
+export interface UsbipDeviceOptions {
+  /** The controller's clock: iso OUT batches are flushed on it, iso IN streams idle out on it. */
+  readonly clock: Clock;
+  readonly name?: string;
+  /** Iso streaming: packets per URB, URBs in flight, ring size (see docs/usbip.md). */
+  readonly iso?: Partial<IsoStreamOptions>;
+  /** Non-iso requests held at once; beyond it a request fails at once (a host out of URBs). Default 256. */
+  readonly maxRequests?: number;
+}
+
+/** Counters for tests, reports and the bench. */
+export class UsbipDeviceStats {
+  /** Control transfers sent to the server (SET_ADDRESS is answered here and not counted). */
+  controlUrbs = 0;
+  /** Bulk and interrupt URBs. */
+  dataUrbs = 0;
+  /** Requests the host took back (cancelPacket) while their URB was out: a CMD_UNLINK each. */
+  cancelled = 0;
+  /** Completions the host refused (the ticket had gone stale meanwhile). */
+  refused = 0;
+  /** Requests failed at once because `maxRequests` were out, or the connection was gone. */
+  rejected = 0;
+  /** Per iso endpoint direction: see {@link IsoStreamStats}. */
+  readonly isoIn = new IsoStreamStats();
+  readonly isoOut = new IsoStreamStats();
+}
+
+const ControlStage = { Idle: 0, DataIn: 1, DataOut: 2, LocalAddress: 3 } as const;
+type ControlStage = (typeof ControlStage)[keyof typeof ControlStage];
+const ReplyState = { NotAsked: 0, Asked: 1, Ready: 2 } as const;
+type ReplyState = (typeof ReplyState)[keyof typeof ReplyState];
+
+/** URB tags: which part of the device owns a URB. */
+const TAG_CONTROL = -1;
+
+/** Largest control data stage: wLength is 16 bits (USB 2.0 9.3.5). */
+const CONTROL_BUFFER = 0xffff;
+
+/**
+ * A device on a USB/IP server, imported into this machine: a {@link UsbDevice} behind the async seam
+ * (src/devices/async-host/README.md). Every request that needs the real device is deferred
+ * (`packet.deferred()`) and completed from the connection's reply with the ticket it got, so a reply
+ * that comes after the controller cancelled the request (or unplugged the device) changes nothing.
+ *
+ * - Control transfers go to the server whole (one URB with the SETUP bytes), as Linux's vhci-hcd sends
+ *   them: a device-to-host request at its first IN data packet, which waits for the reply; others at
+ *   the status stage. SET_ADDRESS is answered here, as vhci-hcd does: the server's device keeps the
+ *   address its own host gave it.
+ * - Bulk and interrupt: one URB per TD, of the TD's length; an interrupt URB waits at the server
+ *   while the real device NAKs, and the controller keeps the pairing alive while the TD stays queued.
+ * - Isochronous: streamed ahead of the guest's TDs ({@link IsoInStream}, {@link IsoOutStream}).
+ *
+ * Not restored in place by a snapshot (it is not a `SnapshotDevice`): a controller restore re-attaches
+ * it (a surprise removal and re-attach), and the guest re-enumerates it.
+ */
+export class UsbipDevice implements UsbDevice, UrbOwner {
+  readonly name: string;
+  readonly speed: UsbSpeed;
+  readonly stats = new UsbipDeviceStats();
+  /** The connection ended (the server closed it, a bad reply, or {@link close}); `error` says why. */
+  onGone: ((error: UsbipError | null) => void) | null = null;
+
+  private currentAddress = 0;
+  private upstream: UpstreamPort | null = null;
+  private readonly clock: Clock;
+  private readonly maxRequests: number;
+
+  // ---- control ----
+  private stage: ControlStage = ControlStage.Idle;
+  private readonly setup = new Uint8Array(8);
+  private wLength = 0;
+  private readonly controlData = new Uint8Array(CONTROL_BUFFER);
+  private controlFilled = 0;
+  private controlSent = 0;
+  private dataInDone = false;
+  private replyState: ReplyState = ReplyState.NotAsked;
+  private controlUrb: Urb | null = null;
+  private controlPacket: UsbPacket | null = null;
+  private controlTicket = 0 as AsyncTicket;
+  private pendingAddress = 0;
+  /** bMaxPacketSize0 once a device descriptor has passed by (0: not known, packets are not split). */
+  private maxPacket0 = 0;
+  /** bInterval per endpoint slot (number | 16 for IN), read from configuration descriptors passing by. */
+  private readonly intervals = new Uint8Array(32);
+
+  // ---- bulk / interrupt ----
+  private readonly requestPackets: (UsbPacket | null)[] = [];
+  private readonly requestTickets: AsyncTicket[] = [];
+  private readonly requestUrbs: (Urb | null)[] = [];
+  private readonly freeRequests: number[] = [];
+
+  // ---- iso ----
+  private readonly isoIn: (IsoInStream | null)[] = new Array<IsoInStream | null>(16).fill(null);
+  private readonly isoOut: (IsoOutStream | null)[] = new Array<IsoOutStream | null>(16).fill(null);
+  private readonly isoOptions: Partial<IsoStreamOptions>;
+
+  constructor(
+    readonly connection: UsbipConnection,
+    options: UsbipDeviceOptions,
+  ) {
+    const info = connection.device;
+    this.name = options.name ?? `usbip ${info.busid} ${hex4(info.idVendor)}:${hex4(info.idProduct)}`;
+    // UHCI has only low and full speed; a high-speed device runs at its own speed on the server and is
+    // shown here as full speed (its descriptors may still name high-speed packet sizes).
+    this.speed = info.speed === UsbipSpeed.Low ? UsbSpeed.Low : UsbSpeed.Full;
+    this.clock = options.clock;
+    this.maxRequests = options.maxRequests ?? 256;
+    this.isoOptions = options.iso ?? {};
+    connection.onClose = (error) => this.gone(error);
+  }
+
+  get address(): number {
+    return this.currentAddress;
+  }
+
+  /** True once the connection has ended; every request then fails at once with an I/O error. */
+  get disconnected(): boolean {
+    return this.connection.closed;
+  }
+
+  /** Ends the connection; the owner (see {@link UsbipAttachment}) unplugs the device. */
+  close(): void {
+    this.connection.close();
+  }
+
+  setUpstream(upstream: UpstreamPort | null): void {
+    this.upstream = upstream;
+  }
+
+  /** Suspend is the guest's view of the port; the server's device keeps its own state. */
+  setSuspended(_suspended: boolean): void {}
+
+  /** Bus reset: back to address 0; streams stop and their URBs are unlinked; any control transfer ends. */
+  reset(): void {
+    this.currentAddress = 0;
+    this.abandonControl();
+    this.stopStreams();
+  }
+
+  handlePacket(packet: UsbPacket): void {
+    packet.actualLength = 0;
+    if (this.connection.closed) {
+      this.stats.rejected++;
+      packet.status = PacketStatus.IoError;
+      return;
+    }
+    if (packet.endpoint === 0) {
+      this.handleControl(packet);
+      return;
+    }
+    if (packet.pid !== Pid.In && packet.pid !== Pid.Out) {
+      packet.status = PacketStatus.Stall;
+      return;
+    }
+    const dirIn = packet.pid === Pid.In;
+    const ep = packet.endpoint & 0x0f;
+    if (packet.isochronous) {
+      if (dirIn) this.inStream(ep).handle(packet);
+      else this.outStream(ep).handle(packet);
+      return;
+    }
+    this.submitData(packet, dirIn, ep);
+  }
+
+  cancelPacket(packet: UsbPacket): void {
+    if (packet === this.controlPacket) {
+      // The guest may offer the TD again; the URB stays out and its answer waits for it.
+      this.controlPacket = null;
+      return;
+    }
+    for (let i = 0; i < this.requestPackets.length; i++) {
+      if (this.requestPackets[i] !== packet) continue;
+      const urb = this.requestUrbs[i];
+      if (urb !== null && urb !== undefined) this.connection.unlink(urb);
+      this.stats.cancelled++;
+      this.freeRequest(i);
+      return;
+    }
+    for (const stream of this.isoIn) stream?.cancel(packet);
+  }
+
+  // ---- control -----------------------------------------------------------------------------------
+
+  private handleControl(packet: UsbPacket): void {
+    switch (packet.pid) {
+      case Pid.Setup:
+        this.onSetup(packet);
+        return;
+      case Pid.In:
+        this.onControlIn(packet);
+        return;
+      case Pid.Out:
+        this.onControlOut(packet);
+        return;
+      default:
+        packet.status = PacketStatus.Stall;
+    }
+  }
+
+  /** A URB still out for an abandoned transfer is unlinked: its answer must not reach the next one. */
+  private abandonControl(): void {
+    if (this.controlUrb !== null) this.connection.unlink(this.controlUrb);
+    this.controlUrb = null;
+    this.controlPacket = null;
+    this.stage = ControlStage.Idle;
+  }
+
+  private onSetup(packet: UsbPacket): void {
+    // A device always accepts a SETUP and abandons what was in progress (USB 2.0 8.5.3).
+    this.abandonControl();
+    if (packet.length !== 8) {
+      packet.status = PacketStatus.Stall;
+      return;
+    }
+    for (let i = 0; i < 8; i++) this.setup[i] = packet.data[i]!;
+    packet.status = PacketStatus.Ack;
+    packet.actualLength = 8;
+    const bmRequestType = this.setup[0]!;
+    this.wLength = this.setup[6]! | (this.setup[7]! << 8);
+    this.controlFilled = 0;
+    this.controlSent = 0;
+    this.dataInDone = false;
+    this.replyState = ReplyState.NotAsked;
+    if (bmRequestType === 0x00 && this.setup[1] === 5) {
+      // SET_ADDRESS is the bus's business (vhci-hcd answers it itself too): the address applies after
+      // the status stage (USB 2.0 9.4.6).
+      this.pendingAddress = this.setup[2]! & 0x7f;
+      this.stage = ControlStage.LocalAddress;
+      return;
+    }
+    this.stage =
+      (bmRequestType & 0x80) !== 0 && this.wLength > 0 ? ControlStage.DataIn : ControlStage.DataOut;
+  }
+
+  private onControlIn(packet: UsbPacket): void {
+    if (this.stage === ControlStage.LocalAddress) {
+      packet.status = PacketStatus.Ack;
+      this.currentAddress = this.pendingAddress;
+      this.stage = ControlStage.Idle;
+      return;
+    }
+    if (this.stage === ControlStage.DataOut) {
+      // Status stage of a host-to-device request: now the request goes to the server, data and all.
+      if (this.replyState === ReplyState.NotAsked) this.submitControl(false);
+      if (this.controlUrb === null) {
+        packet.status = PacketStatus.IoError;
+        return;
+      }
+      this.controlPacket = packet;
+      this.controlTicket = packet.deferred();
+      return;
+    }
+    if (this.stage !== ControlStage.DataIn) {
+      packet.status = PacketStatus.Stall;
+      return;
+    }
+    if (this.replyState === ReplyState.Ready) {
+      this.sendControlData(packet);
+      return;
+    }
+    if (this.replyState === ReplyState.NotAsked) this.submitControl(true);
+    if (this.controlUrb === null) {
+      packet.status = PacketStatus.IoError;
+      return;
+    }
+    this.controlPacket = packet;
+    this.controlTicket = packet.deferred();
+  }
+
+  private onControlOut(packet: UsbPacket): void {
+    if (this.stage === ControlStage.DataOut && this.replyState === ReplyState.NotAsked) {
+      const length = packet.length;
+      if (length > packet.data.length || this.controlFilled + length > this.wLength) {
+        packet.status = PacketStatus.Stall;
+        this.stage = ControlStage.Idle;
+        return;
+      }
+      this.controlData.set(packet.data.subarray(0, length), this.controlFilled);
+      this.controlFilled += length;
+      packet.actualLength = length;
+      packet.status = PacketStatus.Ack;
+      return;
+    }
+    if (this.stage === ControlStage.DataIn && packet.length === 0) {
+      // The status stage of a device-to-host request; the host may end the data stage early.
+      packet.status = PacketStatus.Ack;
+      if (this.replyState === ReplyState.Asked) this.abandonControl();
+      this.stage = ControlStage.Idle;
+      return;
+    }
+    packet.status = PacketStatus.Stall;
+    this.stage = ControlStage.Idle;
+  }
+
+  private submitControl(dirIn: boolean): void {
+    this.replyState = ReplyState.Asked;
+    this.stats.controlUrbs++;
+    this.controlUrb = this.connection.submit(
+      this,
+      TAG_CONTROL,
+      dirIn,
+      0,
+      dirIn ? this.wLength : this.controlFilled,
+      {
+        setup: this.setup,
+        out: this.controlData,
+      },
+    );
+  }
+
+  private sendControlData(packet: UsbPacket): void {
+    if (this.dataInDone) {
+      packet.status = PacketStatus.Stall;
+      this.stage = ControlStage.Idle;
+      return;
+    }
+    const room = Math.min(packet.length, packet.data.length);
+    const most = this.maxPacket0 > 0 ? Math.min(room, this.maxPacket0) : room;
+    const chunk = Math.min(this.controlFilled - this.controlSent, most);
+    packet.data.set(this.controlData.subarray(this.controlSent, this.controlSent + chunk));
+    this.controlSent += chunk;
+    packet.actualLength = chunk;
+    packet.status = PacketStatus.Ack;
+    // A short packet or wLength reached ends the data stage (USB 2.0 5.5.3).
+    if (chunk < most || this.controlSent >= this.wLength) this.dataInDone = true;
+  }
+
+  private controlCompleted(reply: UrbReply): void {
+    this.controlUrb = null;
+    const status = packetStatusOf(reply.status);
+    const packet = this.controlPacket;
+    const ticket = this.controlTicket;
+    this.controlPacket = null;
+    if (status !== PacketStatus.Ack) {
+      this.stage = ControlStage.Idle;
+      if (packet !== null) this.complete(packet, ticket, status, 0);
+      return;
+    }
+    if (this.stage === ControlStage.DataIn) {
+      const n = Math.min(reply.dataLength, this.wLength);
+      this.controlData.set(reply.data.subarray(reply.dataAt, reply.dataAt + n));
+      this.controlFilled = n;
+      this.replyState = ReplyState.Ready;
+      this.learnFromDescriptors(n);
+      if (packet?.isPending(ticket)) {
+        this.sendControlDataInto(packet, ticket);
+      }
+      return;
+    }
+    // Host-to-device: the status stage completes.
+    this.stage = ControlStage.Idle;
+    const request = this.setup[1]!;
+    if ((this.setup[0]! & 0x60) === 0 && (request === 9 || request === 11)) {
+      // SET_CONFIGURATION / SET_INTERFACE replace endpoints (USB 2.0 9.4.7, 9.4.10): streams restart.
+      this.stopStreams();
+    }
+    if (packet !== null) this.complete(packet, ticket, PacketStatus.Ack, 0);
+  }
+
+  /** The first data packet of a reply, answered into the packet that waited for it. */
+  private sendControlDataInto(packet: UsbPacket, ticket: AsyncTicket): void {
+    const room = Math.min(packet.length, packet.data.length);
+    const most = this.maxPacket0 > 0 ? Math.min(room, this.maxPacket0) : room;
+    const chunk = Math.min(this.controlFilled, most);
+    packet.data.set(this.controlData.subarray(0, chunk));
+    this.controlSent = chunk;
+    if (chunk < most || this.controlSent >= this.wLength) this.dataInDone = true;
+    this.complete(packet, ticket, PacketStatus.Ack, chunk);
+  }
+
+  /** Reads bMaxPacketSize0 and the endpoints' bInterval from standard descriptors passing by. */
+  private learnFromDescriptors(n: number): void {
+    if (this.setup[0] !== 0x80 || this.setup[1] !== 6) return;
+    const type = this.setup[3];
+    const d = this.controlData;
+    if (type === 1 && n >= 8) {
+      const size = d[7]!;
+      if (size === 8 || size === 16 || size === 32 || size === 64) this.maxPacket0 = size;
+    } else if (type === 2) {
+      for (let at = 0; at + 2 <= n; ) {
+        const length = d[at]!;
+        if (length < 2) break;
+        if (d[at + 1] === 5 && length >= 7 && at + 7 <= n) {
+          const address = d[at + 2]!;
+          this.intervals[(address & 0x0f) | (address & 0x80 ? 16 : 0)] = d[at + 6]!;
+        }
+        at += length;
+      }
+    }
+  }
+
+  // ---- bulk / interrupt ----------------------------------------------------------------------------
+
+  private submitData(packet: UsbPacket, dirIn: boolean, ep: number): void {
+    let index = this.freeRequests.pop();
+    if (index === undefined) {
+      if (this.requestPackets.length >= this.maxRequests) {
+        this.stats.rejected++;
+        packet.status = PacketStatus.IoError;
+        return;
+      }
+      index = this.requestPackets.length;
+      this.requestPackets.push(null);
+      this.requestTickets.push(0 as AsyncTicket);
+      this.requestUrbs.push(null);
+    }
+    const interval = this.intervals[ep | (dirIn ? 16 : 0)]! || 1;
+    const urb = this.connection.submit(this, index, dirIn, ep, packet.length, {
+      out: packet.data,
+      interval,
+    });
+    if (urb === null) {
+      this.freeRequests.push(index);
+      this.stats.rejected++;
+      packet.status = PacketStatus.IoError;
+      return;
+    }
+    this.stats.dataUrbs++;
+    this.requestPackets[index] = packet;
+    this.requestTickets[index] = packet.deferred();
+    this.requestUrbs[index] = urb;
+  }
+
+  private freeRequest(index: number): void {
+    this.requestPackets[index] = null;
+    this.requestUrbs[index] = null;
+    this.freeRequests.push(index);
+  }
+
+  private dataCompleted(urb: Urb, reply: UrbReply): void {
+    const index = urb.tag;
+    const packet = this.requestPackets[index];
+    if (packet === null || packet === undefined || this.requestUrbs[index] !== urb) return;
+    const ticket = this.requestTickets[index]!;
+    this.freeRequest(index);
+    const status = packetStatusOf(reply.status);
+    let length = 0;
+    if (urb.dirIn) {
+      // Only while the request is still the one that asked (README rule 2).
+      if (!packet.isPending(ticket)) {
+        this.stats.refused++;
+        return;
+      }
+      length = Math.min(reply.dataLength, packet.length);
+      packet.data.set(reply.data.subarray(reply.dataAt, reply.dataAt + length));
+    }
+    this.complete(packet, ticket, status, length);
+  }
+
+  private complete(packet: UsbPacket, ticket: AsyncTicket, status: FinalPacketStatus, length: number): void {
+    if (!packet.complete(ticket, status, length)) this.stats.refused++;
+  }
+
+  // ---- iso ---------------------------------------------------------------------------------------
+
+  private inStream(ep: number): IsoInStream {
+    let stream = this.isoIn[ep];
+    if (stream === null || stream === undefined) {
+      stream = new IsoInStream(this.connection, ep, this.clock, this.isoOptions, this.stats.isoIn);
+      this.isoIn[ep] = stream;
+    }
+    return stream;
+  }
+
+  private outStream(ep: number): IsoOutStream {
+    let stream = this.isoOut[ep];
+    if (stream === null || stream === undefined) {
+      stream = new IsoOutStream(this.connection, ep, this.clock, this.isoOptions, this.stats.isoOut);
+      this.isoOut[ep] = stream;
+    }
+    return stream;
+  }
+
+  private stopStreams(): void {
+    for (const stream of this.isoIn) stream?.stop();
+    for (const stream of this.isoOut) stream?.stop();
+  }
+
+  urbCompleted(urb: Urb, reply: UrbReply): void {
+    if (urb.tag === TAG_CONTROL) {
+      if (urb === this.controlUrb) this.controlCompleted(reply);
+      return;
+    }
+    this.dataCompleted(urb, reply);
+  }
+
+  private gone(error: UsbipError | null): void {
+    this.stopStreams();
+    this.controlUrb = null;
+    this.onGone?.(error);
+  }
+
+  /** For tests: whether the device could ask its port for remote wakeup (the server's device decides). */
+  get hasUpstream(): boolean {
+    return this.upstream !== null;
+  }
+}
+
+function hex4(n: number): string {
+  return n.toString(16).padStart(4, "0");
+}
+
+export { UsbipError };
