@@ -1,10 +1,11 @@
 import { BUNDLED_GUEST_CMDLINE } from "../../node/bundled-guest.ts";
-import { flagHelp, parseFlags } from "../args.ts";
+import { flagHelp, parseFlags, UsageError } from "../args.ts";
 import { parseDeviceMix } from "../device-mix.ts";
 import { loadImagesFor } from "../guest-images.ts";
 import { EVENT_PREFIX } from "../guest-vm/guest-serial.ts";
 import { GuestVm } from "../guest-vm/guest-vm.ts";
 import { Progress } from "../progress.ts";
+import { extractUsbipSpecs, importAll, plugUsbip, USBIP_OPTION_HELP } from "../usbip-option.ts";
 
 export const SHELL_FLAGS = {
   devices: {
@@ -21,7 +22,8 @@ keyboard (or the devices you choose), and attach its serial console to this term
 \`ls /sys/bus/usb/devices\`, \`cat /proc/bus/input/devices\` or \`arecord -l\`. Leave with \`exit\` (the guest halts) or Ctrl-] (at once);
 piped input runs in the guest's shell, and its end is typed as \`exit\`.
 
-${flagHelp(SHELL_FLAGS)}`;
+${flagHelp(SHELL_FLAGS)}
+${USBIP_OPTION_HELP}`;
 
 const CTRL_RIGHT_BRACKET = 0x1d;
 
@@ -69,8 +71,13 @@ class ConsoleFilter {
  * of its script. Nothing here arms a timer: the emulator stopping is what lets the process exit.
  */
 export async function runShell(argv: readonly string[]): Promise<number> {
-  const flags = parseFlags(argv, SHELL_FLAGS);
+  const { rest, specs } = extractUsbipSpecs(argv);
+  const flags = parseFlags(rest, SHELL_FLAGS);
   const usb = parseDeviceMix(flags.devices ?? "headset,keyboard");
+  // USB/IP devices take the root ports after --devices' (a UHCI root hub has up to 7; uhci-hcd counts them).
+  if (usb.length + specs.length > 7)
+    throw new UsageError(`--devices and --usbip: at most 7 devices, got ${usb.length + specs.length}`);
+  const imported = await importAll(specs);
   const images = loadImagesFor(flags["guest-dir"]);
   const progress = new Progress(process.stderr, flags.quiet);
   const stdin = process.stdin;
@@ -121,6 +128,11 @@ export async function runShell(argv: readonly string[]): Promise<number> {
       images,
       cmdline: `${BUNDLED_GUEST_CMDLINE} uhci.plan=wait,shell`,
       usb,
+      ...(specs.length === 0 ? {} : { controllerOptions: { ports: Math.max(2, usb.length + specs.length) } }),
+      onUhci: (handle) =>
+        plugUsbip(handle, imported, usb.length, (busid, why) =>
+          process.stderr.write(`\nuhci: USB/IP device ${busid} unplugged: ${why}\n`),
+        ),
       onEvent: (event) => {
         if (event.event === "modules") progress.update("modules loaded; enumerating USB…");
         if (event.event === "shell") {

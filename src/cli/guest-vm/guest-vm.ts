@@ -15,6 +15,8 @@ export interface GuestVmOptions {
   /** Devices to plug into the root ports, by port index; null = no UHCI controller at all. */
   usb?: readonly (UsbDevice | null)[] | null;
   controllerOptions?: AttachUhciOptions;
+  /** Called once the controller exists and `usb` is plugged in (USB/IP devices plug in here: they need its clock). */
+  onUhci?: (handle: UhciOnV86) => void;
   /** Every protocol event, as it arrives. */
   onEvent?: (event: GuestEvent) => void;
   /** Every raw serial byte (for an interactive console). */
@@ -96,6 +98,7 @@ export class GuestVm {
         if (device !== null) handle.controller.attach(port, device);
       });
       this.uhciHandle = handle;
+      options.onUhci?.(handle);
     });
     this.emulator.add_listener("serial0-output-byte", (byte: number) => {
       options.onSerialByte?.(byte);

@@ -1,0 +1,88 @@
+import type { UhciOnV86 } from "../adapters/v86/uhci-v86.ts";
+import { connectUsbipTcp, parseUsbipAddress } from "../node/usbip-tcp.ts";
+import { importUsbipDevice, type UsbipConnection, UsbipError } from "../usbip/connection.ts";
+import { UsbipDevice } from "../usbip/usbip-device.ts";
+import { UsageError } from "./args.ts";
+
+/** One `--usbip HOST[:PORT]/BUSID`. */
+export interface UsbipSpec {
+  readonly host: string;
+  readonly port: number;
+  readonly busid: string;
+  readonly text: string;
+}
+
+export const USBIP_OPTION_HELP =
+  "  --usbip HOST[:PORT]/BUSID  a device from a USB/IP server on the next free root port (repeatable;\n" +
+  "                             `uhci usbip list HOST` shows the busids; PORT defaults to 3240)";
+
+/** Takes every `--usbip X` / `--usbip=X` out of `argv` (parseFlags has no repeatable flags). */
+export function extractUsbipSpecs(argv: readonly string[]): { rest: string[]; specs: UsbipSpec[] } {
+  const rest: string[] = [];
+  const specs: UsbipSpec[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    let value: string | undefined;
+    if (arg === "--usbip") {
+      value = argv[++i];
+      if (value === undefined || value.startsWith("-"))
+        throw new UsageError("option '--usbip' needs HOST[:PORT]/BUSID");
+    } else if (arg.startsWith("--usbip=")) value = arg.slice("--usbip=".length);
+    else {
+      rest.push(arg);
+      continue;
+    }
+    specs.push(parseUsbipSpec(value));
+  }
+  return { rest, specs };
+}
+
+export function parseUsbipSpec(text: string): UsbipSpec {
+  const slash = text.lastIndexOf("/");
+  if (slash <= 0 || slash === text.length - 1) {
+    throw new UsageError(`--usbip '${text}': expected HOST[:PORT]/BUSID, e.g. 127.0.0.1:3240/1-1`);
+  }
+  const where = parseUsbipAddress(text.slice(0, slash));
+  if (typeof where === "string") throw new UsageError(`--usbip '${text}': ${where}`);
+  return { ...where, busid: text.slice(slash + 1), text };
+}
+
+/** Imports every device before the guest boots, so a refused server or busid fails at once (exit 1). */
+export async function importAll(specs: readonly UsbipSpec[], timeoutMs = 5000): Promise<UsbipConnection[]> {
+  const connections: UsbipConnection[] = [];
+  try {
+    for (const spec of specs) {
+      connections.push(
+        await importUsbipDevice(connectUsbipTcp(spec.host, spec.port, timeoutMs), spec.busid, timeoutMs),
+      );
+    }
+  } catch (error) {
+    for (const c of connections) c.close();
+    if (error instanceof UsbipError) throw new Error(`--usbip: ${error.message}`);
+    throw error;
+  }
+  return connections;
+}
+
+/**
+ * Plugs the imported devices into root ports `firstPort`… of the controller once it exists. A device
+ * whose connection ends is unplugged (the guest sees a disconnect) and `onGone` says why; the guest
+ * and the emulator carry on.
+ */
+export function plugUsbip(
+  handle: UhciOnV86,
+  connections: readonly UsbipConnection[],
+  firstPort: number,
+  onGone: (busid: string, message: string) => void,
+): UsbipDevice[] {
+  return connections.map((connection, i) => {
+    const port = firstPort + i;
+    const device = new UsbipDevice(connection, { clock: handle.clock });
+    device.onGone = (error) => {
+      if (handle.controller.ports[port]?.device === device) handle.controller.detach(port);
+      onGone(connection.device.busid, error === null ? "closed" : error.message);
+    };
+    handle.controller.attach(port, device);
+    return device;
+  });
+}
