@@ -34,12 +34,24 @@ export SOURCE_DATE_EPOCH
 # device drivers are ready when the devices enumerate.
 WANTED_MODULES=(usb-common usbcore evdev hid usbhid hid-generic
     soundcore snd snd-timer snd-pcm snd-hwdep snd-seq-device snd-rawmidi
-    snd-usbmidi-lib mc snd-usb-audio uhci-hcd)
+    snd-usbmidi-lib mc snd-usb-audio
+    usb-storage sd-mod vfat nls-cp437 nls-ascii nls-utf8
+    uhci-hcd)
+# Module parameters, written after the name in /etc/modules.order (insmod takes them).
+# usb-storage waits delay_use (1 s) after a stick enumerates before it scans it, for slow real
+# sticks; the emulated one answers at once, and the wait is a second of every run with a stick.
+declare -A MODULE_ARGS=([usb-storage]="delay_use=0")
+# The bootable stick (stick.img, built from stick-template.img.gz + the kernel and initramfs at run
+# time): a 16 MiB disk, an MBR with one active FAT16 partition from sector 2048, SYSLINUX on it.
+STICK_MIB=16
+STICK_PART_LBA=2048
+# What /init runs when SeaBIOS booted the stick (the stick's own kernel and initramfs are read back).
+STICK_PLAN="enum,mount:ro,sha:bzimage,sha:initrd.zst,umount"
 
 # Packages for --update-manifest (name:arch; "all" = architecture-independent).
 # The kernel's ABI name is resolved from linux-image-686:i386.
 UPDATE_PACKAGES=(KERNEL:i386 busybox-static:i386 alsa-utils:i386 libasound2:i386
-    libasound2-data:all libc6:i386 seabios:all)
+    libasound2-data:all libc6:i386 seabios:all syslinux:amd64 syslinux-common:all)
 
 die() { echo "build.sh: ERROR: $*" >&2; exit 1; }
 say() { echo "build.sh: $*" >&2; }
@@ -63,6 +75,11 @@ esac
 command -v gcc >/dev/null || need_pkgs+=(gcc)
 command -v objcopy >/dev/null || need_pkgs+=(binutils)
 command -v sha256sum >/dev/null || need_pkgs+=(coreutils)
+# The bootable stick: a FAT file system (dosfstools), files put on it and SYSLINUX installed (mtools,
+# which the pinned syslinux installer runs), its files located in the image (python3).
+command -v mkfs.fat >/dev/null || need_pkgs+=(dosfstools)
+command -v mcopy >/dev/null || need_pkgs+=(mtools)
+command -v python3 >/dev/null || need_pkgs+=(python3)
 
 if ! dpkg --print-foreign-architectures | grep -qx i386; then
     say "adding architecture i386"
@@ -287,7 +304,7 @@ strip_sig() { # file: remove "<sig><struct module_signature (12 bytes)>~Module s
 for n in "${ORDER[@]}"; do
     cp "${modfile[$n]}" "$R/lib/modules/$KVER/$n.ko"
     [ "$STRIP_SIG" = 1 ] && strip_sig "$R/lib/modules/$KVER/$n.ko"
-    echo "$n" >> "$R/etc/modules.order"
+    echo "$n${MODULE_ARGS[$n]:+ ${MODULE_ARGS[$n]}}" >> "$R/etc/modules.order"
     say "module $n (depends=${moddeps[$n]})"
 done
 # sanity: every module's dependencies come before it
@@ -316,7 +333,7 @@ install -m 755 "$HERE/init" "$R/init"
 # ------------------------------------------------------------------ pack
 find "$R" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 (cd "$R" && find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 --reproducible) > "$WORK/initramfs.cpio"
-rm -f "$OUT"/initramfs.cpio.*
+rm -f "$OUT"/initramfs.cpio.* "$OUT"/stick-template.img.gz "$OUT"/stick.json
 case "$COMPRESS" in
     zstd) INITRD=initramfs.cpio.zst
         zstd -q -19 -T1 --no-progress -c "$WORK/initramfs.cpio" > "$OUT/$INITRD"
@@ -346,6 +363,96 @@ rm -rf "$OUT/licenses"
 printf '%s\n' "${PKG_SOURCES[@]}" | STRICT=1 "$HERE/licenses.sh" "$OUT" "$X"
 
 CMDLINE="console=ttyS0 quiet cryptomgr.notests noisapnp tsc=reliable no_timer_check nowatchdog nmi_watchdog=0 random.trust_cpu=on mitigations=off uhci.plan=enum"
+
+# ------------------------------------------------------------------ bootable stick (stick-template.img.gz)
+# SeaBIOS boots it through its own UHCI and USB mass-storage drivers (issue 12): mbr.bin (syslinux-common)
+# loads the active partition's boot sector, which SYSLINUX's installer wrote with ldlinux.sys; SYSLINUX
+# loads bzimage + initrd.zst and starts /init with STICK_PLAN. The kernel and initramfs are the two
+# biggest files in dist/ already, so the template carries zeros where they go (a few KB gzipped) and
+# stick.json says where: the run time copies them in and checks the whole image's sha256.
+say "bootable stick"
+S=$WORK/stick
+rm -rf "$S"; mkdir -p "$S"
+IMG=$S/stick.img
+PART_BYTES=$(( (STICK_MIB * 1048576) - STICK_PART_LBA * 512 ))
+truncate -s $((STICK_MIB * 1048576)) "$IMG"
+# FAT16, fixed volume id and label (reproducible); hidden sectors = the partition's start (the boot
+# sector's BPB says where it sits on the disk, which SYSLINUX's boot sector needs to find ldlinux.sys).
+mkfs.fat -F 16 -n UHCISTICK -i 55484349 -h "$STICK_PART_LBA" --offset "$STICK_PART_LBA" "$IMG" $((PART_BYTES / 1024)) >/dev/null
+# MBR: SYSLINUX's mbr.bin (440 bytes of code), a fixed disk signature, one active partition of type 0x0e
+# (FAT16, LBA), CHS fields for 255 heads x 63 sectors, the 0x55AA signature.
+dd if="$X/usr/lib/syslinux/mbr/mbr.bin" of="$IMG" bs=440 count=1 conv=notrunc status=none
+python3 - "$IMG" "$STICK_PART_LBA" $((PART_BYTES / 512)) <<'PY'
+import struct, sys
+path, start, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def chs(lba):
+    c, rem = divmod(lba, 255 * 63)
+    h, s = divmod(rem, 63)
+    c = min(c, 1023)
+    return bytes([h, ((c >> 2) & 0xC0) | (s + 1), c & 0xFF])
+entry = bytes([0x80]) + chs(start) + bytes([0x0E]) + chs(start + count - 1) + struct.pack("<II", start, count)
+with open(path, "r+b") as f:
+    f.seek(440); f.write(struct.pack("<IH", 0x55484349, 0))
+    f.seek(446); f.write(entry + bytes(48))
+    f.seek(510); f.write(b"\x55\xaa")
+PY
+OFF=$((STICK_PART_LBA * 512))
+STICK_CMDLINE="${CMDLINE% uhci.plan=*} uhci.plan=$STICK_PLAN uhci.boot=stick"
+cat > "$S/syslinux.cfg" <<CFG
+SERIAL 0 115200
+PROMPT 0
+TIMEOUT 0
+DEFAULT linux
+LABEL linux
+  KERNEL /bzimage
+  INITRD /initrd.zst
+  APPEND $STICK_CMDLINE
+CFG
+cp "$OUT/bzImage" "$S/bzimage"
+cp "$OUT/$INITRD" "$S/initrd.zst"
+touch -d "@$SOURCE_DATE_EPOCH" "$S/syslinux.cfg" "$S/bzimage" "$S/initrd.zst"
+export MTOOLS_SKIP_CHECK=1
+# SYSLINUX first (ldlinux.sys, ldlinux.c32, the boot sector), then the files, each written contiguously
+# into the fresh file system.
+"$X/usr/bin/syslinux" --offset "$OFF" --install "$IMG"
+for f in syslinux.cfg bzimage initrd.zst; do
+    mcopy -m -i "$IMG@@$OFF" "$S/$f" "::/$f"
+done
+# Where each big file's bytes sit in the image (its cluster chain must be one run), checked byte for
+# byte, then zeroed in the template.
+python3 - "$IMG" "$OFF" "$S" "$OUT/stick.json" "bzimage=bzImage" "initrd.zst=$INITRD" <<'PY'
+import hashlib, json, struct, subprocess, sys
+img, off, sdir, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+data = bytearray(open(img, "rb").read())
+bps, spc, reserved, nfats, rootents = struct.unpack_from("<HBHBH", data, off + 11)
+fatsz = struct.unpack_from("<H", data, off + 22)[0]
+first_data = off + (reserved + nfats * fatsz) * bps + rootents * 32
+cluster = bps * spc
+full = hashlib.sha256(data).hexdigest()
+files = []
+for spec in sys.argv[5:]:
+    name, source = spec.split("=")
+    chain = subprocess.run(["mshowfat", "-i", f"{img}@@{off}", f"::/{name}"], check=True,
+                           capture_output=True, text=True, env={"MTOOLS_SKIP_CHECK": "1", "PATH": "/usr/bin:/bin"}).stdout
+    runs = chain.split("<", 1)[1].split(">", 1)[0].split(",")
+    if len(runs) != 1:
+        sys.exit(f"build.sh: {name} is fragmented on the stick: {chain.strip()}")
+    first = int(runs[0].split("-")[0])
+    content = open(f"{sdir}/{name}", "rb").read()
+    at = first_data + (first - 2) * cluster
+    if bytes(data[at:at + len(content)]) != content:
+        sys.exit(f"build.sh: {name} is not at byte {at} of the stick")
+    data[at:at + len(content)] = bytes(len(content))
+    files.append({"name": name, "source": source, "offset": at, "bytes": len(content),
+                  "sha256": hashlib.sha256(content).hexdigest()})
+open(img + ".template", "wb").write(data)
+json.dump({"image": "stick.img", "bytes": len(data), "sha256": full, "template": "stick-template.img.gz",
+           "partitionOffset": off, "files": files}, open(out, "w"), indent=2)
+open(out, "a").write("\n")
+PY
+gzip -9 -n -c "$IMG.template" > "$OUT/stick-template.img.gz"
+say "stick: $(stat -c %s "$OUT/stick-template.img.gz") bytes gzipped, $(mdir -i "$IMG@@$OFF" -b :: | tr '\n' ' ')"
+
 {
     echo "{"
     echo "  \"kernel\": \"$KVER\","
@@ -359,7 +466,7 @@ CMDLINE="console=ttyS0 quiet cryptomgr.notests noisapnp tsc=reliable no_timer_ch
     echo "  \"recommendedCmdline\": \"$CMDLINE\","
     echo "  \"files\": {"
     first=1
-    for f in bzImage $INITRD bios.bin vgabios-stdvga.bin; do
+    for f in bzImage $INITRD bios.bin vgabios-stdvga.bin stick-template.img.gz stick.json; do
         [ $first = 1 ] || echo ","
         first=0
         printf '    "%s": {"bytes": %s, "sha256": "%s"}' "$f" "$(stat -c %s "$OUT/$f")" "$(sha256sum "$OUT/$f" | cut -d' ' -f1)"
@@ -368,6 +475,6 @@ CMDLINE="console=ttyS0 quiet cryptomgr.notests noisapnp tsc=reliable no_timer_ch
     echo "  }"
     echo "}"
 } > "$OUT/build-info.json"
-(cd "$OUT" && sha256sum bzImage $INITRD bios.bin vgabios-stdvga.bin > SHA256SUMS)
+(cd "$OUT" && sha256sum bzImage $INITRD bios.bin vgabios-stdvga.bin stick-template.img.gz stick.json > SHA256SUMS)
 say "done:"
-(cd "$OUT" && ls -l bzImage $INITRD bios.bin vgabios-stdvga.bin && cat SHA256SUMS) >&2
+(cd "$OUT" && ls -l bzImage $INITRD bios.bin vgabios-stdvga.bin stick-template.img.gz stick.json && cat SHA256SUMS) >&2

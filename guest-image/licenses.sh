@@ -29,13 +29,15 @@ done
 # What a binary package contributes to the image, and under which licence (by source package).
 contents() {
     case "$1" in
-        linux-image-*) echo 'the kernel (`bzImage`) and the 17 modules in the initramfs' ;;
+        linux-image-*) echo 'the kernel (`bzImage`, also on the bootable stick) and the modules in the initramfs (`build-info.json` lists them)' ;;
         busybox-static) echo '`/bin/busybox` (shell and applets) in the initramfs' ;;
         alsa-utils) echo '`aplay`, `arecord` (a link to aplay) and `amixer` in the initramfs' ;;
         libasound2) echo '`libasound.so.2` in the initramfs' ;;
         libasound2-data) echo 'ALSA configuration files (`/usr/share/alsa`) in the initramfs' ;;
         libc6) echo '`libc.so.6`, `libm.so.6`, `ld-linux.so.2` in the initramfs' ;;
         seabios) echo '`bios.bin` and `vgabios-stdvga.bin`' ;;
+        syslinux) echo 'on the bootable stick (`stick-template.img.gz`): `ldlinux.sys` and the boot sector its installer writes' ;;
+        syslinux-common) echo 'on the bootable stick (`stick-template.img.gz`): `mbr.bin` (the MBR code) and `ldlinux.c32`' ;;
         *) echo 'files in the image' ;;
     esac
 }
@@ -46,6 +48,7 @@ licence() {
         alsa-utils) echo 'GPL-2.0-or-later — [GPL-2](licenses/GPL-2)' ;;
         alsa-lib) echo 'LGPL-2.1-or-later — [LGPL-2.1](licenses/LGPL-2.1)' ;;
         glibc) echo 'LGPL-2.1-or-later, some parts under other free licences listed in its copyright file — [LGPL-2.1](licenses/LGPL-2.1)' ;;
+        syslinux) echo 'GPL-2.0-or-later — [GPL-2](licenses/GPL-2)' ;;
         seabios) echo 'LGPL-3.0 (a few files LGPL-2 or CPL, listed in its copyright file) — [LGPL-3](licenses/LGPL-3), which adds to [GPL-3](licenses/GPL-3)' ;;
         *) echo 'see its copyright file' ;;
     esac
