@@ -46,6 +46,22 @@ export interface EnumerationOptions {
   readonly timeoutMs?: number;
 }
 
+/**
+ * The port a device is enumerated on, as enumeration drives it: a root port (PORTSC) or a hub's
+ * downstream port (hub class requests, {@link GuestHub}).
+ */
+export interface EnumerationPort {
+  /** How messages name the port ("port 0", "hub 1 port 3"). */
+  readonly label: string;
+  /** The root port the device hangs off (itself, or the one its hubs hang off). */
+  readonly rootPort: number;
+  connected(): boolean;
+  /** Acknowledges the connect (and enable) changes. */
+  clearChanges(): void;
+  /** Resets the port and enables it; `detail` describes the port's status for a failure message. */
+  reset(): { readonly enabled: boolean; readonly speed: UsbSpeed | null; readonly detail: string };
+}
+
 /** What enumeration needs from the driver. */
 export interface EnumerationHost {
   readonly rootHub: RootHub;
@@ -63,31 +79,53 @@ const STRING_REQUEST_LENGTH = 255;
 /** USB 2.0 5.5.3: endpoint 0 max packet is 8, 16, 32 or 64 at full speed (8 at low speed). */
 const VALID_MAX_PACKET_0 = [8, 16, 32, 64] as const;
 
+/** Enumerates the device on root port `port`. */
 export function enumerateDevice(
   host: EnumerationHost,
   port: number,
   options: EnumerationOptions = {},
 ): EnumerationResult {
   const hub = host.rootHub;
-  const transfer = options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs };
-  if (!hub.status(port).connected)
-    return failure(EnumerationStage.Connect, null, `nothing is connected to port ${port}`);
-  hub.clearChanges(port);
-  host.run(options.debounceMs ?? 100);
-  if (!hub.status(port).connected)
-    return failure(EnumerationStage.Connect, null, `the device on port ${port} left`);
+  return enumerateOnPort(
+    host,
+    {
+      label: `port ${port}`,
+      rootPort: port,
+      connected: () => hub.status(port).connected,
+      clearChanges: () => hub.clearChanges(port),
+      reset: () => {
+        const reset = hub.reset(port);
+        return { enabled: reset.enabled, speed: reset.speed, detail: `PORTSC 0x${hex(reset.status.raw)}` };
+      },
+    },
+    options,
+  );
+}
 
-  const reset = hub.reset(port);
+/** Enumerates the device on any port (a root port, or a hub's port behind it). */
+export function enumerateOnPort(
+  host: EnumerationHost,
+  port: EnumerationPort,
+  options: EnumerationOptions = {},
+): EnumerationResult {
+  const transfer = options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs };
+  if (!port.connected())
+    return failure(EnumerationStage.Connect, null, `nothing is connected to ${port.label}`);
+  port.clearChanges();
+  host.run(options.debounceMs ?? 100);
+  if (!port.connected()) return failure(EnumerationStage.Connect, null, `the device on ${port.label} left`);
+
+  const reset = port.reset();
   if (!reset.enabled || reset.speed === null) {
     return failure(
       EnumerationStage.Reset,
       null,
-      `port ${port} is not enabled after reset (PORTSC 0x${hex(reset.status.raw)})`,
+      `${port.label} is not enabled after reset (${reset.detail})`,
     );
   }
 
   // Until bMaxPacketSize0 is known, 8 bytes is the one size every device accepts (USB 2.0 5.5.3).
-  const device = host.openDevice(port, reset.speed, 0, 8);
+  const device = host.openDevice(port.rootPort, reset.speed, 0, 8);
   const fail = (stage: EnumerationStage, status: TransferStatus | null, error: string): EnumerationResult => {
     device.release();
     return failure(stage, status, error);

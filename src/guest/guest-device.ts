@@ -80,7 +80,7 @@ export class GuestDevice implements QueueDevice {
 
   constructor(
     private readonly host: DeviceHost,
-    /** Root hub port (0-based). */
+    /** Root hub port (0-based); for a device behind hubs, the root port the first hub is on. */
     readonly port: number,
     readonly speed: UsbSpeed,
     address: number,

@@ -93,6 +93,13 @@
  * `driver.resume()` and `driver.waitForRemoteWakeup()` do global suspend (EGSM) and resume (FGR).
  * Writes to PORTSC never clear a change bit by accident.
  *
+ * ## Hubs
+ *
+ * `driver.openHub(device)` opens an enumerated hub ({@link GuestHub}): `powerOn()`, `portStatus(n)`,
+ * `resetPort(n)`, `suspendPort`/`resumePort`, the status change endpoint (`watchChanges`,
+ * `waitForChanges`), and `enumerate(n)` for the device on hub port n (1-based, as on the wire), which
+ * may be a hub in turn.
+ *
  * ## Errors
  *
  * Device and bus errors are {@link TransferStatus} values (`stall`, `crc-timeout`, `babble`,
@@ -107,6 +114,7 @@ export type { DriverContext, ScanTarget } from "./driver-context.ts";
 export * from "./endpoint-queue.ts";
 export * from "./enumeration.ts";
 export * from "./guest-device.ts";
+export * from "./guest-hub.ts";
 export * from "./guest-machine.ts";
 export * from "./interrupt-in-stream.ts";
 export * from "./iso-audio-requests.ts";

@@ -2,8 +2,14 @@ import type { GuestMemory } from "../machine/guest-memory.ts";
 import type { UsbSpeed } from "../usb/constants.ts";
 import { DmaAllocator } from "./dma-allocator.ts";
 import type { DriverContext, ScanTarget } from "./driver-context.ts";
-import { type EnumerationOptions, type EnumerationResult, enumerateDevice } from "./enumeration.ts";
+import {
+  type EnumerationHost,
+  type EnumerationOptions,
+  type EnumerationResult,
+  enumerateDevice,
+} from "./enumeration.ts";
 import { GuestDevice } from "./guest-device.ts";
+import { GuestHub, type GuestHubResult } from "./guest-hub.ts";
 import type { GuestMachine, IoWidth } from "./guest-machine.ts";
 import {
   FRNUM_MASK,
@@ -219,18 +225,26 @@ export class UhciGuestDriver {
    * strings, configuration. Never throws for a device that misbehaves; see {@link EnumerationResult}.
    */
   enumerate(port: number, options?: EnumerationOptions): EnumerationResult {
-    return enumerateDevice(
-      {
-        rootHub: this.rootHub,
-        run: (ms) => this.run(ms),
-        openDevice: (p, speed, address, maxPacket0) =>
-          this.openDevice({ port: p, speed, address, maxPacketSize0: maxPacket0 }),
-        allocateAddress: () => this.allocateAddress(),
-        freeAddress: (address) => this.addressesInUse.delete(address),
-      },
-      port,
-      options,
-    );
+    return enumerateDevice(this.enumerationHost(), port, options);
+  }
+
+  /**
+   * Opens an enumerated, configured hub for its hub driver ({@link GuestHub}): checks its class and
+   * reads its hub descriptor. Its ports are then powered, watched and enumerated through the result.
+   */
+  openHub(device: GuestDevice): GuestHubResult {
+    return GuestHub.open(device, this.enumerationHost());
+  }
+
+  private enumerationHost(): EnumerationHost {
+    return {
+      rootHub: this.rootHub,
+      run: (ms) => this.run(ms),
+      openDevice: (p, speed, address, maxPacket0) =>
+        this.openDevice({ port: p, speed, address, maxPacketSize0: maxPacket0 }),
+      allocateAddress: () => this.allocateAddress(),
+      freeAddress: (address) => this.addressesInUse.delete(address),
+    };
   }
 
   /**
