@@ -5,6 +5,7 @@ import { TestSignalSource } from "../../devices/audio/sources/test-signal-source
 import { UsbKeyboard } from "../../devices/hid/keyboard.ts";
 import type { GuestImages } from "../../node/bundled-guest.ts";
 import { AudioAllowance, framesIn } from "../../streaming/stream-verdict.ts";
+import type { UsbDevice } from "../../usb/device.ts";
 import {
   describeInput,
   type GuestUsbDevice,
@@ -40,6 +41,8 @@ export interface MainJobOptions {
   onMachine?: (vm: GuestVm) => void;
   /** Test hook: plan items run after the job's own (e.g. "dmesg"; guest-image/README.md). */
   extraPlanItems?: readonly string[];
+  /** Test hook: the device plugged in for the headset (e.g. it behind an AsyncIsoWrapper: passthrough). */
+  wrapHeadset?: (headset: UsbDevice) => UsbDevice;
 }
 
 export interface AudioDirectionReport {
@@ -124,7 +127,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
     {
       images: options.images,
       plan,
-      usb: [headset, keyboard],
+      usb: [options.wrapHeadset?.(headset) ?? headset, keyboard],
       onProgress: progress,
       describe: (event) => {
         options.onGuestEvent?.(event);
