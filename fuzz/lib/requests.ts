@@ -68,7 +68,7 @@ export function randomSetup(rng: FuzzRandom): SetupPacket {
 
 function pickRequest(rng: FuzzRandom): SetupPacket {
   const of = SetupPacket.of;
-  switch (rng.below(24)) {
+  switch (rng.below(26)) {
     case 0:
       return of(
         IN | STD | DEV,
@@ -184,6 +184,9 @@ function pickRequest(rng: FuzzRandom): SetupPacket {
             length(rng, SAMPLE_FREQUENCY_BYTES),
           );
     }
+    case 23:
+    case 24:
+      return hubRequest(rng);
     case 22:
       return of(
         (rng.chance(0.5) ? IN : 0) | VENDOR | rng.below(4),
@@ -216,4 +219,37 @@ export function randomOutData(rng: FuzzRandom, n: number): Uint8Array {
     data[0] = rng.below(2);
   }
   return data;
+}
+
+/** Port feature selectors (USB 2.0 table 11-17), and some that are not. */
+const PORT_FEATURES = [0, 1, 2, 3, 4, 8, 9, 16, 17, 18, 19, 20, 21, 22, 5, 0x100] as const;
+
+/** A hub class request (USB 2.0 11.24.2): port features and status, the hub descriptor, the hub's own. */
+function hubRequest(rng: FuzzRandom): SetupPacket {
+  const of = SetupPacket.of;
+  const OTHER = RequestType.RecipientOther;
+  const port = rng.chance(0.85) ? rng.below(9) : rng.below(0x10000);
+  switch (rng.below(5)) {
+    case 0:
+    case 1:
+      return of(CLASS | OTHER, rng.pick([1, 3]), rng.pick(PORT_FEATURES), port, length(rng, 0));
+    case 2:
+      return of(IN | CLASS | OTHER, rng.pick([0, 2]), 0, port, length(rng, rng.pick([4, 1])));
+    case 3:
+      return of(
+        IN | rng.pick([CLASS, STD]) | DEV,
+        StandardRequest.GetDescriptor,
+        rng.pick([0x2900, 0x0000, 0x2901]),
+        0,
+        length(rng, rng.pick([71, 7, 9])),
+      );
+    default:
+      return of(
+        rng.pick([IN | CLASS | DEV, CLASS | DEV]),
+        rng.pick([0, 1, 3, 7, 8, 9, 10, 11]),
+        rng.below(3),
+        0,
+        length(rng, 4),
+      );
+  }
 }

@@ -29,6 +29,8 @@ import { SAMPLE_RATES } from "../../src/devices/audio/stream-format.ts";
 import { UsbKeyboard } from "../../src/devices/hid/keyboard.ts";
 import { UsbMouse } from "../../src/devices/hid/mouse.ts";
 import { UsbTablet } from "../../src/devices/hid/tablet.ts";
+import { PortStatus } from "../../src/devices/hub/hub-constants.ts";
+import { UsbHub } from "../../src/devices/hub/usb-hub.ts";
 import { VirtualClock } from "../../src/machine/clock.ts";
 import { DescriptorType, EndpointType, Pid, RequestType, StandardRequest } from "../../src/usb/constants.ts";
 import type { ConfigurationModel } from "../../src/usb/descriptors/model.ts";
@@ -80,6 +82,7 @@ const KINDS: readonly DeviceKind[] = [
     name: "headset",
     make: (_c, rng) => new UsbHeadset({ speaker: streamOptions(rng), microphone: streamOptions(rng) }),
   },
+  { name: "hub", make: (_c, rng) => hubWithDevices(rng, 0) },
   {
     name: "async-host",
     make: (clock, rng) =>
@@ -104,6 +107,47 @@ const KINDS: readonly DeviceKind[] = [
       }),
   },
 ];
+
+/** A hub with devices behind some ports, a hub among them now and then (USB 2.0 chapter 11). */
+function hubWithDevices(rng: FuzzRandom, depth: number): UsbHub {
+  const hub = new UsbHub({ ports: rng.int(1, 15), interval: rng.pick([1, 8, 255]) });
+  for (let i = 0; i < hub.portCount; i++) {
+    if (rng.chance(0.5)) hub.attach(i, behindHub(rng, depth));
+  }
+  return hub;
+}
+
+function behindHub(rng: FuzzRandom, depth: number): UsbDevice {
+  if (depth < 2 && rng.chance(0.15)) return hubWithDevices(rng, depth + 1);
+  return rng.chance(0.5) ? new UsbKeyboard() : new UsbMouse();
+}
+
+/**
+ * What a hub's ports must say whatever was sent (USB 2.0 11.24.2.7.1): enabled only when powered and
+ * connected, suspended only when enabled, and reachable (UsbPort.active) exactly when enabled, not
+ * suspended, and the hub itself awake.
+ */
+function checkHubPorts(hub: UsbHub): void {
+  hub.downstreamPorts.forEach((port, i) => {
+    const s = hub.portStatus(i);
+    const has = (bit: number) => (s & bit) !== 0;
+    if (has(PortStatus.Enable)) {
+      check(
+        has(PortStatus.Power) && has(PortStatus.Connection),
+        () => `hub port ${i + 1}: enabled, status 0x${s.toString(16)}`,
+      );
+    }
+    if (has(PortStatus.Suspend))
+      check(has(PortStatus.Enable), () => `hub port ${i + 1}: suspended but not enabled`);
+    if (has(PortStatus.LowSpeed))
+      check(has(PortStatus.Connection), () => `hub port ${i + 1}: low speed, nothing connected`);
+    const reachable = has(PortStatus.Enable) && !has(PortStatus.Suspend) && !hub.suspended;
+    check(
+      port.active === reachable,
+      () => `hub port ${i + 1}: active ${port.active}, status 0x${s.toString(16)}`,
+    );
+  });
+}
 
 /** The port a device is plugged into, as far as the device can tell: remote wakeup sometimes lands. */
 class StubUpstream implements UpstreamPort {
@@ -237,6 +281,7 @@ class PipeRun {
     }
     packet.finish();
     this.checkAnswer(packet, what);
+    if (this.device instanceof UsbHub) checkHubPorts(this.device);
     if (this.device.address !== addressBefore) {
       check(
         endpoint === 0 &&
@@ -541,6 +586,14 @@ class PipeRun {
       d.move(rng.below(1000) - 500, rng.below(1000) - 500);
       if (rng.chance(0.3)) d.setButtons(rng.below(8));
       if (rng.chance(0.2)) d.wheel(rng.below(600) - 300);
+    } else if (d instanceof UsbHub) {
+      // Devices plugged in and out behind the hub, and input to those there.
+      const i = rng.below(d.portCount);
+      const port = d.downstreamPorts[i]!;
+      if (port.device === null) d.attach(i, behindHub(rng, 1));
+      else if (rng.chance(0.4)) d.detach(i);
+      else if (port.device instanceof UsbKeyboard) port.device.keyDown(4 + rng.below(20));
+      checkHubPorts(d);
     } else if (d instanceof UsbTablet) {
       d.moveToFraction(rng.below(1001) / 1000, rng.below(1001) / 1000);
       if (rng.chance(0.3)) d.setButtons(rng.below(8));
@@ -564,7 +617,7 @@ function endpointsOf(
 export const controlPipeTarget: FuzzTarget = {
   name: "control-pipes",
   summary:
-    "keyboard, mouse, tablet, microphone, speaker, headset, async host device and wrapper driven with " +
+    "keyboard, mouse, tablet, microphone, speaker, headset, hub, async host device and wrapper driven with " +
     "UsbPacket: no exception, nothing past packet.length, control stages as USB 2.0 8.5.3 allows",
   run(seed, trace) {
     new PipeRun(seed, trace).run();
