@@ -21,6 +21,11 @@ export interface IsoStreamOptions {
   readonly ringPackets: number;
   /** IN: a stream the guest has not asked from for this long stops asking the server. Default 50 ms. */
   readonly idleMs: number;
+  /**
+   * IN: packets the ring must hold before TDs are answered from it, at the start and after an underrun
+   * (a jitter buffer: the added latency in frames). Default `urbPackets` + 4.
+   */
+  readonly prefillPackets: number;
 }
 
 export const DEFAULT_ISO_STREAM_OPTIONS: IsoStreamOptions = {
@@ -29,6 +34,7 @@ export const DEFAULT_ISO_STREAM_OPTIONS: IsoStreamOptions = {
   outUrbs: 16,
   ringPackets: 64,
   idleMs: 50,
+  prefillPackets: 12,
 };
 
 /** Counters of the iso streams of one direction (all endpoints of a device). */
@@ -40,8 +46,12 @@ export class IsoStreamStats {
   packets = 0;
   /** IN: TDs answered at once from the ring. */
   fromRing = 0;
-  /** IN: TDs that found the ring empty and waited for the next URB (an underrun). */
+  /** IN: TDs answered with no data while the ring filled (the start, and after an underrun). */
+  priming = 0;
+  /** IN: TDs that found the ring empty while streaming and waited for the next URB (an underrun). */
   underruns = 0;
+  /** IN: waiting TDs whose frame had passed when data came: answered empty, the data kept for later TDs. */
+  lateAnswers = 0;
   /** IN: packets dropped because the ring was full (the guest asked for fewer than arrived). */
   overruns = 0;
   /** OUT: packets dropped because every URB slot was out. */
@@ -55,7 +65,7 @@ export class IsoStreamStats {
 }
 
 function options(given: Partial<IsoStreamOptions>): IsoStreamOptions {
-  const o = { ...DEFAULT_ISO_STREAM_OPTIONS, ...given };
+  const o = { ...DEFAULT_ISO_STREAM_OPTIONS, prefillPackets: (given.urbPackets ?? 8) + 4, ...given };
   const clamp = (n: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, Math.floor(n)));
   return {
     urbPackets: clamp(o.urbPackets, 1, 64),
@@ -63,6 +73,7 @@ function options(given: Partial<IsoStreamOptions>): IsoStreamOptions {
     outUrbs: clamp(o.outUrbs, 1, 64),
     ringPackets: clamp(o.ringPackets, 1, 1024),
     idleMs: Math.max(1, o.idleMs),
+    prefillPackets: clamp(o.prefillPackets, 0, clamp(o.ringPackets, 1, 1024)),
   };
 }
 
@@ -76,13 +87,21 @@ function trackStartFrame(stats: IsoStreamStats, expected: number, reply: UrbRepl
 /**
  * An iso IN endpoint streamed ahead of the guest: from the guest's first TD on, `inUrbs` URBs of
  * `urbPackets` packets stay in flight at the server; what they bring waits in a ring, so a TD is
- * answered at once from it (the data is there when its frame runs). A TD that finds the ring empty (the
- * stream's start, or an underrun) is deferred and completed inside the next URB's completion, with
- * the seed's rules: its ticket, valid while the controller keeps it (32 frames).
+ * answered at once from it (the data is there when its frame runs).
+ *
+ * - Priming: until the ring holds `prefillPackets`, TDs are answered at once with no data (what a
+ *   device with nothing to send answers), so the ring starts that far ahead and absorbs the URBs'
+ *   arrival in bursts of `urbPackets` plus network jitter.
+ * - Underrun (the ring ran dry while streaming): the TD is deferred and completed inside the next URB's
+ *   completion (the seed's rules: its ticket, valid while the controller keeps it, 32 frames), and the
+ *   stream primes again. A waiting TD whose frame had passed by then is answered empty and the data is
+ *   kept for the TDs to come: a late answer would be lost to a Linux-like guest (-EXDEV) and, worse,
+ *   would keep every later TD one round trip behind.
  */
 export class IsoInStream implements UrbOwner {
   private readonly o: IsoStreamOptions;
   private running = false;
+  private priming = true;
   private inFlight = 0;
   private lastAskedMs = 0;
   private packetLength = 0;
@@ -98,6 +117,7 @@ export class IsoInStream implements UrbOwner {
   // TDs waiting for data, in order.
   private readonly waiting: (UsbPacket | null)[];
   private readonly waitingTicket: AsyncTicket[];
+  private readonly waitingSince: Float64Array;
   private waitHead = 0;
   private waitCount = 0;
   private readonly lengths: Uint16Array;
@@ -115,6 +135,7 @@ export class IsoInStream implements UrbOwner {
     this.ringStatus = new Int32Array(this.o.ringPackets);
     this.waiting = new Array<UsbPacket | null>(this.o.ringPackets).fill(null);
     this.waitingTicket = new Array<AsyncTicket>(this.o.ringPackets).fill(0 as AsyncTicket);
+    this.waitingSince = new Float64Array(this.o.ringPackets);
     this.lengths = new Uint16Array(this.o.urbPackets);
   }
 
@@ -127,6 +148,15 @@ export class IsoInStream implements UrbOwner {
     this.lastAskedMs = this.clock.now();
     if (packet.length > this.packetLength) this.packetLength = Math.min(packet.length, MAX_ISO_PACKET);
     if (!this.running) this.start();
+    if (this.priming) {
+      if (this.count < this.o.prefillPackets || this.count === 0) {
+        this.stats.priming++;
+        packet.actualLength = 0;
+        packet.status = PacketStatus.Ack;
+        return;
+      }
+      this.priming = false;
+    }
     if (this.count > 0) {
       this.stats.fromRing++;
       this.give(packet, null);
@@ -137,9 +167,11 @@ export class IsoInStream implements UrbOwner {
       return;
     }
     this.stats.underruns++;
+    this.priming = true;
     const at = (this.waitHead + this.waitCount) % this.waiting.length;
     this.waiting[at] = packet;
     this.waitingTicket[at] = packet.deferred();
+    this.waitingSince[at] = this.lastAskedMs;
     this.waitCount++;
   }
 
@@ -164,6 +196,7 @@ export class IsoInStream implements UrbOwner {
 
   private start(): void {
     this.running = true;
+    this.priming = true;
     this.stats.starts++;
     this.count = 0;
     this.head = 0;
@@ -223,15 +256,22 @@ export class IsoInStream implements UrbOwner {
   }
 
   private drainWaiting(): void {
-    while (this.waitCount > 0 && this.count > 0) {
+    const now = this.clock.now();
+    while (this.waitCount > 0) {
       const at = this.waitHead;
       const packet = this.waiting[at]!;
       const ticket = this.waitingTicket[at]!;
+      const late = now - this.waitingSince[at]! >= 1;
+      if (!late && this.count === 0) break;
       this.waiting[at] = null;
       this.waitHead = (this.waitHead + 1) % this.waiting.length;
       this.waitCount--;
       if (packet === null || !packet.isPending(ticket)) continue;
-      this.give(packet, ticket);
+      if (late) {
+        // Its frame has passed: answered empty, the data stays for the TDs still to come.
+        this.stats.lateAnswers++;
+        packet.complete(ticket, PacketStatus.Ack, 0);
+      } else this.give(packet, ticket);
     }
   }
 
