@@ -1,0 +1,173 @@
+/**
+ * The hub's requests one by one through the packet host (USB 2.0 11.23, 11.24; USB 1.1 11.16.2.3 for
+ * GET_STATE): the corners the software guest's hub driver does not visit.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { UpstreamPort } from "../../usb/device.ts";
+import { PacketStatus } from "../../usb/packet.ts";
+import { SetupPacket } from "../../usb/setup-packet.ts";
+import { PacketHost } from "../../usb/testing/packet-host.ts";
+import { UsbKeyboard } from "../hid/keyboard.ts";
+import { UsbMouse } from "../hid/mouse.ts";
+import { HubRequest, PortChange, PortFeature, PortStatus } from "./hub-constants.ts";
+import { UsbHub } from "./usb-hub.ts";
+
+const PORT_OUT = 0x23;
+const PORT_IN = 0xa3;
+const HUB_OUT = 0x20;
+const HUB_IN = 0xa0;
+
+function ready(ports = 4) {
+  const hub = new UsbHub({ ports });
+  const host = new PacketHost(hub);
+  host.enumerate(3);
+  return { hub, host };
+}
+
+const setPort = (host: PacketHost, port: number, feature: number) =>
+  host.control(SetupPacket.of(PORT_OUT, HubRequest.SetFeature, feature, port)).status;
+const clearPort = (host: PacketHost, port: number, feature: number) =>
+  host.control(SetupPacket.of(PORT_OUT, HubRequest.ClearFeature, feature, port)).status;
+const portStatus = (host: PacketHost, port: number) => {
+  const r = host.control(SetupPacket.of(PORT_IN, HubRequest.GetStatus, 0, port, 4));
+  assert.equal(r.status, PacketStatus.Ack);
+  return { status: r.data[0]! | (r.data[1]! << 8), change: r.data[2]! | (r.data[3]! << 8) };
+};
+
+class RecordingUpstream implements UpstreamPort {
+  wakeups = 0;
+  changes = 0;
+  signalRemoteWakeup(): boolean {
+    this.wakeups++;
+    return true;
+  }
+  downstreamChanged(): void {
+    this.changes++;
+  }
+}
+
+describe("UsbHub requests (USB 2.0 11.24.2)", () => {
+  it("serves the hub descriptor to class GET_DESCRIPTOR (type 0x29 or USB 1.1's 0) and to a standard one", () => {
+    const { hub, host } = ready(9);
+    const a = host.control(SetupPacket.of(HUB_IN, HubRequest.GetDescriptor, 0x2900, 0, 71));
+    const b = host.control(SetupPacket.of(HUB_IN, HubRequest.GetDescriptor, 0x0000, 0, 71));
+    const c = host.control(SetupPacket.of(0x80, 6, 0x2900, 0, 71));
+    for (const r of [a, b, c]) {
+      assert.equal(r.status, PacketStatus.Ack);
+      assert.deepEqual(r.data, [...hub.hubDescriptor]);
+    }
+    // Nine ports: bitmaps of 10 bits, two bytes each.
+    assert.equal(hub.hubDescriptor.length, 7 + 2 + 2);
+    assert.equal(
+      host.control(SetupPacket.of(HUB_IN, HubRequest.GetDescriptor, 0x2901, 0, 71)).status,
+      PacketStatus.Stall,
+    );
+  });
+
+  it("GET_STATUS of the hub: local power good, no over-current, no change (11.24.2.6)", () => {
+    const { host } = ready();
+    const r = host.control(SetupPacket.of(HUB_IN, HubRequest.GetStatus, 0, 0, 4));
+    assert.deepEqual(r, { status: PacketStatus.Ack, data: [0, 0, 0, 0] });
+    assert.equal(host.control(SetupPacket.of(HUB_OUT, HubRequest.ClearFeature, 0)).status, PacketStatus.Ack);
+    assert.equal(host.control(SetupPacket.of(HUB_OUT, HubRequest.ClearFeature, 1)).status, PacketStatus.Ack);
+    assert.equal(
+      host.control(SetupPacket.of(HUB_OUT, HubRequest.ClearFeature, 2)).status,
+      PacketStatus.Stall,
+    );
+    assert.equal(host.control(SetupPacket.of(HUB_OUT, HubRequest.SetFeature, 0)).status, PacketStatus.Stall);
+  });
+
+  it("STALLs what a USB 1.1 hub does not have: TT requests, PORT_TEST, PORT_INDICATOR, SET_DESCRIPTOR", () => {
+    const { host } = ready();
+    for (const request of [HubRequest.ClearTtBuffer, HubRequest.ResetTt, HubRequest.StopTt]) {
+      assert.equal(host.control(SetupPacket.of(PORT_OUT, request, 0, 1)).status, PacketStatus.Stall);
+    }
+    assert.equal(
+      host.control(SetupPacket.of(PORT_IN, HubRequest.GetTtState, 0, 1, 4)).status,
+      PacketStatus.Stall,
+    );
+    assert.equal(setPort(host, 1, PortFeature.Test), PacketStatus.Stall);
+    assert.equal(setPort(host, 1, PortFeature.Indicator), PacketStatus.Stall);
+    assert.equal(setPort(host, 1, 5), PacketStatus.Stall, "not a feature selector");
+    assert.equal(
+      host.control(SetupPacket.of(HUB_OUT, HubRequest.SetDescriptor, 0x2900, 0)).status,
+      PacketStatus.Stall,
+    );
+  });
+
+  it("GET_STATE reports the port's bus state: J is D+ at full speed, D− at low speed (USB 1.1 11.16.2.3)", () => {
+    const { hub, host } = ready();
+    hub.attach(0, new UsbKeyboard());
+    const state = (port: number) =>
+      host.control(SetupPacket.of(PORT_IN, HubRequest.GetState, 0, port, 1)).data[0];
+    assert.equal(state(1), 0, "unpowered: SE0");
+    setPort(host, 1, PortFeature.Power);
+    assert.equal(state(1), 2, "D+");
+  });
+
+  it("a reset of a port without a device or power does nothing; with one it enables the port", () => {
+    const { hub, host } = ready();
+    const mouse = new UsbMouse();
+    hub.attach(1, mouse);
+    assert.equal(setPort(host, 2, PortFeature.Reset), PacketStatus.Ack);
+    assert.deepEqual(portStatus(host, 2), { status: 0, change: 0 });
+    setPort(host, 2, PortFeature.Power);
+    setPort(host, 1, PortFeature.Power);
+    setPort(host, 1, PortFeature.Reset);
+    assert.deepEqual(portStatus(host, 1), { status: PortStatus.Power, change: 0 });
+    setPort(host, 2, PortFeature.Reset);
+    assert.deepEqual(portStatus(host, 2), {
+      status: PortStatus.Power | PortStatus.Connection | PortStatus.Enable,
+      change: PortChange.Connection | PortChange.Reset,
+    });
+    assert.equal(clearPort(host, 2, PortFeature.CReset), PacketStatus.Ack);
+    assert.equal(clearPort(host, 2, PortFeature.CConnection), PacketStatus.Ack);
+    assert.equal(portStatus(host, 2).change, 0);
+  });
+
+  it("powering a port off resets its device; SET_CONFIGURATION(0) powers every port off (11.11)", () => {
+    const { hub, host } = ready();
+    const behind = new PacketHost(new UsbMouse());
+    hub.attach(0, behind.device);
+    setPort(host, 1, PortFeature.Power);
+    setPort(host, 1, PortFeature.Reset);
+    behind.enumerate(9);
+    assert.equal(behind.device.address, 9);
+    clearPort(host, 1, PortFeature.Power);
+    assert.equal(behind.device.address, 0);
+    assert.equal(hub.portStatus(0), 0);
+    setPort(host, 1, PortFeature.Power);
+    assert.equal(hub.portStatus(0), PortStatus.Power | PortStatus.Connection);
+    host.control(SetupPacket.of(0x00, 9, 0));
+    assert.equal(hub.portStatus(0), 0);
+  });
+
+  it("the status change bitmap: NAK with no change, a BABBLE for a packet too short for it (11.12.4)", () => {
+    const { hub, host } = ready(9);
+    assert.equal(host.poll(1, 2).status, PacketStatus.Nak);
+    setPort(host, 9, PortFeature.Power);
+    hub.attach(8, new UsbKeyboard());
+    const r = host.poll(1, 2);
+    assert.equal(r.status, PacketStatus.Ack);
+    assert.deepEqual(r.data, [0x00, 0x02], "bit 9 = port 9");
+    assert.equal(host.poll(1, 1).status, PacketStatus.Babble);
+  });
+
+  it("tells its upstream port about changes, and wakes it on a connect while suspended (11.4.4)", () => {
+    const { hub, host } = ready();
+    const up = new RecordingUpstream();
+    hub.setUpstream(up);
+    host.control(SetupPacket.of(0x00, 3, 1)); // SET_FEATURE(DEVICE_REMOTE_WAKEUP)
+    setPort(host, 1, PortFeature.Power);
+    hub.attach(0, new UsbKeyboard());
+    setPort(host, 1, PortFeature.Reset);
+    assert.ok(up.changes > 0);
+    hub.setSuspended(true);
+    hub.attach(1, new UsbMouse());
+    assert.equal(up.wakeups, 0, "port 2 has no power: no connection to see");
+    hub.detach(0);
+    assert.equal(up.wakeups, 1);
+    assert.equal(hub.wakeupsSignalled, 1);
+  });
+});
