@@ -4,6 +4,7 @@
  * it boots with. Everything else is in `uhci` (browser-safe) and `uhci/v86`.
  */
 export * from "./bundled-guest.ts";
+export * from "./file-block-store.ts";
 export * from "./usbip-tcp.ts";
 export * from "./wav-file-sink.ts";
 export * from "./wav-file-source.ts";
