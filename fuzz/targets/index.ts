@@ -2,6 +2,7 @@ import type { FuzzTarget } from "../lib/target.ts";
 import { controlPipeTarget } from "./control-pipes.ts";
 import { descriptorParserTarget, hidReportParserTarget } from "./descriptors.ts";
 import { frameWalkerTarget } from "./frame-walker.ts";
+import { usbipRepliesTarget } from "./usbip.ts";
 import { wavParserTarget } from "./wav.ts";
 
 /** Every fuzz target, in the order the long mode runs them round-robin. */
@@ -11,6 +12,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   descriptorParserTarget,
   hidReportParserTarget,
   wavParserTarget,
+  usbipRepliesTarget,
 ];
 
 export function findTarget(name: string): FuzzTarget | undefined {

@@ -19,6 +19,7 @@ const CI_EXECUTIONS: Readonly<Record<string, number>> = {
   descriptors: 10_000,
   "hid-report": 10_000,
   wav: 10_000,
+  "usbip-replies": 5000,
 };
 
 /**
