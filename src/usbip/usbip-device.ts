@@ -2,6 +2,7 @@ import type { Clock } from "../machine/clock.ts";
 import { Pid, UsbSpeed } from "../usb/constants.ts";
 import type { UpstreamPort, UsbDevice } from "../usb/device.ts";
 import { type AsyncTicket, type FinalPacketStatus, PacketStatus, type UsbPacket } from "../usb/packet.ts";
+import { BulkInReader, BulkReadAheadStats } from "./bulk-in-reader.ts";
 import { type Urb, type UrbOwner, type UsbipConnection, UsbipError } from "./connection.ts";
 import { IsoInStream, IsoOutStream, type IsoStreamOptions, IsoStreamStats } from "./iso-streams.ts";
 import { UsbipSpeed } from "./protocol.ts";
@@ -16,6 +17,11 @@ export interface UsbipDeviceOptions {
   readonly iso?: Partial<IsoStreamOptions>;
   /** Non-iso requests held at once; beyond it a request fails at once (a host out of URBs). Default 256. */
   readonly maxRequests?: number;
+  /**
+   * Bulk IN of USB Mass Storage Bulk-Only endpoints is read this far ahead of the guest's TDs (see
+   * {@link BulkInReader}); 0 turns it off (a URB per TD). Default 16384.
+   */
+  readonly bulkReadAheadBytes?: number;
 }
 
 /** Counters for tests, reports and the bench. */
@@ -33,6 +39,7 @@ export class UsbipDeviceStats {
   /** Per iso endpoint direction: see {@link IsoStreamStats}. */
   readonly isoIn = new IsoStreamStats();
   readonly isoOut = new IsoStreamStats();
+  readonly bulkReadAhead = new BulkReadAheadStats();
 }
 
 const ControlStage = { Idle: 0, DataIn: 1, DataOut: 2, LocalAddress: 3 } as const;
@@ -92,6 +99,10 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
   private maxPacket0 = 0;
   /** bInterval per endpoint slot (number | 16 for IN), read from configuration descriptors passing by. */
   private readonly intervals = new Uint8Array(32);
+  /** Per endpoint slot: wMaxPacketSize of a Bulk-Only mass-storage bulk IN endpoint (read ahead), else 0. */
+  private readonly readAheadPacket = new Uint16Array(32);
+  private readonly readers: (BulkInReader | null)[] = new Array<BulkInReader | null>(16).fill(null);
+  private readonly readAheadBytes: number;
 
   // ---- bulk / interrupt ----
   private readonly requestPackets: (UsbPacket | null)[] = [];
@@ -115,6 +126,7 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
     this.speed = info.speed === UsbipSpeed.Low ? UsbSpeed.Low : UsbSpeed.Full;
     this.clock = options.clock;
     this.maxRequests = options.maxRequests ?? 256;
+    this.readAheadBytes = Math.max(0, Math.min(options.bulkReadAheadBytes ?? 16384, 1 << 20));
     this.isoOptions = options.iso ?? {};
     connection.onClose = (error) => this.gone(error);
   }
@@ -145,6 +157,7 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
     this.currentAddress = 0;
     this.abandonControl();
     this.stopStreams();
+    this.discardReadAhead();
   }
 
   handlePacket(packet: UsbPacket): void {
@@ -186,6 +199,7 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
       this.freeRequest(i);
       return;
     }
+    for (const reader of this.readers) if (reader?.cancel(packet)) return;
     for (const stream of this.isoIn) stream?.cancel(packet);
   }
 
@@ -387,12 +401,21 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
       const size = d[7]!;
       if (size === 8 || size === 16 || size === 32 || size === 64) this.maxPacket0 = size;
     } else if (type === 2) {
+      let bulkOnly = false;
       for (let at = 0; at + 2 <= n; ) {
         const length = d[at]!;
         if (length < 2) break;
+        if (d[at + 1] === 4 && length >= 9 && at + 9 <= n) {
+          // Mass storage (class 08) over Bulk-Only Transport (protocol 0x50).
+          bulkOnly = d[at + 5] === 0x08 && d[at + 7] === 0x50;
+        }
         if (d[at + 1] === 5 && length >= 7 && at + 7 <= n) {
           const address = d[at + 2]!;
-          this.intervals[(address & 0x0f) | (address & 0x80 ? 16 : 0)] = d[at + 6]!;
+          const slot = (address & 0x0f) | (address & 0x80 ? 16 : 0);
+          this.intervals[slot] = d[at + 6]!;
+          const maxPacket = (d[at + 4]! | (d[at + 5]! << 8)) & 0x7ff;
+          const bulkIn = (d[at + 3]! & 3) === 2 && (address & 0x80) !== 0;
+          this.readAheadPacket[slot] = bulkOnly && bulkIn && maxPacket > 0 ? maxPacket : 0;
         }
         at += length;
       }
@@ -402,6 +425,22 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
   // ---- bulk / interrupt ----------------------------------------------------------------------------
 
   private submitData(packet: UsbPacket, dirIn: boolean, ep: number): void {
+    const readAhead = dirIn ? this.readAheadPacket[ep | 16]! : 0;
+    if (readAhead > 0 && this.readAheadBytes > 0) {
+      let reader = this.readers[ep];
+      if (reader === null || reader === undefined) {
+        reader = new BulkInReader(
+          this.connection,
+          ep,
+          readAhead,
+          this.readAheadBytes,
+          this.stats.bulkReadAhead,
+        );
+        this.readers[ep] = reader;
+      }
+      reader.handle(packet);
+      return;
+    }
     let index = this.freeRequests.pop();
     if (index === undefined) {
       if (this.requestPackets.length >= this.maxRequests) {
@@ -481,6 +520,10 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
     return stream;
   }
 
+  private discardReadAhead(): void {
+    for (const reader of this.readers) reader?.discard();
+  }
+
   private stopStreams(): void {
     for (const stream of this.isoIn) stream?.stop();
     for (const stream of this.isoOut) stream?.stop();
@@ -496,6 +539,7 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
 
   private gone(error: UsbipError | null): void {
     this.stopStreams();
+    this.discardReadAhead();
     this.controlUrb = null;
     this.onGone?.(error);
   }

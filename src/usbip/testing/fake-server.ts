@@ -327,24 +327,43 @@ export class FakeSession {
     return retSubmit(seqnum, 0, length, null);
   }
 
+  /**
+   * A bulk or interrupt URB as a host controller runs it: IN packets of up to 64 bytes until a short
+   * packet or the buffer is full (USB 2.0 5.8.3), each NAK retried a frame later; OUT as one packet.
+   */
   private bulk(
     seqnum: number,
     ep: number,
     dirIn: boolean,
     length: number,
     data: Uint8Array,
+    got: number[] = [],
   ): Uint8Array | null {
-    const p = this.run(dirIn ? Pid.In : Pid.Out, ep, length, dirIn ? null : data);
-    if (p.status === PacketStatus.Nak) {
-      // Polled again next frame, as a host controller retries a NAKed TD.
-      this.later(this.server.clock.now() + 1, seqnum, () => this.bulk(seqnum, ep, dirIn, length, data));
-      return null;
+    if (!dirIn) {
+      const p = this.run(Pid.Out, ep, length, data);
+      if (p.status === PacketStatus.Nak) {
+        this.later(this.server.clock.now() + 1, seqnum, () =>
+          this.bulk(seqnum, ep, dirIn, length, data, got),
+        );
+        return null;
+      }
+      return retSubmit(seqnum, statusOf(p.status), length, null);
     }
-    const status =
-      p.status === PacketStatus.Ack ? 0 : p.status === PacketStatus.Stall ? -Errno.EPIPE : -Errno.EPROTO;
-    return dirIn
-      ? retSubmit(seqnum, status, p.actualLength, p.data.slice(0, p.actualLength))
-      : retSubmit(seqnum, status, length, null);
+    for (;;) {
+      const ask = Math.min(64, length - got.length);
+      const p = this.run(Pid.In, ep, ask, null);
+      if (p.status === PacketStatus.Nak) {
+        // Polled again next frame, as a host controller retries a NAKed TD.
+        this.later(this.server.clock.now() + 1, seqnum, () =>
+          this.bulk(seqnum, ep, dirIn, length, data, got),
+        );
+        return null;
+      }
+      for (let i = 0; i < p.actualLength; i++) got.push(p.data[i]!);
+      if (p.status !== PacketStatus.Ack || p.actualLength < ask || got.length >= length) {
+        return retSubmit(seqnum, statusOf(p.status), got.length, Uint8Array.from(got));
+      }
+    }
   }
 
   private isoUrb(
@@ -389,6 +408,10 @@ export class FakeSession {
     }
     return out;
   }
+}
+
+function statusOf(status: PacketStatus): number {
+  return status === PacketStatus.Ack ? 0 : status === PacketStatus.Stall ? -Errno.EPIPE : -Errno.EPROTO;
 }
 
 function header(v: DataView, command: number, seqnum: number): void {
