@@ -13,6 +13,7 @@ import {
   writeSubmitHeader,
   writeUnlink,
 } from "./protocol.ts";
+import { hostNow, RoundTripStats } from "./round-trip.ts";
 import type { UsbipConnect, UsbipTransport } from "./transport.ts";
 import { type SubmittedUrb, type UrbLookup, type UrbReply, UrbReplyDecoder } from "./urb-decoder.ts";
 
@@ -104,6 +105,8 @@ export class Urb implements SubmittedUrb {
   tag = 0;
   /** CMD_UNLINK sent for it: its reply is still read (to keep the stream in step) but not delivered. */
   unlinked = false;
+  /** When it was sent, on the host's clock ({@link UsbipConnection.now}). */
+  submittedAt = 0;
   owner: UrbOwner | null = null;
 }
 
@@ -123,6 +126,12 @@ export class UsbipConnectionStats {
   crossedUnlink = 0;
   bytesSent = 0;
   bytesReceived = 0;
+  /** Round trips of control URBs (endpoint 0): the server's and the network's latency. */
+  readonly controlRoundTrip = new RoundTripStats();
+  /** Bulk and interrupt URBs (an interrupt URB also waits while the device NAKs). */
+  readonly dataRoundTrip = new RoundTripStats();
+  /** Iso URBs: their frames at the device plus the network. */
+  readonly isoRoundTrip = new RoundTripStats();
 }
 
 /**
@@ -149,6 +158,8 @@ export class UsbipConnection implements UrbLookup {
     private readonly transport: UsbipTransport,
     readonly device: UsbipDeviceInfo,
     pending: Uint8Array = new Uint8Array(0),
+    /** The host's clock for round-trip times (tests may pass a virtual one). */
+    readonly now: () => number = hostNow,
   ) {
     this.devid = devidOf(device);
     this.decoder = new UrbReplyDecoder(this, this.onReply);
@@ -215,6 +226,7 @@ export class UsbipConnection implements UrbLookup {
     urb.tag = tag;
     urb.unlinked = false;
     urb.owner = owner;
+    urb.submittedAt = this.now();
     writeSubmitHeader(
       v,
       0,
@@ -321,6 +333,10 @@ export class UsbipConnection implements UrbLookup {
       return;
     }
     this.stats.completed++;
+    const rtt = this.now() - urb.submittedAt;
+    if (urb.endpoint === 0) this.stats.controlRoundTrip.record(rtt);
+    else if (urb.numberOfPackets > 0) this.stats.isoRoundTrip.record(rtt);
+    else this.stats.dataRoundTrip.record(rtt);
     const owner = urb.owner;
     owner?.urbCompleted(urb, reply);
     this.release(urb);

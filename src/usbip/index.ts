@@ -16,5 +16,6 @@ export {
   type UsbipDeviceInfo,
   UsbipSpeed,
 } from "./protocol.ts";
+export { RoundTripStats } from "./round-trip.ts";
 export type { UsbipConnect, UsbipTransport } from "./transport.ts";
 export { UsbipDevice, type UsbipDeviceOptions, UsbipDeviceStats } from "./usbip-device.ts";

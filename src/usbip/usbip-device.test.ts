@@ -9,7 +9,7 @@ import { UsbKeyboard } from "../devices/hid/keyboard.ts";
 import { bootGuest } from "../guest/testing/boot.ts";
 import { TransferStatus } from "../guest/transfer-result.ts";
 import { UsbipAttachment } from "./attachment.ts";
-import { listUsbipDevices } from "./connection.ts";
+import { importUsbipDevice, listUsbipDevices, UsbipConnection } from "./connection.ts";
 import { FakeUsbipServer } from "./testing/fake-server.ts";
 
 async function keyboardRig(latencyMs = 2) {
@@ -91,5 +91,31 @@ describe("UsbipDevice under the software guest", () => {
       interrupts.every((s) => s.dirIn && s.interval >= 1),
       "interrupt URBs carry the endpoint's bInterval",
     );
+  });
+});
+
+describe("URB round trips (the bench's hook)", () => {
+  it("are measured per kind on the connection's clock", async () => {
+    const boot = bootGuest([]);
+    const server = new FakeUsbipServer(boot.clock, [{ busid: "1-1", device: new UsbKeyboard() }]);
+    const imported = await importUsbipDevice(server.connect, "1-1");
+    // Re-wrap the same stream with the virtual clock, so the round trip is the injected latency exactly.
+    imported.close();
+    const transport = await server.connect();
+    const connection = new UsbipConnection(transport, imported.device, new Uint8Array(0), () =>
+      boot.clock.now(),
+    );
+    server.sessions[1]!.imported = server.exports[0]!;
+    server.latencyMs = 4;
+    const owner = { urbCompleted: () => {} };
+    for (let i = 0; i < 10; i++) {
+      connection.submit(owner, 0, true, 0, 18, { setup: Uint8Array.of(0x80, 6, 0, 1, 0, 0, 18, 0) });
+      boot.clock.advance(5);
+    }
+    const s = connection.stats.controlRoundTrip.summary();
+    assert.equal(s.count, 10);
+    assert.equal(s.p50Ms, 4);
+    assert.equal(s.p99Ms, 4);
+    assert.equal(connection.stats.dataRoundTrip.count, 0);
   });
 });
