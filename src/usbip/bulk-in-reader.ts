@@ -1,5 +1,6 @@
 import { type AsyncTicket, type FinalPacketStatus, PacketStatus, type UsbPacket } from "../usb/packet.ts";
 import type { Urb, UrbOwner, UsbipConnection } from "./connection.ts";
+import { copy } from "./copy.ts";
 import { packetStatusOf } from "./status.ts";
 import type { UrbReply } from "./urb-decoder.ts";
 
@@ -92,7 +93,7 @@ export class BulkInReader implements UrbOwner {
       const n = Math.min(this.maxPacket, this.filled - this.consumed);
       const room = Math.min(packet.length, packet.data.length);
       const copied = Math.min(n, room);
-      packet.data.set(this.buffer.subarray(this.consumed, this.consumed + copied));
+      copy(this.buffer, this.consumed, packet.data, 0, copied);
       this.consumed += n;
       packet.actualLength = copied;
       // The device's packet is larger than the TD allows: babble, as on the wire.

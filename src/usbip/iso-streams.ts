@@ -2,6 +2,7 @@ import type { Clock, Timer } from "../machine/clock.ts";
 import { MAX_ISO_PACKET } from "../usb/constants.ts";
 import { type AsyncTicket, PacketStatus, type UsbPacket } from "../usb/packet.ts";
 import type { Urb, UrbOwner, UsbipConnection } from "./connection.ts";
+import { copy } from "./copy.ts";
 import { packetStatusOfIso } from "./status.ts";
 import type { UrbReply } from "./urb-decoder.ts";
 
@@ -249,7 +250,7 @@ export class IsoInStream implements UrbOwner {
       this.stats.overruns++;
     }
     const slot = (this.head + this.count) % size;
-    this.ring.set(data.subarray(at, at + length), slot * MAX_ISO_PACKET);
+    copy(data, at, this.ring, slot * MAX_ISO_PACKET, length);
     this.ringLength[slot] = length;
     this.ringStatus[slot] = status;
     this.count++;
@@ -284,7 +285,7 @@ export class IsoInStream implements UrbOwner {
     const room = Math.min(packet.length, packet.data.length);
     const n = Math.min(length, room);
     const from = slot * MAX_ISO_PACKET;
-    packet.data.set(this.ring.subarray(from, from + n));
+    copy(this.ring, from, packet.data, 0, n);
     const status = length > room ? PacketStatus.Babble : packetStatusOfIso(this.ringStatus[slot]!);
     this.stats.packets++;
     if (ticket === null) {
@@ -333,7 +334,7 @@ export class IsoOutStream implements UrbOwner {
       this.stats.starts++;
     }
     if (this.count === 0) this.flushTimer.arm(this.clock.now() + this.o.urbPackets + 2);
-    this.batch.set(packet.data.subarray(0, length), this.bytes);
+    copy(packet.data, 0, this.batch, this.bytes, length);
     this.lengths[this.count] = length;
     this.bytes += length;
     this.count++;

@@ -4,6 +4,7 @@ import type { UpstreamPort, UsbDevice } from "../usb/device.ts";
 import { type AsyncTicket, type FinalPacketStatus, PacketStatus, type UsbPacket } from "../usb/packet.ts";
 import { BulkInReader, BulkReadAheadStats } from "./bulk-in-reader.ts";
 import { type Urb, type UrbOwner, type UsbipConnection, UsbipError } from "./connection.ts";
+import { copy } from "./copy.ts";
 import { IsoInStream, IsoOutStream, type IsoStreamOptions, IsoStreamStats } from "./iso-streams.ts";
 import { UsbipSpeed } from "./protocol.ts";
 import { packetStatusOf } from "./status.ts";
@@ -299,7 +300,7 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
         this.stage = ControlStage.Idle;
         return;
       }
-      this.controlData.set(packet.data.subarray(0, length), this.controlFilled);
+      copy(packet.data, 0, this.controlData, this.controlFilled, length);
       this.controlFilled += length;
       packet.actualLength = length;
       packet.status = PacketStatus.Ack;
@@ -341,7 +342,7 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
     const room = Math.min(packet.length, packet.data.length);
     const most = this.maxPacket0 > 0 ? Math.min(room, this.maxPacket0) : room;
     const chunk = Math.min(this.controlFilled - this.controlSent, most);
-    packet.data.set(this.controlData.subarray(this.controlSent, this.controlSent + chunk));
+    copy(this.controlData, this.controlSent, packet.data, 0, chunk);
     this.controlSent += chunk;
     packet.actualLength = chunk;
     packet.status = PacketStatus.Ack;
@@ -386,7 +387,7 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
     const room = Math.min(packet.length, packet.data.length);
     const most = this.maxPacket0 > 0 ? Math.min(room, this.maxPacket0) : room;
     const chunk = Math.min(this.controlFilled, most);
-    packet.data.set(this.controlData.subarray(0, chunk));
+    copy(this.controlData, 0, packet.data, 0, chunk);
     this.controlSent = chunk;
     if (chunk < most || this.controlSent >= this.wLength) this.dataInDone = true;
     this.complete(packet, ticket, PacketStatus.Ack, chunk);
