@@ -55,6 +55,11 @@ export class IsoStreamStats {
   lateAnswers = 0;
   /** IN: packets dropped because the ring was full (the guest asked for fewer than arrived). */
   overruns = 0;
+  /**
+   * IN: packets dropped when a stream primed again after an underrun and more than the prefill had
+   * arrived meanwhile (the stall's backlog): kept, they would add their age to every later packet.
+   */
+  trimmed = 0;
   /** OUT: packets dropped because every URB slot was out. */
   dropped = 0;
   /** Packets the server reported with an error status. */
@@ -140,7 +145,7 @@ export class IsoInStream implements UrbOwner {
     this.lengths = new Uint16Array(this.o.urbPackets);
   }
 
-  /** Packets held in the ring now. */
+  /** Packets held in the ring now: the latency the stream adds, in frames. */
   get buffered(): number {
     return this.count;
   }
@@ -157,6 +162,14 @@ export class IsoInStream implements UrbOwner {
         return;
       }
       this.priming = false;
+      // Back to the prefill's depth: a backlog that came in a burst after a stall would otherwise stay
+      // in the ring as added latency for the rest of the stream.
+      const excess = this.count - this.o.prefillPackets;
+      if (excess > 0) {
+        this.head = (this.head + excess) % this.ringLength.length;
+        this.count -= excess;
+        this.stats.trimmed += excess;
+      }
     }
     if (this.count > 0) {
       this.stats.fromRing++;

@@ -108,6 +108,7 @@ export class FakeSession {
   /** Per iso endpoint slot: the server frame after the last queued URB. */
   private readonly isoNext = new Map<number, number>();
   private readonly packet = new UsbPacket(65536);
+  private lastDelivery = 0;
 
   constructor(private readonly server: FakeUsbipServer) {
     this.clientEnd = new ClientEnd(this);
@@ -145,13 +146,17 @@ export class FakeSession {
     const deliver = () => {
       if (!this.clientEnd.closed) this.clientEnd.onData?.(bytes);
     };
-    // Operations and injected bytes go at once (microtasks, so `await` needs no clock); URB replies on the clock.
-    if (now) queueMicrotask(deliver);
-    else
-      this.later(this.server.clock.now() + this.server.latencyMs / 2, 0, () => {
-        deliver();
-        return null;
-      });
+    // Operations and injected bytes go at once (microtasks, so `await` needs no clock); URB replies on the
+    // clock, in order (a stream never reorders, even when the latency drops).
+    if (now) {
+      queueMicrotask(deliver);
+      return;
+    }
+    this.lastDelivery = Math.max(this.lastDelivery, this.server.clock.now() + this.server.latencyMs / 2);
+    this.later(this.lastDelivery, 0, () => {
+      deliver();
+      return null;
+    });
   }
 
   private operation(): number {
