@@ -2,6 +2,7 @@ import type { FuzzTarget } from "../lib/target.ts";
 import { controlPipeTarget } from "./control-pipes.ts";
 import { descriptorParserTarget, hidReportParserTarget } from "./descriptors.ts";
 import { frameWalkerTarget } from "./frame-walker.ts";
+import { massStorageTarget } from "./mass-storage.ts";
 import { usbipRepliesTarget } from "./usbip.ts";
 import { wavParserTarget } from "./wav.ts";
 
@@ -12,6 +13,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   descriptorParserTarget,
   hidReportParserTarget,
   wavParserTarget,
+  massStorageTarget,
   usbipRepliesTarget,
 ];
 

@@ -20,6 +20,7 @@ const CI_EXECUTIONS: Readonly<Record<string, number>> = {
   "hid-report": 10_000,
   wav: 10_000,
   "usbip-replies": 5000,
+  "mass-storage": 1500,
 };
 
 /**

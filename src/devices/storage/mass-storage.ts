@@ -88,8 +88,8 @@ const BUFFER_BYTES = CHUNK_BYTES + STORAGE_MAX_PACKET;
 /** Where the relevant data of a data phase comes from or goes to. */
 const Source = { None: 0, Buffer: 1, StoreRead: 2, StoreWrite: 3 } as const;
 type Source = (typeof Source)[keyof typeof Source];
-/** The store operation in flight. */
-const StoreOp = { None: 0, Read: 1, Write: 2, Flush: 3 } as const;
+/** The store operation in flight (QuietFlush: one the device makes itself, on unplug or eject). */
+const StoreOp = { None: 0, Read: 1, Write: 2, Flush: 3, QuietFlush: 4 } as const;
 type StoreOp = (typeof StoreOp)[keyof typeof StoreOp];
 
 /** The kind and version of the device's saved state ({@link UsbMassStorage.saveState}). */
@@ -193,7 +193,9 @@ export class UsbMassStorage extends UsbDeviceBase {
   private readonly afterRead: StoreCallback = (status) => this.readDone(status);
   private readonly afterWrite: StoreCallback = (status) => this.writeDone(status);
   private readonly afterFlush: StoreCallback = (status) => this.flushDone(status);
-  private readonly ignoreFlush: StoreCallback = () => {};
+  private readonly afterQuietFlush: StoreCallback = () => this.quietFlushDone();
+  /** A store to flush once the operation in flight returns (the store takes one operation at a time). */
+  private owedFlush: BlockStore | null = null;
   private readonly reply = new Uint8Array(1);
   private readonly csw = new Uint8Array(Bot.CSW_LENGTH);
   /** A store operation to issue again once the stale one still out returns (a restore came meanwhile). */
@@ -301,6 +303,7 @@ export class UsbMassStorage extends UsbDeviceBase {
 
   protected override handleData(packet: UsbPacket, _endpoint: EndpointModel): void {
     packet.actualLength = 0;
+    this.serviceOwedFlush();
     if (packet.pid === Pid.Out) this.handleOut(packet);
     else this.handleIn(packet);
   }
@@ -571,13 +574,14 @@ export class UsbMassStorage extends UsbDeviceBase {
     try {
       if (op === StoreOp.Read) store.read(this.opLba, this.opBlocks, this.buffer, this.afterRead);
       else if (op === StoreOp.Write) store.write(this.opLba, this.opBlocks, this.buffer, this.afterWrite);
-      else store.flush(this.afterFlush);
+      else if (op === StoreOp.Flush) store.flush(this.afterFlush);
+      else store.flush(this.afterQuietFlush);
     } catch {
-      if (this.op === op && !this.opStale) {
-        if (op === StoreOp.Read) this.readDone(StoreStatus.MediumError);
-        else if (op === StoreOp.Write) this.writeDone(StoreStatus.MediumError);
-        else this.flushDone(StoreStatus.MediumError);
-      }
+      // As if the store had answered MEDIUM ERROR (a store that answered and then threw: a stale answer).
+      if (op === StoreOp.Read) this.readDone(StoreStatus.MediumError);
+      else if (op === StoreOp.Write) this.writeDone(StoreStatus.MediumError);
+      else if (op === StoreOp.Flush) this.flushDone(StoreStatus.MediumError);
+      else this.quietFlushDone();
     }
   }
 
@@ -597,6 +601,8 @@ export class UsbMassStorage extends UsbDeviceBase {
       if (again !== StoreOp.None && this.storeNow !== null) {
         this.op = again;
         this.callStore(this.storeNow, again);
+      } else {
+        this.serviceOwedFlush();
       }
       return true;
     }
@@ -615,12 +621,14 @@ export class UsbMassStorage extends UsbDeviceBase {
       this.ioBlocks = 0;
       this.chunkLength = 0;
       this.chunkPos = 0;
+      this.serviceOwedFlush();
       return;
     }
     this.chunkLength = this.opBlocks * BLOCK_SIZE;
     this.chunkPos = 0;
     this.ioLba += this.opBlocks;
     this.ioBlocks -= this.opBlocks;
+    this.serviceOwedFlush();
   }
 
   private writeDone(status: StoreStatus): void {
@@ -657,11 +665,27 @@ export class UsbMassStorage extends UsbDeviceBase {
       }
     }
     this.maybeEndDataOut();
+    this.serviceOwedFlush();
   }
 
   private flushDone(status: StoreStatus): void {
     if (this.staleCompletion(StoreOp.Flush)) return;
     if (status !== StoreStatus.Ok) this.fail(Senses.WriteError, -1);
+    this.serviceOwedFlush();
+  }
+
+  private quietFlushDone(): void {
+    if (this.staleCompletion(StoreOp.QuietFlush)) return;
+    this.serviceOwedFlush();
+  }
+
+  /** Issues a flush owed to a store (unplug or eject came while another operation was out). */
+  private serviceOwedFlush(): void {
+    const store = this.owedFlush;
+    if (store === null || this.op !== StoreOp.None) return;
+    this.owedFlush = null;
+    this.op = StoreOp.QuietFlush;
+    this.callStore(store, StoreOp.QuietFlush);
   }
 
   /** The medium went away while a command used it: the command fails, NOT READY. */
@@ -694,25 +718,28 @@ export class UsbMassStorage extends UsbDeviceBase {
     this.ioBlocks = 0;
     this.flushWanted = false;
     this.cswStatus = CswStatus.Passed;
-    if (this.op !== StoreOp.None) this.opStale = true;
+    this.markOpStale();
+  }
+
+  /** The answer to the command's store operation in flight will be dropped (a device flush is kept). */
+  private markOpStale(): void {
+    if (this.op !== StoreOp.None && this.op !== StoreOp.QuietFlush) this.opStale = true;
   }
 
   private dropMedium(): void {
+    this.markOpStale();
     this.flushQuietly();
-    if (this.op !== StoreOp.None) this.opStale = true;
     if (this.phaseNow === BotPhase.DataIn || this.phaseNow === BotPhase.DataOut)
       this.mediumLostDuringTransfer();
     this.preventRemoval = false;
   }
 
+  /** Asks the medium to flush, now or (one operation at a time) once the one in flight returns. */
   private flushQuietly(): void {
     const store = this.storeNow;
     if (store === null) return;
-    try {
-      store.flush(this.ignoreFlush);
-    } catch {
-      // A store that throws breaks its contract; the device goes on.
-    }
+    this.owedFlush = store;
+    this.serviceOwedFlush();
   }
 
   // ---- SCSI ---------------------------------------------------------------------------------------
@@ -1014,8 +1041,10 @@ export class UsbMassStorage extends UsbDeviceBase {
    * rewrites the same bytes, a flush flushes), so the guest's transfer carries on.
    */
   override saveState(): SavedState {
+    // The command's operation in flight: not a stale one (its answer will be dropped) nor the device's own flush.
+    const op = this.opStale ? this.reissue : this.op === StoreOp.QuietFlush ? StoreOp.None : this.op;
     const held =
-      this.op === StoreOp.Read ? 0 : this.source === Source.StoreWrite ? this.chunkPos : this.chunkLength;
+      op === StoreOp.Read ? 0 : this.source === Source.StoreWrite ? this.chunkPos : this.chunkLength;
     return {
       kind: MASS_STORAGE_STATE,
       version: MASS_STORAGE_STATE_VERSION,
@@ -1034,7 +1063,7 @@ export class UsbMassStorage extends UsbDeviceBase {
       ioBlocks: this.ioBlocks,
       chunkLength: this.chunkLength,
       chunkPos: this.chunkPos,
-      op: this.op,
+      op,
       opLba: this.opLba,
       opBlocks: this.opBlocks,
       buffer: encodeBase64(this.buffer.subarray(0, Math.min(held, BUFFER_BYTES))),
