@@ -147,3 +147,29 @@ describe("USB/IP faults", () => {
     r.driver.run(10);
   });
 });
+
+describe("USB/IP device and snapshots", () => {
+  it("a controller restore re-attaches it: reset, a connect change on its port, requests unlinked; the guest re-enumerates", async () => {
+    const r = await rig();
+    const poll = r.guestDevice.openInterruptIn(0x81);
+    r.driver.run(20);
+    const saved = r.controller.saveState();
+    const ports = saved["ports"] as { device: { snapshotMode: string } | null }[];
+    assert.equal(ports[0]?.device?.snapshotMode, "reattach", "saved as a device to re-attach, not in place");
+    const device = r.attachment.device!;
+    const unlinksBefore = r.server.unlinks.length;
+    r.controller.restoreState(saved);
+    assert.equal(r.controller.ports[0]!.device, device, "the same device, still plugged in");
+    assert.equal(device.address, 0, "reset");
+    const portsc = r.controller.ioRead(0x10, 2);
+    assert.equal(portsc & 0x0002, 0x0002, "CSC: the guest sees a disconnect and connect (UHCI 2.1.7)");
+    assert.ok(r.server.unlinks.length > unlinksBefore, "the interrupt URB out was unlinked");
+    poll.close?.();
+    r.driver.run(5);
+    const again = r.driver.enumerate(0);
+    assert.ok(again.ok, again.ok ? "" : again.error);
+    r.keyboard.press("C");
+    const report = again.device.interruptIn(0x81, 8);
+    assert.equal(report.data[2], 0x06, "'c' after the restore");
+  });
+});
