@@ -94,6 +94,9 @@ export async function listUsbipDevices(
   return value;
 }
 
+/** URBs out at once on one connection (unlinked ones count until answered); beyond it a submit is refused. */
+export const MAX_URBS_IN_FLIGHT = 1024;
+
 /** A record of one URB on the wire, reused through the connection's pool. */
 export class Urb implements SubmittedUrb {
   seqnum = 0;
@@ -126,6 +129,8 @@ export class UsbipConnectionStats {
   crossedUnlink = 0;
   bytesSent = 0;
   bytesReceived = 0;
+  /** Submits refused because {@link MAX_URBS_IN_FLIGHT} URBs were already out. */
+  refused = 0;
   /** Round trips of control URBs (endpoint 0): the server's and the network's latency. */
   readonly controlRoundTrip = new RoundTripStats();
   /** Bulk and interrupt URBs (an interrupt URB also waits while the device NAKs). */
@@ -213,6 +218,11 @@ export class UsbipConnection implements UrbLookup {
     } = {},
   ): Urb | null {
     if (this.closedNow) return null;
+    if (this.inFlight.size >= MAX_URBS_IN_FLIGHT) {
+      // A guest that keeps abandoning requests to a server that never answers cannot grow this table.
+      this.stats.refused++;
+      return null;
+    }
     const packets = options.isoPackets ?? 0;
     const outLength = dirIn ? 0 : bufferLength;
     const message = new Uint8Array(URB_HEADER_LENGTH + outLength + packets * ISO_DESCRIPTOR_LENGTH);

@@ -9,8 +9,10 @@ import { describe, it } from "node:test";
 import { UsbKeyboard } from "../devices/hid/keyboard.ts";
 import { bootGuest } from "../guest/testing/boot.ts";
 import { TransferStatus } from "../guest/transfer-result.ts";
+import { Pid } from "../usb/constants.ts";
+import { PacketStatus, UsbPacket } from "../usb/packet.ts";
 import { UsbipAttachment } from "./attachment.ts";
-import { UsbipError } from "./connection.ts";
+import { MAX_URBS_IN_FLIGHT, UsbipError } from "./connection.ts";
 import { FakeUsbipServer, retSubmit, retUnlink } from "./testing/fake-server.ts";
 
 async function rig() {
@@ -171,5 +173,33 @@ describe("USB/IP device and snapshots", () => {
     r.keyboard.press("C");
     const report = again.device.interruptIn(0x81, 8);
     assert.equal(report.data[2], 0x06, "'c' after the restore");
+  });
+});
+
+describe("USB/IP bounds", () => {
+  it("a guest abandoning control transfers to a silent server cannot grow the URB table past its bound", async () => {
+    const r = await rig();
+    r.server.silent = true;
+    const device = r.attachment.device!;
+    const connection = device.connection;
+    // Driven as a controller would (UsbDevice.handlePacket): SETUP, the first IN of its data stage
+    // (which sends the URB and waits), then the next SETUP abandons it (its URB is unlinked).
+    const packet = new UsbPacket();
+    let ioErrors = 0;
+    for (let i = 0; i < 1100; i++) {
+      packet.init(Pid.Setup, device.address, 0, 8);
+      packet.data.set([0x80, 6, 0, 1, 0, 0, 18, 0]);
+      device.handlePacket(packet);
+      packet.finish();
+      packet.init(Pid.In, device.address, 0, 8);
+      device.handlePacket(packet);
+      if (packet.status === PacketStatus.IoError) ioErrors++;
+      packet.cancel();
+      device.cancelPacket(packet);
+    }
+    assert.ok(connection.urbsInFlight <= MAX_URBS_IN_FLIGHT, `${connection.urbsInFlight} URBs out`);
+    assert.ok(connection.stats.refused > 0, "submits beyond the bound were refused");
+    assert.equal(ioErrors, connection.stats.refused, "each refused as an I/O error to the guest");
+    assert.equal(connection.closed, false);
   });
 });

@@ -356,6 +356,12 @@ export class IsoOutStream implements UrbOwner {
     if (this.count === this.o.urbPackets) this.flush();
   }
 
+  /** The device is gone: the timer goes back to the clock. */
+  dispose(): void {
+    this.stop();
+    this.flushTimer.dispose();
+  }
+
   stop(): void {
     this.flushTimer.disarm();
     this.count = 0;

@@ -540,6 +540,7 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
 
   private gone(error: UsbipError | null): void {
     this.stopStreams();
+    for (const stream of this.isoOut) stream?.dispose();
     this.discardReadAhead();
     this.controlUrb = null;
     this.onGone?.(error);
