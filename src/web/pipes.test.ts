@@ -1,0 +1,134 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { checkTestSignal } from "../devices/audio/signal-check.ts";
+import { type SimOptions, type SimResult, simulateCapture, simulatePlayback } from "./testing/audio-sim.ts";
+
+/**
+ * The bridges' main-thread pipes with the real worklet code, on a simulated sound card clock and USB
+ * frame clock (testing/audio-sim.ts): drift absorbed by resampling, the frame-counter signal intact,
+ * and under- and overruns counted when the buffer truly runs dry or overflows.
+ */
+const run = (direction: "capture" | "playback", options: SimOptions): SimResult =>
+  direction === "capture" ? simulateCapture(options) : simulatePlayback(options);
+
+const label = (o: SimOptions): string =>
+  `${o.contextRate} Hz context, ${o.guestRate} Hz ${o.channels === 1 ? "mono" : "stereo"} guest, ` +
+  `${o.driftPpm > 0 ? "+" : ""}${o.driftPpm} ppm, ${o.transport ?? "shared"} transport, frames in bursts of ${o.burst ?? 1}`;
+
+const DRIFTS: readonly SimOptions[] = [
+  { contextRate: 48000, guestRate: 48000, channels: 1, driftPpm: 300, seconds: 180 },
+  {
+    contextRate: 48000,
+    guestRate: 48000,
+    channels: 2,
+    driftPpm: -1000,
+    seconds: 180,
+    transport: "message",
+    burst: 4,
+  },
+  { contextRate: 44100, guestRate: 48000, channels: 1, driftPpm: 1000, seconds: 180, burst: 2 },
+  { contextRate: 48000, guestRate: 44100, channels: 2, driftPpm: -300, seconds: 180 },
+  { contextRate: 48000, guestRate: 8000, channels: 1, driftPpm: 1000, seconds: 180, transport: "message" },
+  { contextRate: 96000, guestRate: 16000, channels: 1, driftPpm: -1000, seconds: 120, burst: 3 },
+];
+
+for (const direction of ["capture", "playback"] as const) {
+  describe(`${direction === "capture" ? "microphone" : "speaker"} pipe: clock drift`, () => {
+    for (const options of DRIFTS) {
+      it(`${label(options)}: fill bounded, no under/overrun, the counter decodes everywhere`, () => {
+        const r = run(direction, options);
+        assert.equal(r.underruns, 0, "underruns");
+        assert.equal(r.overruns, 0, "overruns");
+        assert.ok(
+          r.minFillMs > 8 && r.maxFillMs < r.targetMs + 10,
+          `fill ${r.minFillMs.toFixed(1)}–${r.maxFillMs.toFixed(1)} ms after settling`,
+        );
+        assert.equal(
+          r.decoder.bad,
+          0,
+          `first bad frame at ${r.decoder.firstBadAt}, worst ${r.decoder.worst}`,
+        );
+        const rate = direction === "capture" ? options.guestRate : options.contextRate;
+        assert.ok(r.decoder.judged > options.seconds * rate * 0.98, `${r.decoder.judged} frames judged`);
+        // The microphone consumes the card's frames faster when the card runs fast; the speaker
+        // produces more for it, taking fewer guest frames per output frame.
+        const learned = (r.finalRatio - 1) * 1e6 * (direction === "capture" ? 1 : -1);
+        assert.ok(
+          Math.abs(learned - options.driftPpm) < 100,
+          `ratio ${r.finalRatio} for ${options.driftPpm} ppm`,
+        );
+      });
+    }
+  });
+
+  describe(`${direction === "capture" ? "microphone" : "speaker"} pipe: matched rates`, () => {
+    for (const [rate, transport] of [
+      [48000, "shared"],
+      [48000, "message"],
+      [44100, "shared"],
+    ] as const) {
+      it(`${rate} Hz both sides, no drift, ${transport} transport: bit-exact, the ratio exactly 1 throughout`, () => {
+        const r = run(direction, {
+          contextRate: rate,
+          guestRate: rate,
+          channels: 2,
+          driftPpm: 0,
+          seconds: 30,
+          transport,
+          keepOutput: true,
+          settleSeconds: 0,
+        });
+        assert.ok(r.ratioAlwaysOne);
+        assert.equal(r.underruns + r.overruns, 0);
+        const report = checkTestSignal(r.output ?? new Int16Array(0), 2);
+        assert.ok(report.bitExact, JSON.stringify(report.events));
+        assert.equal(report.dropped, 0);
+        assert.equal(report.inserted, 0);
+        assert.ok(report.framesReceived > rate * 29.9, `${report.framesReceived} frames`);
+      });
+    }
+  });
+}
+
+describe("under- and overruns are counted when the buffer truly empties or overflows", () => {
+  const base = {
+    contextRate: 48000,
+    guestRate: 48000,
+    channels: 1,
+    driftPpm: 0,
+    seconds: 30,
+    settleSeconds: 15,
+  } as const;
+
+  for (const transport of ["shared", "message"] as const) {
+    it(`microphone, ${transport}: the card stops for 200 ms → one underrun, then none`, () => {
+      const r = simulateCapture({ ...base, transport, cardStalls: [[10, 10.2]] });
+      assert.equal(r.underruns, 1);
+      assert.equal(r.overruns, 0);
+      assert.equal(r.settledUnderruns, 0);
+    });
+
+    it(`microphone, ${transport}: the emulator stops for 500 ms → overrun counted, back to the target after`, () => {
+      const r = simulateCapture({ ...base, transport, hostStalls: [[10, 10.5]] });
+      assert.ok(r.overruns >= 1, `${r.overruns} overruns`);
+      assert.equal(r.underruns, 0);
+      assert.equal(r.settledOverruns, 0);
+      assert.ok(r.maxFillMs < r.targetMs + 10, `fill up to ${r.maxFillMs} ms after`);
+    });
+
+    it(`speaker, ${transport}: the guest stops sending for 200 ms → one underrun, then none`, () => {
+      const r = simulatePlayback({ ...base, transport, hostStalls: [[10, 10.2]] });
+      assert.equal(r.underruns, 1);
+      assert.equal(r.overruns, 0);
+      assert.equal(r.settledUnderruns, 0);
+    });
+
+    it(`speaker, ${transport}: the card stops for 500 ms → overrun counted, back to the target after`, () => {
+      const r = simulatePlayback({ ...base, transport, cardStalls: [[10, 10.5]] });
+      assert.ok(r.overruns >= 1, `${r.overruns} overruns`);
+      assert.equal(r.underruns, 0);
+      assert.equal(r.settledOverruns, 0);
+      assert.ok(r.maxFillMs < r.targetMs + 10, `fill up to ${r.maxFillMs} ms after`);
+    });
+  }
+});

@@ -1,0 +1,422 @@
+import type { StreamFormat } from "../devices/audio/stream-format.ts";
+import type { MessagePortLike } from "./dom-types.ts";
+import { FillController } from "./fill-controller.ts";
+import {
+  FrameRing,
+  H_ACTIVE,
+  H_OVERRUN_FRAMES,
+  H_OVERRUNS,
+  H_PRIME,
+  H_UNDERRUN_FRAMES,
+  H_UNDERRUNS,
+} from "./frame-ring.ts";
+import { Resampler } from "./resampler.ts";
+
+/**
+ * The main-thread halves of the bridges, free of WebAudio so they run (and are tested) anywhere: a
+ * ring shared with the worklet (or fed through its port), a resampler between the context's rate and
+ * the guest's, and the drift controller on the ring's fill. The device calls `read`/`write` once per
+ * 1 ms USB frame; neither allocates.
+ */
+
+/** Two channels cross the ring whatever the guest streams (WebAudio mixes the microphone to it). */
+export const RING_CHANNELS = 2;
+/** The worklet's block: WebAudio renders 128 frames at a time. */
+export const RENDER_QUANTUM = 128;
+const CHUNK = 256;
+/** Message transport: the speaker worklet reports its position every this many render quanta. */
+export const REPORT_EVERY = 2;
+
+export interface PipeOptions {
+  readonly contextRate: number;
+  readonly targetMs?: number;
+  readonly maxMs?: number;
+  /** Put the ring in a SharedArrayBuffer (shared transport) or a plain ArrayBuffer (message transport). */
+  readonly shared: boolean;
+}
+
+export interface PipeStats {
+  readonly underruns: number;
+  readonly overruns: number;
+  readonly underrunFrames: number;
+  readonly overrunFrames: number;
+  readonly fillFrames: number;
+  readonly fillMs: number;
+  readonly targetMs: number;
+  readonly latencyMs: number;
+  readonly ratio: number;
+  readonly contextRate: number;
+  readonly guestRate: number;
+  readonly channels: number;
+  readonly running: boolean;
+  readonly transport: "shared" | "message";
+}
+
+/** A config message for a worklet that cannot see the shared header (message transport). */
+export interface WorkletConfig {
+  readonly type: "config";
+  readonly active: boolean;
+  readonly prime: number;
+}
+
+abstract class Pipe {
+  readonly contextRate: number;
+  readonly targetFrames: number;
+  readonly maxFrames: number;
+  readonly ring: FrameRing;
+  readonly shared: boolean;
+  /** Message transport: tells the worklet what the shared header would (set by the bridge). */
+  notify: ((config: WorkletConfig) => void) | null = null;
+  protected readonly resampler = new Resampler(RING_CHANNELS, 8192);
+  protected readonly controller: FillController;
+  protected format: StreamFormat | null = null;
+  protected underruns = 0;
+  protected underrunFrames = 0;
+  protected overruns = 0;
+  protected overrunFrames = 0;
+
+  constructor(options: PipeOptions) {
+    const rate = options.contextRate;
+    if (!(rate >= 3000 && rate <= 768000))
+      throw new RangeError(`context rate ${rate} Hz is not an audio rate`);
+    const targetMs = options.targetMs ?? 20;
+    if (!(targetMs >= 1 && targetMs <= 1000))
+      throw new RangeError(`target latency ${targetMs} ms must be 1–1000`);
+    const maxMs = options.maxMs ?? Math.max(3 * targetMs, targetMs + 20);
+    if (!(maxMs > targetMs))
+      throw new RangeError(`max latency ${maxMs} ms must be above the target ${targetMs} ms`);
+    this.contextRate = rate;
+    this.targetFrames = Math.round((targetMs * rate) / 1000);
+    this.maxFrames = Math.round((maxMs * rate) / 1000);
+    this.shared = options.shared;
+    // Room for the maximum plus a render quantum and a burst of packets beyond it.
+    this.ring = FrameRing.create(
+      RING_CHANNELS,
+      this.maxFrames + 4 * RENDER_QUANTUM + rate / 50,
+      options.shared,
+    );
+    this.controller = new FillController({ rate, targetFrames: this.targetFrames });
+  }
+
+  /** Frames queued between the two clocks, as the controller sees them. */
+  abstract fillFrames(): number;
+
+  stats(): PipeStats {
+    const fill = this.fillFrames();
+    const header = this.ring.header;
+    const msPerFrame = 1000 / this.contextRate;
+    const resamplerDelay = this.format ? this.resampler.pendingFrames * this.inputFrameScale() : 0;
+    return {
+      underruns: this.underruns + Atomics.load(header, H_UNDERRUNS),
+      overruns: this.overruns + Atomics.load(header, H_OVERRUNS),
+      underrunFrames: this.underrunFrames + Atomics.load(header, H_UNDERRUN_FRAMES),
+      overrunFrames: this.overrunFrames + Atomics.load(header, H_OVERRUN_FRAMES),
+      fillFrames: fill,
+      fillMs: fill * msPerFrame,
+      targetMs: this.targetFrames * msPerFrame,
+      latencyMs: (fill + RENDER_QUANTUM + resamplerDelay) * msPerFrame,
+      ratio: this.controller.ratio,
+      contextRate: this.contextRate,
+      guestRate: this.format?.sampleRate ?? 0,
+      channels: this.format?.channels ?? 0,
+      running: this.format !== null,
+      transport: this.shared ? "shared" : "message",
+    };
+  }
+
+  /** Context frames per resampler input frame. */
+  protected abstract inputFrameScale(): number;
+
+  protected sameFormat(format: StreamFormat): boolean {
+    const f = this.format;
+    return f !== null && f.sampleRate === format.sampleRate && f.channels === format.channels;
+  }
+
+  protected setActive(active: boolean): void {
+    Atomics.store(this.ring.header, H_ACTIVE, active ? 1 : 0);
+    Atomics.store(this.ring.header, H_PRIME, this.targetFrames);
+    this.notify?.({ type: "config", active, prime: this.targetFrames });
+  }
+}
+
+/**
+ * Microphone: the worklet writes the context's frames into the ring; each IN packet reads the
+ * guest's frames out through the resampler. Starts with silence until the ring holds the target (not
+ * counted); a ring that runs dry is an underrun (silence, counted, primed again); a ring above the
+ * maximum is an overrun (the oldest frames beyond the target are dropped, counted).
+ */
+export class CapturePipe extends Pipe {
+  private primed = false;
+  private afterUnderrun = false;
+  private overflowing = false;
+
+  fillFrames(): number {
+    return this.ring.availableFrames;
+  }
+
+  protected inputFrameScale(): number {
+    return 1;
+  }
+
+  start(format: StreamFormat): void {
+    this.format = format;
+    this.resampler.configure(this.contextRate, format.sampleRate);
+    this.controller.reset();
+    this.ring.skip(this.ring.capacityFrames);
+    this.primed = false;
+    this.afterUnderrun = false;
+    this.setActive(true);
+  }
+
+  stop(): void {
+    this.format = null;
+    this.setActive(false);
+  }
+
+  /** Message transport: a batch of interleaved stereo frames from the worklet. */
+  receive(data: Float32Array): void {
+    if (this.format === null) return;
+    const frames = Math.floor(data.length / RING_CHANNELS);
+    const fit = this.ring.write(data, 0, frames);
+    if (fit < frames) {
+      if (!this.overflowing) this.overruns++;
+      this.overflowing = true;
+      this.overrunFrames += frames - fit;
+    } else {
+      this.overflowing = false;
+    }
+  }
+
+  read(out: Int16Array, frames: number, format: StreamFormat): number {
+    const ch = format.channels;
+    if (!this.sameFormat(format)) this.start(format);
+    let fill = this.ring.availableFrames;
+    if (!this.primed) {
+      if (fill < this.targetFrames) {
+        out.fill(0, 0, frames * ch);
+        // Silence before the first fill is the stream starting; after an underrun it is loss.
+        return this.afterUnderrun ? 0 : frames;
+      }
+      this.primed = true;
+      this.resampler.reset();
+      this.controller.reset(true);
+    }
+    if (fill > this.maxFrames) {
+      // Frames arrived faster than any drift explains (the page was paused and the worklet was not):
+      // drop the oldest down to the target rather than carry the extra latency for minutes.
+      const dropped = this.ring.skip(fill - this.targetFrames);
+      this.overruns++;
+      this.overrunFrames += dropped;
+      this.resampler.reset();
+      this.controller.reset(true);
+      fill = this.ring.availableFrames;
+    }
+    this.resampler.setRatio(
+      this.controller.update(fill + this.resampler.pendingFrames, frames / format.sampleRate),
+    );
+    let done = 0;
+    while (done < frames) {
+      const want = Math.min(frames - done, CHUNK);
+      const need = this.resampler.inputNeeded(want);
+      if (need > this.ring.availableFrames) break;
+      this.resampler.writeFromRing(this.ring, need);
+      const got = this.resampler.readInt16(out, done, want, ch);
+      done += got;
+      if (got === 0) break;
+    }
+    if (done < frames) {
+      // The ring ran dry: what is there goes out, the rest is silence, and the stream primes again.
+      this.resampler.writeFromRing(this.ring, this.ring.availableFrames);
+      done += this.resampler.readInt16(out, done, frames - done, ch);
+      out.fill(0, done * ch, frames * ch);
+      this.underruns++;
+      this.underrunFrames += Math.round(((frames - done) * this.contextRate) / format.sampleRate);
+      this.primed = false;
+      this.afterUnderrun = true;
+    }
+    return done;
+  }
+}
+
+/**
+ * Speaker: each OUT packet goes through the resampler into the ring the worklet plays from. The
+ * worklet counts underruns (its output ran dry); a ring above the maximum is an overrun: packets are
+ * dropped (counted) until it is back at the target.
+ */
+export class PlaybackPipe extends Pipe {
+  private readonly scratch = new Float32Array(RING_CHANNELS * CHUNK);
+  private shedding = false;
+  /** The ring is filling up to the target (after a start or an underrun): the controller waits. */
+  private filling = true;
+  private seenUnderruns = 0;
+  /** Message transport: frames posted to the worklet, and the worklet's read counter as last reported. */
+  private sent = 0;
+  private reportedRead = 0;
+  private msSinceReport = 0;
+
+  /**
+   * Message transport: frames posted minus the worklet's read counter as last reported, less what
+   * the card has played since (estimated from the USB frames run since the report: each is 1 ms),
+   * plus the frames queued here for the next batch. Without that correction the estimate sits a report
+   * interval above the truth and swings by two, which pushed matched-rate streams out of the dead band.
+   */
+  fillFrames(): number {
+    if (this.shared) return this.ring.availableFrames;
+    const playedSince = Math.round((this.msSinceReport * this.contextRate) / 1000);
+    const inFlight = ((this.sent - this.reportedRead) | 0) - playedSince;
+    return this.ring.availableFrames + Math.max(inFlight, 0);
+  }
+
+  protected inputFrameScale(): number {
+    const f = this.format;
+    return f ? this.contextRate / f.sampleRate : 1;
+  }
+
+  start(format: StreamFormat): void {
+    this.format = format;
+    this.resampler.configure(format.sampleRate, this.contextRate);
+    this.controller.reset();
+    this.shedding = false;
+    this.filling = true;
+    this.seenUnderruns = Atomics.load(this.ring.header, H_UNDERRUNS);
+    this.setActive(true);
+  }
+
+  stop(): void {
+    this.format = null;
+    this.setActive(false);
+  }
+
+  /**
+   * Message transport, on the worklet's report: records its position and counters, and hands back the
+   * frames queued since (the bridge posts them, transferring the buffer). Null when none are queued.
+   */
+  onReport(
+    read: number,
+    underruns: number,
+    underrunFrames: number,
+    overruns: number,
+    overrunFrames: number,
+  ): Float32Array | null {
+    this.reportedRead = read | 0;
+    this.msSinceReport = 0;
+    const header = this.ring.header;
+    Atomics.store(header, H_UNDERRUNS, underruns | 0);
+    Atomics.store(header, H_UNDERRUN_FRAMES, underrunFrames | 0);
+    Atomics.store(header, H_OVERRUNS, overruns | 0);
+    Atomics.store(header, H_OVERRUN_FRAMES, overrunFrames | 0);
+    return this.takeBatch();
+  }
+
+  /** Message transport: everything queued, as one buffer to post (this allocates; it runs on the port's event, not per frame). */
+  takeBatch(): Float32Array | null {
+    const n = this.ring.availableFrames;
+    if (n === 0) return null;
+    const batch = new Float32Array(n * RING_CHANNELS);
+    this.ring.read(batch, 0, n);
+    this.sent = (this.sent + n) | 0;
+    return batch;
+  }
+
+  write(samples: Int16Array, frames: number, format: StreamFormat): number {
+    if (!this.sameFormat(format)) this.start(format);
+    this.msSinceReport += (frames * 1000) / format.sampleRate;
+    const fill = this.fillFrames();
+    if (this.shedding || fill > this.maxFrames) {
+      if (!this.shedding) this.overruns++;
+      this.shedding = fill > this.targetFrames;
+      if (this.shedding) {
+        this.overrunFrames += Math.round((frames * this.contextRate) / format.sampleRate);
+        return 0;
+      }
+      this.controller.reset(true);
+    }
+    // While the worklet waits for the ring to prime, the fill says nothing about drift.
+    const underruns = Atomics.load(this.ring.header, H_UNDERRUNS);
+    if (underruns !== this.seenUnderruns) {
+      this.seenUnderruns = underruns;
+      this.filling = true;
+    }
+    if (this.filling && fill >= this.targetFrames) {
+      this.filling = false;
+      this.controller.reset(true);
+    }
+    if (!this.filling) this.resampler.setRatio(this.controller.update(fill, frames / format.sampleRate));
+    let taken = 0;
+    while (taken < frames) {
+      const n = this.resampler.writeInt16(
+        samples,
+        taken,
+        Math.min(frames - taken, CHUNK / 8),
+        format.channels,
+      );
+      taken += n;
+      for (let out = this.resampler.outputAvailable(); out > 0; out = this.resampler.outputAvailable()) {
+        const got = this.resampler.readFloat(this.scratch, 0, Math.min(out, CHUNK));
+        const fit = this.ring.write(this.scratch, 0, got);
+        if (fit < got) {
+          if (!this.shedding) this.overruns++;
+          this.shedding = true;
+          this.overrunFrames += got - fit;
+        }
+      }
+      if (n === 0) break;
+    }
+    return taken;
+  }
+}
+
+/** The messages the worklet posts (message transport). */
+interface SamplesMessage {
+  readonly type: "samples";
+  readonly data: Float32Array;
+}
+interface ReportMessage {
+  readonly type: "report";
+  readonly read: number;
+  readonly underruns: number;
+  readonly underrunFrames: number;
+  readonly overruns: number;
+  readonly overrunFrames: number;
+}
+
+function isSamples(m: unknown): m is SamplesMessage {
+  return (
+    typeof m === "object" &&
+    m !== null &&
+    (m as { type?: unknown }).type === "samples" &&
+    (m as { data?: unknown }).data instanceof Float32Array
+  );
+}
+
+function isReport(m: unknown): m is ReportMessage {
+  if (typeof m !== "object" || m === null || (m as { type?: unknown }).type !== "report") return false;
+  const r = m as Record<string, unknown>;
+  return ["read", "underruns", "underrunFrames", "overruns", "overrunFrames"].every(
+    (k) => typeof r[k] === "number",
+  );
+}
+
+/** The port a capture pipe listens on (message transport): the worklet's batches go into the ring. */
+export function wireCapturePort(pipe: CapturePipe, port: MessagePortLike): void {
+  port.addEventListener("message", (event) => {
+    if (isSamples(event.data)) pipe.receive(event.data.data);
+  });
+  pipe.notify = (config) => port.postMessage(config, []);
+  port.start();
+}
+
+/**
+ * The port a playback pipe talks on (message transport): each report of the worklet's position is
+ * answered with the frames queued since the last one, so samples move in batches of a few render quanta.
+ */
+export function wirePlaybackPort(pipe: PlaybackPipe, port: MessagePortLike): void {
+  port.addEventListener("message", (event) => {
+    const m = event.data;
+    if (!isReport(m)) return;
+    const batch = pipe.onReport(m.read, m.underruns, m.underrunFrames, m.overruns, m.overrunFrames);
+    if (batch !== null) port.postMessage({ type: "samples", data: batch }, [batch.buffer as ArrayBuffer]);
+  });
+  pipe.notify = (config) => port.postMessage(config, []);
+  port.start();
+}
