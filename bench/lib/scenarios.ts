@@ -7,7 +7,10 @@
  * reported apart, never subtracted.
  */
 import { AsyncIsoWrapper } from "../../src/devices/async-host/index.ts";
+import { UsbHub } from "../../src/devices/hub/index.ts";
 import { RamGuestMemory, VirtualClock } from "../../src/machine/index.ts";
+import { SetupPacket } from "../../src/usb/index.ts";
+import { PacketHost } from "../../src/usb/testing/packet-host.ts";
 import { BulkDevice, HidLikeDevice, NakDevice, SyncAudioDevice } from "./devices.ts";
 import { GuestArena, Pid, tdLink } from "./guest-schedule.ts";
 import {
@@ -352,6 +355,98 @@ export function hostileScenario(active: boolean): FrameScenario {
   };
 }
 
+/** The hub's bus address in {@link hubScenario}; the NAKing devices behind it take the next ones. */
+export const HUB_ADDRESS = 1;
+const HUB_NAK_DEVICES = 5;
+
+/**
+ * The audio schedule with every device behind a 7-port hub on root port 0: the audio device, the
+ * low-speed HID device, five devices whose interrupt IN endpoints are polled every frame and NAK, and
+ * the hub's own status change endpoint (NAK: nothing changes). Each TD's device is found through the
+ * address table; it must not be rebuilt while the schedule runs.
+ */
+export function hubScenario(): FrameScenario {
+  const b = base();
+  const audio = new SyncAudioDevice(AUDIO_ADDRESS, AUDIO_PACKET_BYTES);
+  const hid = new HidLikeDevice(HID_ADDRESS, 4);
+  const naks = Array.from({ length: HUB_NAK_DEVICES }, (_, i) => new NakDevice(HUB_ADDRESS + 10 + i));
+  const hub = new UsbHub({ ports: 7 });
+  b.rig.plug([hub]);
+  // The hub enumerated and its ports powered and reset, as a host's hub driver leaves them.
+  const host = new PacketHost(hub);
+  host.enumerate(HUB_ADDRESS);
+  [audio, hid, ...naks].forEach((device, i) => {
+    hub.attach(i, device);
+    host.control(SetupPacket.of(0x23, 3, 8, i + 1)); // SET_FEATURE(PORT_POWER)
+    host.control(SetupPacket.of(0x23, 3, 4, i + 1)); // SET_FEATURE(PORT_RESET)
+    host.control(SetupPacket.of(0x23, 1, 16, i + 1)); // CLEAR_FEATURE(C_PORT_CONNECTION)
+    host.control(SetupPacket.of(0x23, 1, 20, i + 1)); // CLEAR_FEATURE(C_PORT_RESET)
+  });
+  const iso = new IsoSlots(
+    b.memory,
+    b.arena,
+    b.skeleton,
+    b.arena.frameList,
+    AUDIO_ADDRESS,
+    AUDIO_PACKET_BYTES,
+  );
+  const hidQueue = new TdQueue(
+    b.memory,
+    b.arena,
+    { pid: Pid.In, address: HID_ADDRESS, endpoint: 1, maxLen: 8, lowSpeed: true, ioc: true },
+    64,
+    b.arena.buffer(8),
+  );
+  b.skeleton.hangQhAfter(b.skeleton.intQh[skeletonIndexForInterval(HID_INTERVAL)]!, hidQueue.qh);
+  const pollers = [HUB_ADDRESS, ...naks.map((d) => d.address)].map((address) => {
+    const queue = new TdQueue(
+      b.memory,
+      b.arena,
+      { pid: Pid.In, address, endpoint: 1, maxLen: 8, ioc: true },
+      1,
+      b.arena.buffer(8),
+    );
+    b.skeleton.hangQhAfter(b.skeleton.intQh[7]!, queue.qh);
+    return queue;
+  });
+  b.rig.start(b.arena.frameList, Io.INTR_IOC | Io.INTR_SHORT | Io.INTR_TIMEOUT);
+  const rearmer = new IsoRearmer(b.rig, iso);
+  const table = b.rig.controller.rootHub.devices;
+  // The first frame finds the table stale (ports were written); from then on nothing may rebuild it.
+  let rebuildsAfterFirstBatch = -1;
+  return {
+    name: "hub",
+    description:
+      "the audio schedule with its devices behind a 7-port hub, plus 5 devices behind it whose interrupt IN endpoints are polled every frame and NAK, and the hub's status change endpoint (NAK)",
+    batchFrames: 128,
+    clock: b.clock,
+    rig: b.rig,
+    rearm() {
+      if (rebuildsAfterFirstBatch < 0) rebuildsAfterFirstBatch = table.rebuildCount;
+      b.rig.acknowledge();
+      rearmer.run();
+      hidQueue.rearm();
+    },
+    verify() {
+      b.rig.assertHealthy("hub");
+      const frames = b.rig.controller.framesRun;
+      checkEqual("hub: iso slots not completed", rearmer.missed, 0);
+      checkEqual("hub: iso IN packets", audio.inPackets, frames);
+      for (const nak of naks) checkEqual(`hub: polls of device ${nak.address}`, nak.packets, frames);
+      for (const queue of pollers) checkEqual("hub: a NAKed poll completed", queue.consumed(), 0);
+      checkEqual("hub: address table rebuilds while running", table.rebuildCount, rebuildsAfterFirstBatch);
+      if (frames >= 64 && hid.reports === 0) throw new Error("hub: HID never answered");
+      return {
+        framesRun: frames,
+        devicesBehindHub: 2 + naks.length,
+        isoInPackets: audio.inPackets,
+        hidReports: hid.reports,
+        lastFrameLinkVisits: b.rig.controller.lastFrameLinkVisits,
+      };
+    },
+  };
+}
+
 export const SCENARIOS: readonly (() => FrameScenario)[] = [
   idleScenario,
   () => audioScenario(),
@@ -359,4 +454,5 @@ export const SCENARIOS: readonly (() => FrameScenario)[] = [
   bulkCapScenario,
   () => hostileScenario(true),
   () => hostileScenario(false),
+  hubScenario,
 ];
