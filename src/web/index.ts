@@ -5,3 +5,4 @@
  */
 export * from "./audio-bridge.ts";
 export type * from "./dom-types.ts";
+export { MICROPHONE_PROCESSOR, SPEAKER_PROCESSOR, WORKLET_SOURCE } from "./worklet-source.ts";

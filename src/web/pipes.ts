@@ -35,20 +35,33 @@ export interface PipeOptions {
   readonly shared: boolean;
 }
 
-export interface PipeStats {
+/** What a bridge reports, readable at any time (`stats()` allocates one object: call it from a UI timer, not per frame). */
+export interface AudioBridgeStats {
+  /** Times the buffer ran dry after it had been primed (each: silence until it holds the target again). */
   readonly underruns: number;
+  /** Times the buffer passed `maxLatencyMs` or could not take a block (each: frames discarded down to the target). */
   readonly overruns: number;
+  /** Frames lost to underruns (silence played or sent) and to overruns (discarded), at the context's rate. */
   readonly underrunFrames: number;
   readonly overrunFrames: number;
+  /** Frames queued between the sound card and the USB frame clock now, at the context's rate. */
   readonly fillFrames: number;
   readonly fillMs: number;
+  /** The fill the drift controller holds. */
   readonly targetMs: number;
+  /** Latency the bridge adds: the fill, one render quantum (128 frames) and the resampler's look-ahead. */
   readonly latencyMs: number;
+  /** The resampling ratio correction in force: 1 = none (pass-through at matched rates); 1.0002 = consuming 200 ppm faster. */
   readonly ratio: number;
+  /** The AudioContext's rate. */
   readonly contextRate: number;
+  /** The rate the guest streams at; 0 while it does not. */
   readonly guestRate: number;
+  /** The guest's channel count; 0 while it does not stream. */
   readonly channels: number;
+  /** The guest is streaming (between the device's start and stop). */
   readonly running: boolean;
+  /** How samples cross to the worklet: a SharedArrayBuffer ring, or MessagePort batches. */
   readonly transport: "shared" | "message";
 }
 
@@ -101,7 +114,7 @@ abstract class Pipe {
   /** Frames queued between the two clocks, as the controller sees them. */
   abstract fillFrames(): number;
 
-  stats(): PipeStats {
+  stats(): AudioBridgeStats {
     const fill = this.fillFrames();
     const header = this.ring.header;
     const msPerFrame = 1000 / this.contextRate;
