@@ -174,7 +174,7 @@ describe("snapshots of a hub and the devices behind it", () => {
     const wrongCount = new UsbHub({ ports: 3 });
     assert.throws(() => wrongCount.restoreState(state.ports[0]!.device.state), SnapshotError);
     const broken = structuredClone(state);
-    (broken.ports[0]!.device.state.portStates[0]!.device.state as { hid: unknown }).hid = 7;
+    (broken.ports[0]!.device.state.portStates[0]!.device.state as unknown as { hid: unknown }).hid = 7;
     const address = keyboard.address;
     assert.throws(() => rig.controller.restoreState(broken), /hub port 1 \(usb-keyboard\)/);
     assert.equal(keyboard.address, address, "nothing applied");
