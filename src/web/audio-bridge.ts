@@ -64,7 +64,8 @@ interface BrowserGlobals {
   readonly Blob?: new (parts: string[], options: { type: string }) => object;
   readonly URL?: { createObjectURL?(blob: object): string };
 }
-const browser = globalThis as BrowserGlobals;
+// Through unknown: with the DOM lib, globalThis.AudioWorkletNode is typed for the real BaseAudioContext.
+const browser = globalThis as unknown as BrowserGlobals;
 
 /**
  * getUserMedia for an emulated microphone: echo cancellation, noise suppression and auto gain control

@@ -88,7 +88,7 @@ describe("the published package (npm pack, installed offline in a scratch projec
     ]) {
       assert.ok(packedFiles.includes(file), `${file} is in the package`);
     }
-    for (const entry of ["", "adapters/v86/", "node/", "guest/"]) {
+    for (const entry of ["", "adapters/v86/", "node/", "guest/", "web/"]) {
       assert.ok(packedFiles.includes(`dist/${entry}index.js`), `dist/${entry}index.js`);
       assert.ok(packedFiles.includes(`dist/${entry}index.d.ts`), `dist/${entry}index.d.ts`);
     }
@@ -130,6 +130,7 @@ describe("the published package (npm pack, installed offline in a scratch projec
         'import { LevelIrqLine, RamGuestMemory, UhciController, UsbKeyboard, VirtualClock } from "uhci";',
         'import { guestMachineFor, UhciGuestDriver } from "uhci/guest";',
         'import { attachUhciToV86, type UhciOnV86 } from "uhci/v86";',
+        'import { type AudioBridgeStats, MicrophoneBridge, openMicrophone, SpeakerBridge } from "uhci/web";',
         "const memory = new RamGuestMemory(1 << 20);",
         "const irq = new LevelIrqLine();",
         "const clock = new VirtualClock();",
@@ -139,6 +140,15 @@ describe("the published package (npm pack, installed offline in a scratch projec
         "  dmaBase: 0x10000, dmaSize: 0x40000,",
         "});",
         "export const use: [UhciGuestDriver, typeof attachUhciToV86, UhciOnV86 | null] = [driver, attachUhciToV86, null];",
+        // uhci/web takes the DOM's own AudioContext, MediaStream and AudioNode (structural types).
+        "export async function web(context: AudioContext, tap: AnalyserNode): Promise<AudioBridgeStats> {",
+        "  const { stream } = await openMicrophone({ deviceId: 'default' } satisfies MediaTrackConstraints);",
+        "  const mic = await MicrophoneBridge.create(context, stream as MediaStream | null, { targetLatencyMs: 20 });",
+        "  mic.setStream(await navigator.mediaDevices.getUserMedia({ audio: true }));",
+        "  const speaker = await SpeakerBridge.create(context, { destination: context.createGain() });",
+        "  speaker.output.connect(tap);",
+        "  return mic.stats();",
+        "}",
         "",
       ].join("\n"),
     );
@@ -164,7 +174,7 @@ describe("the published package (npm pack, installed offline in a scratch projec
     });
   });
 
-  it("imports and uses each entry in Node: uhci, uhci/guest, uhci/v86, uhci/node", () => {
+  it("imports and uses each entry in Node: uhci, uhci/guest, uhci/v86, uhci/node, uhci/web", () => {
     writeFileSync(
       join(app, "use.mjs"),
       `
@@ -172,6 +182,7 @@ import { LevelIrqLine, RamGuestMemory, UhciController, UsbKeyboard, VirtualClock
 import { guestMachineFor, UhciGuestDriver } from "uhci/guest";
 import { UHCI_PCI_DEVFN, attachUhciToV86 } from "uhci/v86";
 import { BUNDLED_GUEST_DIR, loadGuestImages, WavFileSink, WavFileSource } from "uhci/node";
+import { audioWorkletSupport, openMicrophone } from "uhci/web";
 import { join } from "node:path";
 
 const memory = new RamGuestMemory(1 << 20);
@@ -198,7 +209,10 @@ const back = new Int16Array(3);
 source.read(back, 3, format);
 
 const images = loadGuestImages();
+const noMicrophone = await openMicrophone();
 console.log(JSON.stringify({
+  webAudio: audioWorkletSupport().ok,
+  webMicReason: noMicrophone.reason,
   enumerated: result.ok ? result.device.info.descriptor.deviceClass !== undefined : result.error,
   devfn: UHCI_PCI_DEVFN,
   adapterError,
@@ -215,14 +229,17 @@ console.log(JSON.stringify({
     assert.deepEqual(out["samples"], [1, -2, 3]);
     assert.ok(String(out["guestDir"]).startsWith(join(installed, "guest-image", "dist")));
     assert.ok(Number(out["kernelBytes"]) > 1_000_000);
+    // uhci/web loads anywhere and says why there is no WebAudio rather than throwing.
+    assert.equal(out["webAudio"], false);
+    assert.match(String(out["webMicReason"]), /getUserMedia/);
   });
 
-  it("bundles uhci, uhci/v86 and uhci/guest for a browser with no Node built-in and no v86 in the output", async () => {
+  it("bundles uhci, uhci/v86, uhci/guest and uhci/web for a browser with no Node built-in and no v86 in the output", async () => {
     const builtins = builtinModules.filter((m) => !m.startsWith("_")).map((m) => m.replace(/[/]/g, "\\/"));
     const nodeImport = new RegExp(
       `(from\\s*|import\\s*\\(\\s*|require\\s*\\(\\s*|import\\s+)["'](node:[^"']+|${builtins.join("|")})(\\/[^"']*)?["']`,
     );
-    for (const entry of ["uhci", "uhci/v86", "uhci/guest"]) {
+    for (const entry of ["uhci", "uhci/v86", "uhci/guest", "uhci/web"]) {
       const result = await build({
         stdin: { contents: `export * from "${entry}";`, resolveDir: app, loader: "js" },
         bundle: true,
