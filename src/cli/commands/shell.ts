@@ -10,7 +10,7 @@ import { extractUsbipSpecs, importAll, plugUsbip, USBIP_OPTION_HELP } from "../u
 export const SHELL_FLAGS = {
   devices: {
     kind: "string",
-    help: "devices on root ports 1 and 2: headset, microphone, speaker, keyboard, mouse, tablet or none",
+    help: "devices on root ports 1 and 2: headset, microphone, speaker, keyboard, mouse, tablet, none, or a 7-port hub with devices behind it (hub:headset+keyboard+tablet)",
     default: "headset,keyboard",
   },
   "guest-dir": { kind: "string", help: "folder with bios.bin, bzImage, initramfs (default: bundled)" },
