@@ -130,12 +130,16 @@ describe("help and version", () => {
     assertUsageError(uhci(["version", "2"]), /^uhci: unexpected argument '2'/, "version 2");
   });
 
-  it("start's help names the devices the main job plugs in: a headset and a keyboard", () => {
+  it("start's help names the devices the main job plugs in: a hub, and behind it a headset, a keyboard…", () => {
     const help = uhci(["help", "start"]).stdout;
-    // runMainJob (src/cli/jobs/main-job.ts) attaches [UsbHeadset, UsbKeyboard] to root ports 1 and 2.
-    assert.match(help, /USB headset\s+\(microphone and headphones\) on root port 1/);
-    assert.match(help, /USB keyboard on port 2/);
-    assert.doesNotMatch(help, /mouse|tablet/);
+    // runMainJob (src/cli/jobs/main-job.ts) attaches a UsbHub to root port 1 with the devices of
+    // mainJobHubDevices behind it.
+    assert.match(help, /USB hub\s+on root port 1/);
+    assert.match(
+      help,
+      /USB headset\s+\(microphone and headphones\), a USB keyboard, a tablet, a second\s+microphone and a USB stick behind it/,
+    );
+    assert.doesNotMatch(help, /mouse/);
   });
 });
 

@@ -38,8 +38,10 @@ export const START_FLAGS = {
   quiet: { kind: "boolean", help: "no progress on stderr" },
 } as const;
 
-export const START_HELP = `uhci start — boot a Linux guest in v86 with the emulated UHCI controller, a USB headset
-(microphone and headphones) on root port 1 and a USB keyboard on port 2. The guest records from the headset's microphone with arecord and plays a test signal to
+export const START_HELP = `uhci start — boot a Linux guest in v86 with the emulated UHCI controller and a USB hub
+on root port 1, with a USB headset (microphone and headphones), a USB keyboard, a tablet, a second
+microphone and a USB stick behind it; the report lists each device with the driver the guest bound.
+The guest records from the headset's microphone with arecord and plays a test signal to
 its headphones with aplay; the host types on the keyboard. Both audio streams are compared frame by
 frame (written as WAV files to the output folder) and the keystrokes event by event.
 

@@ -1,8 +1,13 @@
 import { UsbHeadset } from "../../devices/audio/headset.ts";
+import { UsbMicrophone } from "../../devices/audio/microphone.ts";
 import { checkTestSignal, type TestSignalReport } from "../../devices/audio/signal-check.ts";
 import { MemorySink } from "../../devices/audio/sinks/memory-sink.ts";
 import { TestSignalSource } from "../../devices/audio/sources/test-signal-source.ts";
 import { UsbKeyboard } from "../../devices/hid/keyboard.ts";
+import { UsbTablet } from "../../devices/hid/tablet.ts";
+import { UsbHub } from "../../devices/hub/usb-hub.ts";
+import { MemoryBlockStore } from "../../devices/storage/block-store.ts";
+import { UsbMassStorage } from "../../devices/storage/mass-storage.ts";
 import type { GuestImages } from "../../node/bundled-guest.ts";
 import { AudioAllowance, framesIn } from "../../streaming/stream-verdict.ts";
 import type { UsbDevice } from "../../usb/device.ts";
@@ -68,10 +73,26 @@ export interface AudioDirectionReport {
   samples: Int16Array;
 }
 
+/** A device behind the main job's hub, as the guest sees it. */
+export interface HubPortReport {
+  /** Hub port (1-based). */
+  port: number;
+  /** What the host plugged in there. */
+  device: string;
+  /** Its sysfs path in the guest (1-1.N), or null when the guest never listed it. */
+  path: string | null;
+  /** The driver the guest must bind, and every driver it bound. */
+  expectedDriver: string;
+  drivers: string[];
+  bound: boolean;
+}
+
 export interface MainJobReport {
   ok: boolean;
   guest: { bootSeconds: number; kernel: string; usbReadySeconds: number; totalSeconds: number };
   usb: { devices: GuestUsbDevice[] };
+  /** The hub on root port 1 and every device behind it, with the drivers the guest bound. */
+  hub: { path: string | null; drivers: string[]; ports: HubPortReport[] };
   capture: AudioDirectionReport | null;
   playback: AudioDirectionReport | null;
   hid: {
@@ -100,8 +121,9 @@ export function listenSeconds(text: string): number {
 }
 
 /**
- * The main job: boots the bundled Linux guest in v86 with a USB headset (microphone + headphones) on
- * root port 1 and a keyboard on port 2. The guest records from the microphone with `arecord` (the
+ * The main job: boots the bundled Linux guest in v86 with a 7-port hub on root port 1 and behind it a
+ * USB headset (microphone + headphones), a keyboard, a tablet, a second microphone and a stick
+ * ({@link mainJobHubDevices}); the report lists each with the driver the guest bound. The guest records from the microphone with `arecord` (the
  * microphone sends the frame-counter test signal), plays the same signal with `aplay` to the
  * headphones, and reads the keyboard while the host types. Both audio streams are compared frame by
  * frame, the keystrokes event by event.
@@ -117,9 +139,22 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
     speaker: { sink: speakerSink },
   });
   const keyboard = new UsbKeyboard({ productId: KEYBOARD_PRODUCT });
+  // Every device sits behind a hub on root port 1 (issue 12). The second microphone sends the same
+  // test signal as the headset's, so the recording is checked bit for bit whichever card arecord opens.
+  const behindHub = mainJobHubDevices({
+    headset: options.wrapHeadset?.(headset) ?? headset,
+    keyboard,
+    tablet: new UsbTablet(),
+    microphone: new UsbMicrophone({ source: new TestSignalSource() }),
+    stick: new UsbMassStorage({ store: new MemoryBlockStore(STICK_BLOCKS) }),
+  });
+  const hub = new UsbHub({ ports: HUB_PORTS });
+  behindHub.forEach((entry) => {
+    hub.attach(entry.port - 1, entry.device);
+  });
   const audioItem = `${sampleRate}:${channels}:${seconds}`;
   const plan = [
-    `enum:2,capture:${audioItem},playback:${audioItem},hid:${listenSeconds(options.text)}:1`,
+    `enum:${1 + behindHub.length},capture:${audioItem},playback:${audioItem},hid:${listenSeconds(options.text)}:1`,
     ...(options.extraPlanItems ?? []),
   ].join(",");
 
@@ -127,7 +162,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
     {
       images: options.images,
       plan,
-      usb: [options.wrapHeadset?.(headset) ?? headset, keyboard],
+      usb: [hub],
       onProgress: progress,
       describe: (event) => {
         options.onGuestEvent?.(event);
@@ -156,12 +191,74 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
         requests: headset.stats,
         seconds: { boot: bootSeconds, usbReady: usbReadySeconds, total: vm.secondsSinceStart },
         kernel: kernelOf(begin),
+        behindHub,
       });
     },
   );
 }
 
+/** The main job's hub: 7 ports, as common USB 1.1 hubs have. */
+export const HUB_PORTS = 7;
+/** The blank stick behind the hub: 4 MiB of 512-byte blocks, for usb-storage to bind to. */
+const STICK_BLOCKS = 8192;
+
+/** A device the main job plugs in behind its hub, and the driver the guest must bind to it. */
+export interface HubEntry {
+  readonly port: number;
+  readonly name: string;
+  readonly device: UsbDevice;
+  readonly productId: number;
+  readonly expectedDriver: string;
+}
+
+/**
+ * Where the main job's devices go behind the hub (ports 1–5; 6 and 7 stay free), with the driver each
+ * needs in the bundled Linux guest: snd-usb-audio for the sound devices, usbhid for the keyboard and
+ * the tablet, usb-storage for the stick.
+ */
+export function mainJobHubDevices(d: {
+  headset: UsbDevice;
+  keyboard: UsbDevice;
+  tablet: UsbDevice;
+  microphone: UsbDevice;
+  stick: UsbDevice;
+}): HubEntry[] {
+  return [
+    { port: 1, name: "headset", device: d.headset, productId: 0x0006, expectedDriver: "snd-usb-audio" },
+    { port: 2, name: "keyboard", device: d.keyboard, productId: KEYBOARD_PRODUCT, expectedDriver: "usbhid" },
+    { port: 3, name: "tablet", device: d.tablet, productId: 0x0003, expectedDriver: "usbhid" },
+    { port: 4, name: "microphone", device: d.microphone, productId: 0x0004, expectedDriver: "snd-usb-audio" },
+    { port: 5, name: "stick", device: d.stick, productId: 0x000a, expectedDriver: "usb-storage" },
+  ];
+}
+
+/**
+ * The hub and the devices behind it as the guest saw them: the hub is the device whose driver is
+ * `hub`; a device behind its port N has the sysfs path `<hub path>.N` (Linux's port numbering).
+ */
+export function hubReport(
+  devices: readonly GuestUsbDevice[],
+  behind: readonly HubEntry[],
+): MainJobReport["hub"] {
+  const hub = devices.find((d) => d.drivers.includes("hub"));
+  const ports = behind.map((entry): HubPortReport => {
+    const path = hub === undefined ? null : `${hub.path}.${entry.port}`;
+    const seen = devices.find((d) => d.path === path);
+    const drivers = seen?.drivers ?? [];
+    return {
+      port: entry.port,
+      device: entry.name,
+      path: seen === undefined ? null : path,
+      expectedDriver: entry.expectedDriver,
+      drivers,
+      bound: drivers.includes(entry.expectedDriver),
+    };
+  });
+  return { path: hub?.path ?? null, drivers: hub?.drivers ?? [], ports };
+}
+
 interface MainReportInputs {
+  behindHub: readonly HubEntry[];
   options: MainJobOptions;
   expectedKeys: ReturnType<typeof expectedKeyEvents>;
   speakerSamples: Int16Array;
@@ -178,7 +275,20 @@ function mainReport(
   const { options } = inputs;
   const problems: string[] = [];
   const devices = guestUsbDevices(events);
-  if (devices.length < 2) problems.push(`the guest saw ${devices.length} USB devices, expected 2`);
+  const expected = 1 + inputs.behindHub.length;
+  if (devices.length < expected)
+    problems.push(
+      `the guest saw ${devices.length} USB devices, expected ${expected} (the hub and those behind it)`,
+    );
+  const hub = hubReport(devices, inputs.behindHub);
+  if (hub.path === null) problems.push("the guest bound no hub driver");
+  for (const port of hub.ports) {
+    if (port.path === null) problems.push(`hub port ${port.port}: the guest did not list the ${port.device}`);
+    else if (!port.bound)
+      problems.push(
+        `hub port ${port.port}: the ${port.device} has ${port.drivers.join(", ") || "no driver"}, not ${port.expectedDriver}`,
+      );
+  }
   for (const e of events) {
     if (e.event === "error") problems.push(`guest: ${String(e["message"])}`);
     if (e.event === "module" && e["ok"] === false) problems.push(`guest module ${String(e["name"])} failed`);
@@ -198,6 +308,7 @@ function mainReport(
       totalSeconds: roundSeconds(inputs.seconds.total),
     },
     usb: { devices },
+    hub,
     capture,
     playback,
     hid: {
@@ -336,7 +447,12 @@ export function formatMainReport(report: MainJobReport): string {
     "  usb     devices as the guest sees them (sysfs):",
     ...report.usb.devices.map(
       (d) =>
-        `          ${d.path.padEnd(5)} ${d.vendorId}:${d.productId}  ${d.product.padEnd(14)} ${d.speed.padStart(3)} Mbit/s  ${d.drivers.join(", ")}`,
+        `          ${d.path.padEnd(7)} ${d.vendorId}:${d.productId}  ${d.product.padEnd(16)} ${d.speed.padStart(3)} Mbit/s  ${d.drivers.join(", ")}`,
+    ),
+    `  hub     ${report.hub.path === null ? "not bound by the guest" : `${report.hub.path} (${report.hub.drivers.join(", ")}), ${HUB_PORTS} ports:`}`,
+    ...report.hub.ports.map(
+      (p) =>
+        `          port ${p.port}  ${p.device.padEnd(10)} ${(p.path ?? "-").padEnd(7)} ${p.bound ? `${p.expectedDriver} bound` : `NOT bound (${p.drivers.join(", ") || "no driver"})`}`,
     ),
     ...audio("capture", report.capture),
     ...audio("playback", report.playback),
