@@ -1,3 +1,4 @@
+import { copyBytes, WordViewCache } from "../../machine/byte-copy.ts";
 import { encodeBase64, type JsonValue, openState, type SavedState } from "../../machine/snapshot.ts";
 import { EndpointType, Pid, RequestType } from "../../usb/constants.ts";
 import { type ControlReply, ControlStatus } from "../../usb/control-pipe.ts";
@@ -198,6 +199,7 @@ export class UsbMassStorage extends UsbDeviceBase {
   private owedFlush: BlockStore | null = null;
   private readonly reply = new Uint8Array(1);
   private readonly csw = new Uint8Array(Bot.CSW_LENGTH);
+  private readonly views = new WordViewCache();
   /** A store operation to issue again once the stale one still out returns (a restore came meanwhile). */
   private reissue: StoreOp = StoreOp.None;
   private readonly inquiryVendor: Uint8Array;
@@ -324,7 +326,8 @@ export class UsbMassStorage extends UsbDeviceBase {
       // Relevant bytes go into the chunk; the rest of the phase is accepted and dropped (BOT 6.7.3).
       const into = Math.min(take, this.relevant - this.received());
       if (into > 0) {
-        this.buffer.set(packet.data.subarray(0, into), this.chunkPos);
+        // Word copies through cached views: no view is made per packet on this path.
+        copyBytes(this.views.of(packet.data), 0, this.views.of(this.buffer), this.chunkPos, into);
         this.chunkPos += into;
       }
     }
@@ -374,7 +377,7 @@ export class UsbMassStorage extends UsbDeviceBase {
     let at = 0;
     const fromChunk = Math.min(n, this.relevant - this.relevantDone, this.chunkLength - this.chunkPos);
     if (fromChunk > 0) {
-      data.set(this.buffer.subarray(this.chunkPos, this.chunkPos + fromChunk), 0);
+      copyBytes(this.views.of(this.buffer), this.chunkPos, this.views.of(data), 0, fromChunk);
       this.chunkPos += fromChunk;
       this.relevantDone += fromChunk;
       at = fromChunk;
@@ -409,7 +412,7 @@ export class UsbMassStorage extends UsbDeviceBase {
     csw[at + 10] = (residue >>> 16) & 0xff;
     csw[at + 11] = (residue >>> 24) & 0xff;
     csw[at + 12] = this.cswStatus;
-    d.set(csw.subarray(at, at + n), 0);
+    for (let i = 0; i < n; i++) d[i] = csw[at + i]!;
     packet.actualLength = n;
     packet.status = PacketStatus.Ack;
     if (this.cswStatus === CswStatus.Failed) this.stats.failed++;
