@@ -9,20 +9,23 @@
 // (`tests: … passed, … failed …`), and the exit code is non-zero if any test failed or was cancelled.
 //
 // usage: node scripts/run-tests.mjs [substring-of-path ...]   (only the files whose path contains one)
-// test/usbip/ (OPT_IN) runs only when a filter names it: `npm run test:usbip`.
+// test/usbip/ and test/browser/ (OPT_IN) run only when a filter names them: `npm run test:usbip`,
+// `npm run test:browser`.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /** Files that run alone, after everything else. */
-export const SERIAL_LANE = /(^|[\\/])test[\\/](integration[\\/]v86-|usbip[\\/])[^\\/]*\.test\.ts$/;
+export const SERIAL_LANE =
+  /(^|[\\/])test[\\/](integration[\\/]v86-|usbip[\\/]|browser[\\/])[^\\/]*\.test\.ts$/;
 /**
  * Lanes of their own, left out of a plain run and run only when a filter names them: test/usbip/ boots
  * a QEMU virtual machine (a real USB/IP server) next to v86 and needs qemu-system-x86 installed
- * (`npm run test:usbip`).
+ * (`npm run test:usbip`); test/browser/ drives Debian's chromium through the demo page
+ * (`npm run test:browser`).
  */
-export const OPT_IN = /(^|[\\/])test[\\/]usbip[\\/]/;
+export const OPT_IN = /(^|[\\/])test[\\/](usbip|browser)[\\/]/;
 
 function findTests(dir) {
   const out = [];

@@ -1,0 +1,514 @@
+/**
+ * The demo page: the bundled Linux guest in v86 with the UHCI controller, a USB headset on the page's
+ * microphone and speakers (uhci/web's WebAudio bridge), a USB keyboard and a USB tablet fed by the page,
+ * the serial console in xterm.js, a live USB tree and audio statistics, hotplug, a loopback and
+ * save/restore. Served by `npm run demo` (scripts/demo.mjs), driven by test/browser/.
+ */
+import { Terminal } from "@xterm/xterm";
+import type { V86, V86Options } from "v86";
+import { attachUhciToV86, type UhciOnV86 } from "../src/adapters/v86/index.ts";
+import { EVENT_PREFIX, type GuestEvent, GuestSerialParser } from "../src/cli/guest-vm/guest-serial.ts";
+import { MouseButton, type UsbDevice, UsbHeadset, UsbKeyboard, UsbTablet } from "../src/index.ts";
+import {
+  type AudioBridgeStats,
+  audioWorkletSupport,
+  MicrophoneBridge,
+  openMicrophone,
+  SpeakerBridge,
+} from "../src/web/index.ts";
+import { AGENT_BOOTSTRAP, AGENT_FUNCTIONS, AgentChannel } from "./guest-agent.ts";
+import { usageOfCode } from "./keymap.ts";
+import { TapRecorder } from "./tap.ts";
+
+declare global {
+  interface Window {
+    V86: typeof V86;
+    demo: DemoApi;
+  }
+}
+
+interface DemoConfig {
+  cmdline: string;
+  initrd: string;
+}
+
+interface PortSlot {
+  readonly label: string;
+  readonly device: UsbDevice;
+  plugged: boolean;
+}
+
+interface TreeRow {
+  path: string;
+  product: string;
+  speed: string;
+  devnum: number;
+  drivers: string;
+}
+
+/** What the browser tests (test/browser/) and a curious user in the console can reach. */
+export interface DemoApi {
+  /** Resolves when the guest's shell and the page's agent on ttyS1 are up. */
+  readonly ready: Promise<void>;
+  readonly agent: AgentChannel;
+  /** The console on ttyS0, parsed: /init's protocol events and the newest console lines. */
+  readonly serial: GuestSerialParser;
+  /** Errors the page caught (uncaught ones are collected by the tests from the page itself). */
+  readonly errors: string[];
+  readonly messages: string[];
+  /** Runs a command line in the guest's agent (guest-agent.ts). */
+  run(command: string): void;
+  plug(port: number): void;
+  unplug(port: number): void;
+  saveState(): Promise<number>;
+  restoreState(): Promise<void>;
+  loopback(on: boolean): void;
+  stats(): { microphone: AudioBridgeStats | null; speaker: AudioBridgeStats | null };
+  tree(): TreeRow[];
+  readonly context: AudioContext | null;
+  /** A recorder on the speaker bridge's output (what the guest plays). */
+  readonly speakerTap: TapRecorder | null;
+  /** A recorder on the microphone stream itself (what the guest is sent), for the latency check. */
+  readonly microphoneTap: TapRecorder | null;
+  readonly tablet: UsbTablet;
+  readonly keyboard: UsbKeyboard;
+}
+
+const $ = <T extends HTMLElement>(id: string): T => {
+  const element = document.getElementById(id);
+  if (element === null) throw new Error(`the page has no #${id}`);
+  return element as T;
+};
+
+const messages: string[] = [];
+const errors: string[] = [];
+function say(text: string, kind: "info" | "warn" = "info"): void {
+  messages.push(text);
+  const item = document.createElement("li");
+  item.textContent = text;
+  item.className = kind;
+  $("messages").append(item);
+}
+function failed(what: string, error: unknown): void {
+  const text = `${what}: ${error instanceof Error ? error.message : String(error)}`;
+  errors.push(text);
+  say(text, "warn");
+}
+
+// ---- audio --------------------------------------------------------------------------------------
+
+interface Audio {
+  context: AudioContext | null;
+  microphone: MicrophoneBridge | null;
+  speaker: SpeakerBridge | null;
+  speakerTap: TapRecorder | null;
+  microphoneTap: TapRecorder | null;
+}
+
+/**
+ * The AudioContext and both bridges. Every way this can fall short leaves a running guest and says why:
+ * no AudioWorklet (an insecure page, an old browser) → no audio at all; no microphone permission →
+ * the guest records silence; autoplay policy → a button that resumes the context.
+ */
+async function setUpAudio(): Promise<Audio> {
+  const none: Audio = {
+    context: null,
+    microphone: null,
+    speaker: null,
+    speakerTap: null,
+    microphoneTap: null,
+  };
+  const support = audioWorkletSupport();
+  if (!support.ok) {
+    say(
+      `No audio: this browser cannot run an AudioWorklet (${support.reason ?? "unknown reason"}). ` +
+        "The guest runs with a silent microphone and its sound goes nowhere.",
+      "warn",
+    );
+    return none;
+  }
+  // 48 kHz, the guest's usual rate, unless the page is opened with ?rate=N: the bridge then has no rate
+  // to convert (the browser converts to the sound card's rate after it, in its own mixer).
+  const rate = Number(new URLSearchParams(location.search).get("rate") ?? 48000);
+  const context = new AudioContext({ latencyHint: "interactive", sampleRate: rate > 0 ? rate : 48000 });
+  const mic = await openMicrophone();
+  if (mic.stream === null) {
+    say(`Microphone: silent (${mic.reason ?? "no stream"}); the guest records silence.`, "warn");
+  }
+  const microphone = await MicrophoneBridge.create(context, mic.stream);
+  const speaker = await SpeakerBridge.create(context, { destination: context.destination });
+  const speakerTap = await TapRecorder.create(context, speaker.output as unknown as AudioNode);
+  const microphoneTap =
+    mic.stream === null
+      ? null
+      : await TapRecorder.create(context, context.createMediaStreamSource(mic.stream as MediaStream));
+  if (context.state !== "running") {
+    // Chrome's autoplay policy: a context made before any user gesture starts suspended.
+    const button = $<HTMLButtonElement>("start-audio");
+    button.hidden = false;
+    say("Audio is blocked until you click “Start audio” (the browser's autoplay policy).", "warn");
+    button.addEventListener("click", () => {
+      void context.resume().then(() => {
+        button.hidden = true;
+      });
+    });
+  }
+  return { context, microphone, speaker, speakerTap, microphoneTap };
+}
+
+// ---- serial console ------------------------------------------------------------------------------
+
+/**
+ * Shows the console on ttyS0 without the protocol lines /init prints (`@@UHCI …`): bytes at the start of
+ * a line are held only while they could still be that prefix.
+ */
+class ConsoleView {
+  private held: number[] = [];
+  private hiding = false;
+  private atLineStart = true;
+  constructor(private readonly terminal: Terminal) {}
+
+  byte(value: number): void {
+    if (this.hiding) {
+      if (value === 0x0a) {
+        this.hiding = false;
+        this.atLineStart = true;
+      }
+      return;
+    }
+    if (this.atLineStart) {
+      this.held.push(value);
+      const matches = this.held.every((b, i) => EVENT_PREFIX.charCodeAt(i) === b);
+      if (matches && this.held.length === EVENT_PREFIX.length) {
+        this.held = [];
+        this.hiding = true;
+      } else if (!matches) {
+        this.terminal.write(Uint8Array.from(this.held));
+        this.atLineStart = value === 0x0a;
+        this.held = [];
+      }
+      return;
+    }
+    this.terminal.write(Uint8Array.of(value));
+    if (value === 0x0a) this.atLineStart = true;
+  }
+}
+
+// ---- the page ------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  let markReady: () => void = () => {};
+  const ready = new Promise<void>((resolve) => {
+    markReady = resolve;
+  });
+  const config = (await (await fetch("/config.json")).json()) as DemoConfig;
+  const audio = await setUpAudio().catch((error: unknown) => {
+    failed("audio", error);
+    return { context: null, microphone: null, speaker: null, speakerTap: null, microphoneTap: null };
+  });
+
+  const headset = new UsbHeadset({
+    ...(audio.microphone === null ? {} : { microphone: { source: audio.microphone } }),
+    ...(audio.speaker === null ? {} : { speaker: { sink: audio.speaker } }),
+  });
+  const keyboard = new UsbKeyboard();
+  const tablet = new UsbTablet();
+  // Three root ports: a UHCI has two, but uhci-hcd counts the PORTSC registers that answer (up to 7),
+  // and the headset, keyboard and tablet each want their own without a hub.
+  const slots: PortSlot[] = [
+    { label: "headset", device: headset, plugged: true },
+    { label: "keyboard", device: keyboard, plugged: true },
+    { label: "tablet", device: tablet, plugged: true },
+  ];
+
+  const terminal = new Terminal({ convertEol: false, fontSize: 13, rows: 24, cols: 100, scrollback: 2000 });
+  terminal.open($("terminal"));
+  const consoleView = new ConsoleView(terminal);
+  let uhci: UhciOnV86 | null = null;
+  let agentUp = false;
+
+  const agent = new AgentChannel((event) => {
+    if (event.event === "agent-up") {
+      for (const line of AGENT_FUNCTIONS) run(line);
+    }
+    if (event.event === "agent") {
+      agentUp = true;
+      markReady();
+      $("status").textContent = "running";
+      requestTree();
+    }
+    if (event.event === "tree") treeRows.push(event as unknown as TreeRow);
+    if (event.event === "tree-end") {
+      guestTree = treeRows;
+      treeRows = [];
+      renderTree();
+    }
+    if (event.event === "loop-on" || event.event === "loop-off") {
+      $("loopback").textContent = event.event === "loop-on" ? "Stop loopback" : "Loopback";
+    }
+  });
+  let treeRows: TreeRow[] = [];
+  let guestTree: TreeRow[] = [];
+
+  const images = await Promise.all(
+    ["/guest/bios.bin", "/guest/vgabios-stdvga.bin", "/guest/bzImage", config.initrd].map(async (url) => {
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+      return response.arrayBuffer();
+    }),
+  );
+  const options: V86Options = {
+    wasm_path: "/v86/v86.wasm",
+    memory_size: 128 * 1024 * 1024,
+    vga_memory_size: 2 * 1024 * 1024,
+    screen_container: $("screen"),
+    // Fetched here and handed over as buffers, as `uhci shell` does in Node (v86's own URL loader
+    // left the kernel without its initramfs in Chromium: "VFS: Unable to mount root fs").
+    bios: { buffer: images[0]! },
+    vga_bios: { buffer: images[1]! },
+    bzimage: { buffer: images[2]! },
+    initrd: { buffer: images[3]! },
+    // The guest waits for a USB device, then runs a shell on ttyS0 (guest-image/init: the plan).
+    cmdline: `${config.cmdline} uhci.plan=wait,shell`,
+    autostart: true,
+    // Keys and the pointer reach the guest over USB only, not through v86's PS/2 devices.
+    disable_keyboard: true,
+    disable_mouse: true,
+    disable_speaker: true,
+    uart1: true,
+  };
+  const emulator = new window.V86(options);
+
+  const serial = new GuestSerialParser((event: GuestEvent) => {
+    if (event.event === "shell") {
+      $("status").textContent = "starting the page's agent…";
+      // Let the shell print its prompt, then start the agent on ttyS1 and define its functions.
+      // Its functions follow once the loop says it is listening (bytes sent earlier would be lost).
+      setTimeout(() => emulator.serial0_send(AGENT_BOOTSTRAP), 500);
+    }
+  });
+  emulator.add_listener("emulator-ready", () => {
+    uhci = attachUhciToV86(emulator, { ports: slots.length });
+    slots.forEach((slot, port) => {
+      uhci?.controller.attach(port, slot.device);
+    });
+    $("status").textContent = "booting Linux (about 10–20 s)…";
+  });
+  emulator.add_listener("serial0-output-byte", (byte: number) => {
+    consoleView.byte(byte);
+    serial.byte(byte);
+  });
+  emulator.add_listener("serial1-output-byte", (byte: number) => agent.byte(byte));
+  terminal.onData((data) => emulator.serial0_send(data));
+
+  const encoder = new TextEncoder();
+  function run(command: string): void {
+    emulator.serial_send_bytes(1, encoder.encode(`${command}\n`));
+  }
+  function requestTree(): void {
+    if (agentUp) run("tree");
+  }
+  setInterval(requestTree, 2000);
+
+  // ---- USB tree and hotplug ----
+  function renderTree(): void {
+    const body = $("usb-tree");
+    body.replaceChildren();
+    slots.forEach((slot, port) => {
+      const root = uhci?.controller.ports[port];
+      const guest = guestTree.find((row) => row.path === `1-${port + 1}`);
+      const row = document.createElement("tr");
+      const cells = [
+        String(port + 1),
+        slot.plugged ? `${slot.label} (${slot.device.name})` : `— (${slot.label} unplugged)`,
+        slot.plugged ? (root?.speed ?? "") : "",
+        root?.enabled === true
+          ? `enabled, address ${slot.device.address}`
+          : slot.plugged
+            ? "not enabled"
+            : "",
+        guest === undefined ? "" : `${guest.product} · ${guest.speed} Mb/s · dev ${guest.devnum}`,
+        guest === undefined ? "" : guest.drivers || "(none)",
+      ];
+      for (const text of cells) {
+        const cell = document.createElement("td");
+        cell.textContent = text;
+        row.append(cell);
+      }
+      const action = document.createElement("td");
+      const button = document.createElement("button");
+      button.textContent = slot.plugged ? "Unplug" : "Plug in";
+      button.dataset["port"] = String(port + 1);
+      button.addEventListener("click", () => (slot.plugged ? unplug(port + 1) : plug(port + 1)));
+      action.append(button);
+      row.append(action);
+      body.append(row);
+    });
+  }
+  function slotAt(port: number): PortSlot {
+    const slot = slots[port - 1];
+    if (slot === undefined) throw new RangeError(`no root port ${port} (1–${slots.length})`);
+    return slot;
+  }
+  function plug(port: number): void {
+    const slot = slotAt(port);
+    if (slot.plugged || uhci === null) return;
+    uhci.controller.attach(port - 1, slot.device);
+    slot.plugged = true;
+    renderTree();
+  }
+  function unplug(port: number): void {
+    const slot = slotAt(port);
+    if (!slot.plugged || uhci === null) return;
+    uhci.controller.detach(port - 1);
+    slot.plugged = false;
+    renderTree();
+  }
+  renderTree();
+
+  // ---- audio statistics ----
+  const safeStats = (bridge: MicrophoneBridge | SpeakerBridge | null): AudioBridgeStats | null => {
+    if (bridge === null) return null;
+    try {
+      return bridge.stats();
+    } catch {
+      return null;
+    }
+  };
+  function renderStats(): void {
+    const body = $("audio-stats");
+    body.replaceChildren();
+    const streams: [string, AudioBridgeStats | null][] = [
+      ["microphone → guest", safeStats(audio.microphone)],
+      ["guest → speakers", safeStats(audio.speaker)],
+    ];
+    for (const [name, s] of streams) {
+      const row = document.createElement("tr");
+      const cells =
+        s === null
+          ? [name, "no audio", "", "", "", "", ""]
+          : [
+              name,
+              s.running ? `${s.guestRate} Hz × ${s.channels} (context ${s.contextRate} Hz)` : "idle",
+              `${s.fillMs.toFixed(1)} / ${s.targetMs.toFixed(0)} ms`,
+              String(s.underruns),
+              String(s.overruns),
+              `${s.latencyMs.toFixed(1)} ms`,
+              s.ratio.toFixed(5),
+            ];
+      for (const text of cells) {
+        const cell = document.createElement("td");
+        cell.textContent = text;
+        row.append(cell);
+      }
+      body.append(row);
+    }
+    const context = audio.context;
+    $("audio-context").textContent =
+      context === null
+        ? "no AudioContext"
+        : `AudioContext ${context.state}, ${context.sampleRate} Hz, output latency ` +
+          `${((context.outputLatency || 0) * 1000).toFixed(1)} ms + base ${(context.baseLatency * 1000).toFixed(1)} ms`;
+  }
+  setInterval(renderStats, 500);
+
+  // ---- keyboard and tablet on the screen ----
+  const screen = $("screen");
+  screen.tabIndex = 0;
+  screen.addEventListener("keydown", (event) => {
+    const usage = usageOfCode(event.code);
+    if (usage === undefined) return;
+    event.preventDefault();
+    if (!event.repeat) keyboard.keyDown(usage);
+  });
+  screen.addEventListener("keyup", (event) => {
+    const usage = usageOfCode(event.code);
+    if (usage === undefined) return;
+    event.preventDefault();
+    keyboard.keyUp(usage);
+  });
+  // A key held while the screen loses focus would stay down in the guest.
+  screen.addEventListener("blur", () => keyboard.releaseAll());
+  // The tablet's 0..32767 span the screen element: the guest's pointer is where the page's is.
+  const toTablet = (event: PointerEvent): void => {
+    const rect = screen.getBoundingClientRect();
+    if (rect.width <= 0 || rect.height <= 0) return;
+    const fx = Math.min(1, Math.max(0, (event.clientX - rect.left) / rect.width));
+    const fy = Math.min(1, Math.max(0, (event.clientY - rect.top) / rect.height));
+    tablet.moveTo(Math.round(fx * 32767), Math.round(fy * 32767));
+  };
+  const BUTTONS = [
+    MouseButton.Left,
+    MouseButton.Middle,
+    MouseButton.Right,
+    MouseButton.Back,
+    MouseButton.Forward,
+  ];
+  screen.addEventListener("pointermove", toTablet);
+  screen.addEventListener("pointerdown", (event) => {
+    screen.focus();
+    toTablet(event);
+    const button = BUTTONS[event.button];
+    if (button !== undefined) tablet.buttonDown(button);
+    event.preventDefault();
+  });
+  screen.addEventListener("pointerup", (event) => {
+    toTablet(event);
+    const button = BUTTONS[event.button];
+    if (button !== undefined) tablet.buttonUp(button);
+  });
+  screen.addEventListener("contextmenu", (event) => event.preventDefault());
+
+  // ---- loopback, save and restore ----
+  let looping = false;
+  function loopback(on: boolean): void {
+    looping = on;
+    // 2 ms periods, 8 ms buffer: the smallest arecord/aplay run with on this guest without xruns.
+    run(on ? "loop 96 384" : "unloop");
+  }
+  $("loopback").addEventListener("click", () => loopback(!looping));
+
+  let saved: ArrayBuffer | null = null;
+  async function saveState(): Promise<number> {
+    saved = await emulator.save_state();
+    $<HTMLButtonElement>("restore").disabled = false;
+    say(`Saved the machine (${(saved.byteLength / 1048576).toFixed(1)} MiB, USB devices included).`);
+    return saved.byteLength;
+  }
+  async function restoreState(): Promise<void> {
+    if (saved === null) throw new Error("nothing saved yet");
+    // The controller and its devices come back from v86's state (the adapter's set_state hook): the
+    // same devices on the same ports restore in place, so the guest's audio streams carry on.
+    await emulator.restore_state(saved);
+    say("Restored the machine.");
+  }
+  $("save").addEventListener("click", () => void saveState().catch((e: unknown) => failed("save", e)));
+  $("restore").addEventListener(
+    "click",
+    () => void restoreState().catch((e: unknown) => failed("restore", e)),
+  );
+
+  window.demo = {
+    ready,
+    agent,
+    serial,
+    errors,
+    messages,
+    run,
+    plug,
+    unplug,
+    saveState,
+    restoreState,
+    loopback,
+    stats: () => ({ microphone: safeStats(audio.microphone), speaker: safeStats(audio.speaker) }),
+    tree: () => guestTree,
+    context: audio.context,
+    speakerTap: audio.speakerTap,
+    microphoneTap: audio.microphoneTap,
+    tablet,
+    keyboard,
+  };
+  $("status").textContent = "loading v86…";
+}
+
+main().catch((error: unknown) => failed("the demo failed to start", error));
