@@ -3,6 +3,7 @@
  * Linux guest image bundled with the package (SeaBIOS, kernel, initramfs) with the kernel command line
  * it boots with. Everything else is in `uhci` (browser-safe) and `uhci/v86`.
  */
+export * from "./boot-stick.ts";
 export * from "./bundled-guest.ts";
 export * from "./file-block-store.ts";
 export * from "./usbip-tcp.ts";

@@ -10,6 +10,13 @@ import { type GuestEvent, GuestSerialParser } from "./guest-serial.ts";
 export interface GuestVmOptions {
   images: GuestImages;
   cmdline: string;
+  /**
+   * `kernel` (default): v86 loads the images' kernel and initrd itself, with `cmdline`. `firmware`: no
+   * kernel, initrd or disk is given to v86, so SeaBIOS boots whatever it finds, e.g. a bootable USB
+   * stick among `usb` through its own UHCI and mass-storage drivers (the stick's boot loader then
+   * supplies the kernel and its command line; `cmdline` is unused).
+   */
+  boot?: "kernel" | "firmware";
   /** Guest RAM; the initrd is loaded at the 64 MiB mark, so at least 64 MiB + initrd. */
   memoryBytes?: number;
   /** Devices to plug into the root ports, by port index; null = no UHCI controller at all. */
@@ -82,9 +89,13 @@ export class GuestVm {
       vga_memory_size: 2 * 1024 * 1024,
       bios: { buffer: options.images.bios },
       vga_bios: { buffer: options.images.vgaBios },
-      bzimage: { buffer: options.images.kernel },
-      initrd: { buffer: options.images.initrd },
-      cmdline: options.cmdline,
+      ...(options.boot === "firmware"
+        ? {}
+        : {
+            bzimage: { buffer: options.images.kernel },
+            initrd: { buffer: options.images.initrd },
+            cmdline: options.cmdline,
+          }),
       autostart: false,
       disable_keyboard: true,
       disable_mouse: true,
