@@ -7,5 +7,6 @@ export * from "./boot-stick.ts";
 export * from "./bundled-guest.ts";
 export * from "./file-block-store.ts";
 export * from "./usbip-tcp.ts";
+export * from "./usbip-ws-relay.ts";
 export * from "./wav-file-sink.ts";
 export * from "./wav-file-source.ts";

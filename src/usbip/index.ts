@@ -19,3 +19,8 @@ export {
 export { RoundTripStats } from "./round-trip.ts";
 export type { UsbipConnect, UsbipTransport } from "./transport.ts";
 export { UsbipDevice, type UsbipDeviceOptions, UsbipDeviceStats } from "./usbip-device.ts";
+export {
+  connectUsbipWebSocket,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from "./websocket-transport.ts";

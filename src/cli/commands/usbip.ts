@@ -1,4 +1,5 @@
 import { connectUsbipTcp, parseUsbipAddress } from "../../node/usbip-tcp.ts";
+import { startUsbipRelay } from "../../node/usbip-ws-relay.ts";
 import { listUsbipDevices, UsbipError } from "../../usbip/connection.ts";
 import { speedName, type UsbipDeviceInfo } from "../../usbip/protocol.ts";
 import { flagHelp, parseFlags, UsageError } from "../args.ts";
@@ -14,20 +15,36 @@ export const USBIP_FLAGS = {
   json: { kind: "boolean", help: "print the list as JSON on stdout" },
 } as const;
 
+export const RELAY_FLAGS = {
+  listen: { kind: "string", help: "HOST:PORT the relay listens on (default 127.0.0.1:3241)" },
+  "allow-origin": {
+    kind: "string",
+    help: "only pages from this origin may connect (e.g. http://localhost:5173); default any",
+  },
+  quiet: { kind: "boolean", help: "no line per connection on stderr" },
+} as const;
+
 export const USBIP_HELP = `uhci usbip — talk to a USB/IP server (Linux usbipd, usbipd-win…)
 
 usage: uhci usbip list HOST[:PORT] [options]
+       uhci usbip relay HOST[:PORT] [--listen HOST:PORT] [--allow-origin ORIGIN]
 
   list       the devices the server exports: busid, vid:pid, device class (or the first
              interface's, when the device leaves it to its interfaces), speed, path
              (PORT defaults to 3240)
+  relay      a WebSocket relay for browsers (which cannot open TCP): each WebSocket connection
+             to ws://127.0.0.1:3241/ is joined to a TCP connection to the server, for
+             connectUsbipWebSocket(url) in the page; runs until Ctrl-C
 
-To give the Linux guest one of them: uhci start --usbip HOST[:PORT]/BUSID (or uhci shell).
+To give the Linux guest one of them: uhci shell --usbip HOST[:PORT]/BUSID.
 Exit status: 0 listed, 1 the server was refused, timed out or sent a reply that does not parse,
 2 a usage error.
 
-options:
-${flagHelp(USBIP_FLAGS)}`;
+list options:
+${flagHelp(USBIP_FLAGS)}
+
+relay options:
+${flagHelp(RELAY_FLAGS)}`;
 
 function hex(n: number, width: number): string {
   return n.toString(16).padStart(width, "0");
@@ -42,14 +59,13 @@ function classOf(d: UsbipDeviceInfo): string {
   return `${hex(own, 2)}/${hex(d.deviceSubClass, 2)}/${hex(d.deviceProtocol, 2)}`;
 }
 
+const USAGE = "usage: uhci usbip list HOST[:PORT] | uhci usbip relay HOST[:PORT]";
+
 export async function runUsbip(argv: readonly string[]): Promise<number> {
   const [sub, address, ...rest] = argv;
+  if (sub === "relay") return runRelay(address, rest);
   if (sub !== "list") {
-    throw new UsageError(
-      sub === undefined
-        ? "usage: uhci usbip list HOST[:PORT]"
-        : `unknown usbip command '${sub}'; usage: uhci usbip list HOST[:PORT]`,
-    );
+    throw new UsageError(sub === undefined ? USAGE : `unknown usbip command '${sub}'; ${USAGE}`);
   }
   if (address === undefined || address.startsWith("-"))
     throw new UsageError("usage: uhci usbip list HOST[:PORT]");
@@ -87,5 +103,30 @@ export async function runUsbip(argv: readonly string[]): Promise<number> {
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");
   process.stdout.write(`${[line(head), ...rows.map(line)].join("\n")}\n`);
+  return 0;
+}
+
+async function runRelay(address: string | undefined, rest: readonly string[]): Promise<number> {
+  if (address === undefined || address.startsWith("-"))
+    throw new UsageError("usage: uhci usbip relay HOST[:PORT]");
+  const flags = parseFlags(rest, RELAY_FLAGS);
+  const target = parseUsbipAddress(address);
+  if (typeof target === "string") throw new UsageError(target);
+  const listen = parseUsbipAddress(flags.listen ?? "127.0.0.1:3241");
+  if (typeof listen === "string") throw new UsageError(`--listen: ${listen}`);
+  const log = flags.quiet ? () => {} : (line: string) => process.stderr.write(`uhci usbip relay: ${line}\n`);
+  const relay = await startUsbipRelay({
+    target,
+    listenHost: listen.host,
+    listenPort: listen.port,
+    ...(flags["allow-origin"] === undefined ? {} : { allowOrigins: [flags["allow-origin"]] }),
+    log,
+  });
+  process.stdout.write(`relaying ${relay.url} → ${target.host}:${target.port} (Ctrl-C to stop)\n`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  await relay.close();
   return 0;
 }
