@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { UsageError } from "./args.ts";
 import { runShell, SHELL_HELP } from "./commands/shell.ts";
 import { runStart, START_HELP } from "./commands/start.ts";
+import { runStick, STICK_HELP } from "./commands/stick.ts";
 import { runStream, STREAM_HELP } from "./commands/stream.ts";
 import { runUsbip, USBIP_HELP } from "./commands/usbip.ts";
 
@@ -14,6 +15,8 @@ commands:
              checked frame by frame and key by key (the default command; \`npm start\`)
   shell      boot the same guest with its serial console attached to this terminal
   stream     stream audio through the controller with the software guest driver (no emulator)
+  stick      \`stick pack DIR IMG\` / \`stick unpack IMG DIR\`: a folder's files onto a FAT USB
+             stick image and back (\`uhci shell --stick DIR\`: the guest has it while it runs)
   usbip      \`usbip list HOST[:PORT]\`: the devices a USB/IP server exports
   help       this text (also -h, --help); \`uhci help <command>\` for a command's options
   version    print the version (also -V, --version)
@@ -30,6 +33,7 @@ const COMMANDS: Record<string, Command> = {
   start: { run: runStart, help: START_HELP },
   shell: { run: runShell, help: SHELL_HELP },
   stream: { run: runStream, help: STREAM_HELP },
+  stick: { run: runStick, help: STICK_HELP },
   usbip: { run: runUsbip, help: USBIP_HELP },
 };
 

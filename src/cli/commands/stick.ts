@@ -1,0 +1,120 @@
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { flagHelp, parseFlags, UsageError } from "../args.ts";
+import { FatError, readFatImage } from "../stick/fat-image.ts";
+import { MAX_STICK_MIB, packFolder, type UnpackResult, unpackImage } from "../stick/stick-folder.ts";
+import { checkOutputFile, prepareOutputDir, userPath } from "../user-paths.ts";
+
+export const STICK_FLAGS = {
+  size: {
+    kind: "number",
+    help: "pack: the stick's size in MiB (default: the files + 1/8 + 16 MiB, at least 32)",
+    min: 1,
+    max: MAX_STICK_MIB,
+    integer: true,
+  },
+} as const;
+
+export const STICK_HELP = `uhci stick — USB stick images: a folder's files onto a FAT stick, and back
+
+usage: uhci stick pack DIR IMG [--size MIB]   a fresh FAT image IMG holding DIR's files and folders
+       uhci stick unpack IMG DIR              IMG's files into DIR (made if missing)
+       uhci stick ls IMG                      the files on IMG, with their sizes
+
+The image is a whole disk as a shop's stick is: an MBR with one FAT partition (FAT12/16/32 by size,
+long file names), made and read by FatFs (the js-fatfs package). Unpack writes new and changed files,
+leaves the same ones alone, and never deletes: files of DIR that the stick no longer holds are listed.
+For a stick the guest uses while it runs, see \`uhci shell --stick DIR\`.
+
+In the guest (Linux):  mkdir -p /mnt/stick && mount /dev/sda1 /mnt/stick   … then sync; umount /mnt/stick
+
+options:
+${flagHelp(STICK_FLAGS)}`;
+
+function readImage(path: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (error) {
+    throw new UsageError(`cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** One line per kind of outcome of an unpack, for the terminal. */
+export function describeUnpack(result: UnpackResult, dir: string): string {
+  const lines = [
+    `${dir}: ${result.written.length} file(s) written, ${result.unchanged.length} unchanged, ${result.folders} folder(s)`,
+  ];
+  if (result.notOnStick.length > 0) lines.push(`  not on the stick (kept): ${result.notOnStick.join(", ")}`);
+  if (result.conflicts.length > 0)
+    lines.push(`  not written (the folder holds something else there): ${result.conflicts.join(", ")}`);
+  return lines.join("\n");
+}
+
+export async function runStick(argv: readonly string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  const positional: string[] = [];
+  const flagArgs: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!;
+    if (!a.startsWith("-")) positional.push(a);
+    else {
+      flagArgs.push(a);
+      // A flag's separate value (`--size 64`) belongs to it.
+      if (a === "--size" && i + 1 < rest.length) flagArgs.push(rest[++i]!);
+    }
+  }
+  const flags = parseFlags(flagArgs, STICK_FLAGS);
+  try {
+    return await run(sub, positional, flags.size);
+  } catch (error) {
+    // A file that is no FAT image, or a full one: a message, not a stack trace.
+    if (error instanceof FatError) {
+      process.stderr.write(`uhci stick: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+async function run(
+  sub: string | undefined,
+  positional: readonly string[],
+  size: number | undefined,
+): Promise<number> {
+  if (sub === "pack") {
+    const [dir, img] = positional;
+    if (dir === undefined || img === undefined || positional.length > 2)
+      throw new UsageError("usage: uhci stick pack DIR IMG [--size MIB]");
+    const out = checkOutputFile("IMG", img);
+    const { image, contents } = await packFolder(userPath(dir), size);
+    writeFileSync(`${out}.partial`, image);
+    renameSync(`${out}.partial`, out);
+    process.stdout.write(
+      `${out}: ${image.length / (1024 * 1024)} MiB stick, ${contents.files.length} file(s) (${contents.bytes} bytes), ${contents.folders.length} folder(s)\n`,
+    );
+    if (contents.skipped.length > 0)
+      process.stderr.write(`uhci stick: left out (not files or folders): ${contents.skipped.join(", ")}\n`);
+    return 0;
+  }
+  if (sub === "unpack") {
+    const [img, dir] = positional;
+    if (img === undefined || dir === undefined || positional.length > 2)
+      throw new UsageError("usage: uhci stick unpack IMG DIR");
+    const image = readImage(userPath(img));
+    const to = prepareOutputDir("DIR", dir);
+    process.stdout.write(`${describeUnpack(await unpackImage(image, to), to)}\n`);
+    return 0;
+  }
+  if (sub === "ls") {
+    const [img] = positional;
+    if (img === undefined || positional.length > 1) throw new UsageError("usage: uhci stick ls IMG");
+    const contents = await readFatImage(readImage(userPath(img)));
+    for (const folder of contents.folders) process.stdout.write(`${folder}/\n`);
+    for (const file of contents.files) process.stdout.write(`${file.path}\t${file.data.length}\n`);
+    return 0;
+  }
+  throw new UsageError(
+    sub === undefined
+      ? "usage: uhci stick pack|unpack|ls …"
+      : `unknown stick command '${sub}'; pack, unpack or ls`,
+  );
+}

@@ -1,0 +1,238 @@
+/**
+ * FAT stick images for `uhci stick` and the main job's file round trip (issue 12, item 4): a folder's
+ * files put onto a fresh FAT image, and an image's files read back. The file system is made and read by
+ * ChaN's FatFs (the `js-fatfs` package: FatFs compiled to wasm), never by code of ours: the guest's vfat
+ * driver, SeaBIOS and Windows all have to agree with it, and FatFs is what countless real devices use.
+ * `js-fatfs` is a development dependency, loaded only here, so the published package keeps no
+ * run-time dependencies; without it the command says what to install.
+ */
+import { UsageError } from "../args.ts";
+
+type FatFsModule = typeof import("js-fatfs");
+type FatFs = import("js-fatfs").FatFs;
+
+let loaded: Promise<FatFsModule> | undefined;
+
+function loadFatFs(): Promise<FatFsModule> {
+  loaded ??= import("js-fatfs").catch((error: unknown) => {
+    loaded = undefined;
+    const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    throw new UsageError(`FAT stick images need the js-fatfs package: npm install js-fatfs (${reason})`);
+  });
+  return loaded;
+}
+
+export const SECTOR = 512;
+
+/** A file on (or for) a stick: a path with `/` between folders, relative to the file system's root. */
+export interface StickFile {
+  path: string;
+  data: Uint8Array;
+}
+
+/** What was on an image: its files, and its folders (empty ones included). */
+export interface StickContents {
+  files: StickFile[];
+  folders: string[];
+}
+
+/** FatFs's result codes by number, for messages (FatFs manual, "Return codes"). */
+const RESULTS = [
+  "ok",
+  "disk error",
+  "internal error",
+  "not ready",
+  "no such file",
+  "no such path",
+  "invalid name",
+  "access denied (or the disk is full)",
+  "exists",
+  "invalid object",
+  "write protected",
+  "invalid drive",
+  "not enabled",
+  "no FAT file system",
+  "mkfs aborted",
+  "timeout",
+  "locked",
+  "not enough memory",
+  "too many open files",
+  "invalid parameter",
+];
+
+class FatError extends Error {}
+
+function check(result: number, what: string): void {
+  if (result !== 0) throw new FatError(`${what}: ${RESULTS[result] ?? `FatFs error ${result}`}`);
+}
+
+/** Sector I/O over an image in memory: FatFs's disk layer (diskio.h), drive 0. */
+function diskOver(mod: FatFsModule, image: Uint8Array): import("js-fatfs").DiskIO {
+  const sectors = Math.floor(image.length / SECTOR);
+  return {
+    initialize: () => 0,
+    status: () => 0,
+    read: (ff, _drive, buff, sector, count) => {
+      if (sector < 0 || sector + count > sectors) return mod.RES_PARERR;
+      ff.HEAPU8.set(image.subarray(sector * SECTOR, (sector + count) * SECTOR), buff);
+      return mod.RES_OK;
+    },
+    write: (ff, _drive, buff, sector, count) => {
+      if (sector < 0 || sector + count > sectors) return mod.RES_PARERR;
+      image.set(ff.HEAPU8.subarray(buff, buff + count * SECTOR), sector * SECTOR);
+      return mod.RES_OK;
+    },
+    ioctl: (ff, _drive, cmd, buff) => {
+      if (cmd === mod.CTRL_SYNC) return mod.RES_OK;
+      if (cmd === mod.GET_SECTOR_COUNT) {
+        ff.setValue(buff, sectors, "i32");
+        return mod.RES_OK;
+      }
+      if (cmd === mod.GET_SECTOR_SIZE) {
+        ff.setValue(buff, SECTOR, "i16");
+        return mod.RES_OK;
+      }
+      if (cmd === mod.GET_BLOCK_SIZE) {
+        ff.setValue(buff, 1, "i32");
+        return mod.RES_OK;
+      }
+      return mod.RES_PARERR;
+    },
+  };
+}
+
+/** Bytes moved through FatFs's heap per f_read / f_write. */
+const CHUNK = 64 * 1024;
+
+interface Session {
+  mod: FatFsModule;
+  ff: FatFs;
+  chunk: number;
+  fil: number;
+  count: number;
+}
+
+async function open(image: Uint8Array): Promise<Session> {
+  const mod = await loadFatFs();
+  const ff = await mod.default({ diskio: diskOver(mod, image) });
+  return { mod, ff, chunk: ff.malloc(CHUNK), fil: ff.malloc(mod.sizeof_FIL), count: ff.malloc(4) };
+}
+
+function mount(s: Session): void {
+  const fs = s.ff.malloc(s.mod.sizeof_FATFS);
+  check(s.ff.f_mount(fs, "", 1), "mounting the image");
+}
+
+/** Splits a stick path into its names, refusing what no FAT name can be (and would escape a folder). */
+function namesOf(path: string): string[] {
+  const names = path.split("/").filter((n) => n !== "");
+  for (const n of names) {
+    if (n === "." || n === ".." || /[\\:*?"<>|]/.test(n) || [...n].some((c) => c.charCodeAt(0) < 0x20)) {
+      throw new FatError(`'${path}': '${n}' is not a name a FAT file system can hold`);
+    }
+  }
+  if (names.length === 0) throw new FatError(`'${path}' names no file`);
+  return names;
+}
+
+/**
+ * A fresh FAT image of `sizeBytes` (a whole number of 512-byte sectors) holding `files` and `folders`:
+ * an MBR with one partition, as a stick from a shop has (the guest mounts /dev/sda1); FAT12, FAT16 or
+ * FAT32 as FatFs picks for the size, long file names kept.
+ */
+export async function createFatImage(
+  sizeBytes: number,
+  contents: { files: readonly StickFile[]; folders?: readonly string[] },
+): Promise<Uint8Array> {
+  if (!Number.isSafeInteger(sizeBytes) || sizeBytes < 1024 * 1024 || sizeBytes % SECTOR !== 0) {
+    throw new UsageError(
+      `a stick image is at least 1 MiB and a whole number of 512-byte blocks, not ${sizeBytes} bytes`,
+    );
+  }
+  const image = new Uint8Array(sizeBytes);
+  const s = await open(image);
+  const { mod, ff } = s;
+  const work = ff.malloc(mod.FF_MAX_SS * 8);
+  check(
+    ff.f_mkfs("", { fmt: mod.FM_ANY, n_fat: 2, align: 0, n_root: 0, au_size: 0 }, work, mod.FF_MAX_SS * 8),
+    "formatting the image",
+  );
+  ff.free(work);
+  mount(s);
+  const made = new Set<string>();
+  const mkdirs = (names: readonly string[]) => {
+    for (let i = 1; i <= names.length; i++) {
+      const dir = names.slice(0, i).join("/");
+      if (made.has(dir)) continue;
+      const r = ff.f_mkdir(dir);
+      if (r !== mod.FR_EXIST) check(r, `making folder '${dir}'`);
+      made.add(dir);
+    }
+  };
+  for (const folder of contents.folders ?? []) mkdirs(namesOf(folder));
+  for (const file of contents.files) {
+    const names = namesOf(file.path);
+    mkdirs(names.slice(0, -1));
+    const path = names.join("/");
+    check(ff.f_open(s.fil, path, mod.FA_WRITE | mod.FA_CREATE_ALWAYS), `creating '${path}'`);
+    for (let at = 0; at < file.data.length; at += CHUNK) {
+      const piece = file.data.subarray(at, at + CHUNK);
+      ff.HEAPU8.set(piece, s.chunk);
+      check(ff.f_write(s.fil, s.chunk, piece.length, s.count), `writing '${path}'`);
+      if (ff.getValue(s.count, "i32") !== piece.length) {
+        ff.f_close(s.fil);
+        throw new FatError(`writing '${path}': the image is full`);
+      }
+    }
+    check(ff.f_close(s.fil), `closing '${path}'`);
+  }
+  check(ff.f_unmount(""), "unmounting the image");
+  return image;
+}
+
+/** Every file and folder on a FAT image (its first partition, or the whole image without one). */
+export async function readFatImage(image: Uint8Array): Promise<StickContents> {
+  const s = await open(image);
+  const { mod, ff } = s;
+  mount(s);
+  const dir = ff.malloc(mod.sizeof_DIR);
+  const info = ff.malloc(mod.sizeof_FILINFO);
+  const files: StickFile[] = [];
+  const folders: string[] = [];
+  const walk = (path: string) => {
+    const subfolders: string[] = [];
+    const names: string[] = [];
+    check(ff.f_opendir(dir, path), `reading folder '${path || "/"}'`);
+    for (;;) {
+      check(ff.f_readdir(dir, info), `reading folder '${path || "/"}'`);
+      const name = ff.FILINFO_fname(info);
+      if (name === "") break;
+      const full = path === "" ? name : `${path}/${name}`;
+      if (ff.FILINFO_fattrib(info) & mod.AM_DIR) subfolders.push(full);
+      else names.push(full);
+    }
+    ff.f_closedir(dir);
+    for (const full of names) {
+      check(ff.f_open(s.fil, full, mod.FA_READ), `opening '${full}'`);
+      const size = ff.f_size(s.fil);
+      const data = new Uint8Array(size);
+      for (let at = 0; at < size; ) {
+        check(ff.f_read(s.fil, s.chunk, Math.min(CHUNK, size - at), s.count), `reading '${full}'`);
+        const got = ff.getValue(s.count, "i32");
+        if (got <= 0) break;
+        data.set(ff.HEAPU8.subarray(s.chunk, s.chunk + got), at);
+        at += got;
+      }
+      ff.f_close(s.fil);
+      files.push({ path: full, data });
+    }
+    for (const sub of subfolders) {
+      folders.push(sub);
+      walk(sub);
+    }
+  };
+  walk("");
+  return { files, folders };
+}
+
+export { FatError };
