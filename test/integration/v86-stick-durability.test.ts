@@ -36,7 +36,7 @@ interface Event {
 }
 
 describe("USB stick durability in v86", () => {
-  it("SIGKILL right after the guest's sync: every synced write is in the image, and it checks clean", async () => {
+  it("SIGKILL right after the guest's sync: every synced write is in the image, and it checks clean", async (t) => {
     const image = join(dir, "kill.img");
     const hostFile = join(dir, "from-host.bin");
     const hostBytes = randomBytes(300 * 1024);
@@ -85,6 +85,7 @@ describe("USB stick durability in v86", () => {
     }
     assert.equal(readFatFile(image, "b.bin")?.length, 33 * 1024);
     const fsck = fsckFat(image);
+    t.diagnostic(`fsck.fat -n (exit ${fsck.code}): ${fsck.output.trim().replace(/\n/g, " | ")}`);
     // A file system still mounted when its host died carries the dirty bit (Linux's vfat sets it at
     // mount): that, and a file being written after the sync, are all fsck may report.
     const findings = fsck.output

@@ -7,6 +7,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { TransferStatus } from "../../guest/transfer-result.ts";
+import { PacketStatus } from "../../usb/packet.ts";
+import { PacketHost } from "../../usb/testing/packet-host.ts";
 import { MemoryBlockStore, StoreStatus } from "./block-store.ts";
 import { BotPhase, CswStatus, UsbMassStorage } from "./mass-storage.ts";
 import { bootStick, Cdb, cbw, parseCsw, senseOf } from "./testing/bot-host.ts";
@@ -328,5 +330,22 @@ describe("CSW bytes", () => {
     const csw = guest.bulkIn(0x81, 13);
     assert.deepEqual([...csw.data], [0x55, 0x53, 0x42, 0x53, 4, 3, 2, 1, 4, 0, 0, 0, 0]);
     assert.deepEqual(parseCsw(csw.data), { signature: 0x53425355, tag: 0x01020304, residue: 4, status: 0 });
+  });
+});
+
+describe("packets beyond wMaxPacketSize", () => {
+  it("an OUT packet of more than 64 bytes gets no handshake (a time-out) and nothing of it is taken", () => {
+    const store = filled(64);
+    const before = store.bytes.slice();
+    const stick = new UsbMassStorage({ store });
+    const host = new PacketHost(stick, 64);
+    host.enumerate(1);
+    assert.equal(host.out(2, [...cbw(Cdb.write10(0, 1), 512, 0, 1)]), PacketStatus.Ack);
+    assert.equal(host.out(2, new Array(65).fill(0x11)), PacketStatus.IoError);
+    for (let i = 0; i < 8; i++) assert.equal(host.out(2, new Array(64).fill(0x22)), PacketStatus.Ack);
+    const csw = host.poll(1, 64);
+    assert.deepEqual([csw.status, csw.data[12], csw.data.length], [PacketStatus.Ack, CswStatus.Passed, 13]);
+    before.fill(0x22, 0, 512);
+    assert.deepEqual(store.bytes, before);
   });
 });

@@ -311,6 +311,12 @@ export class UsbMassStorage extends UsbDeviceBase {
   }
 
   private handleOut(packet: UsbPacket): void {
+    if (packet.length > STORAGE_MAX_PACKET) {
+      // More than wMaxPacketSize in one packet: the stick's 64-byte receive buffer overflows and it
+      // gives no handshake; the controller sees a time-out (USB 2.0 8.4.6.1). Nothing is taken.
+      packet.status = PacketStatus.IoError;
+      return;
+    }
     if (this.phaseNow === BotPhase.Command) {
       this.command(packet);
       return;
