@@ -76,6 +76,7 @@ describe("uhci usbip list", () => {
         speed: 3,
         deviceClass: 9,
       },
+      { busid: "2-1", device: new UsbTablet(), idVendor: 0x46f4, idProduct: 0x0001 },
     ]);
     const a = await listen(bridge(fake));
     const b = await listen(() => {});
@@ -95,18 +96,25 @@ describe("uhci usbip list", () => {
   });
 
   it("prints busid, vid:pid, class and speed of each exported device", async () => {
+    // 1-1 lists its interfaces (class 00 at the device: the first interface's is shown); 1-2.1 is a hub
+    // (class 09) at high speed.
     const r = await uhci("usbip", "list", `127.0.0.1:${good}`);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split("\n");
     assert.match(lines[0]!, /^busid\s+vid:pid\s+class\s+speed\s+path/);
     assert.match(lines[1]!, /^1-1\s+0627:0001\s+03\/01\/01 \(if0\)\s+full\s+\/sys\/devices\/fake\/1-1$/);
     assert.match(lines[2]!, /^1-2\.1\s+0627:0001\s+09\/00\/00\s+high\s+/);
+    assert.match(
+      lines[3]!,
+      /^2-1\s+46f4:0001\s+00\/00\/00 \(per interface\)\s+full\s+/,
+      "exported unconfigured",
+    );
     const j = await uhci("usbip", "list", `127.0.0.1:${good}`, "--json");
     assert.equal(j.code, 0, j.stderr);
     const parsed = JSON.parse(j.stdout) as { busid: string; interfaces: unknown[] }[];
     assert.deepEqual(
       parsed.map((d) => d.busid),
-      ["1-1", "1-2.1"],
+      ["1-1", "1-2.1", "2-1"],
     );
   });
 

@@ -56,7 +56,10 @@ function classOf(d: UsbipDeviceInfo): string {
   const first = d.interfaces[0];
   if (own === 0 && first !== undefined)
     return `${hex(first.cls, 2)}/${hex(first.subClass, 2)}/${hex(first.protocol, 2)} (if0)`;
-  return `${hex(own, 2)}/${hex(d.deviceSubClass, 2)}/${hex(d.deviceProtocol, 2)}`;
+  const triple = `${hex(own, 2)}/${hex(d.deviceSubClass, 2)}/${hex(d.deviceProtocol, 2)}`;
+  // Class 00 leaves it to the interfaces; a device exported unconfigured (Linux usbip-host drops the
+  // configuration on bind) lists none, so there is nothing more to show.
+  return own === 0 ? `${triple} (per interface)` : triple;
 }
 
 const USAGE = "usage: uhci usbip list HOST[:PORT] | uhci usbip relay HOST[:PORT]";
