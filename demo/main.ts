@@ -463,8 +463,8 @@ async function main(): Promise<void> {
   let looping = false;
   function loopback(on: boolean): void {
     looping = on;
-    // 2 ms periods, 8 ms buffer: the smallest arecord/aplay run with on this guest without xruns.
-    run(on ? "loop 96 384" : "unloop");
+    // 4 ms periods, a 16 ms buffer: small enough to talk through, large enough for the guest to keep up.
+    run(on ? "loop 192 768" : "unloop");
   }
   $("loopback").addEventListener("click", () => loopback(!looping));
 

@@ -82,6 +82,8 @@ export async function startDemoServer({ port = DEFAULT_PORT, host = "127.0.0.1",
     ["/demo.css", { file: join(root, "demo", "demo.css") }],
     ["/xterm.css", { file: xtermCss }],
     ["/main.js", { bytes: bundle, type: TYPES[".js"] }],
+    // An empty icon: the browser asks for one, and a 404 would show as an error in the page's console.
+    ["/favicon.ico", { bytes: Buffer.alloc(0), type: "image/x-icon" }],
     [
       "/config.json",
       {
