@@ -71,7 +71,21 @@ describe("UsbipDevice under the software guest", () => {
     assert.equal(direct.status, TransferStatus.Ok);
     assert.equal(direct.data[0], 18);
     assert.equal(direct.data[1], 1);
-    assert.ok(r.server.submits.every((s) => s.ep !== 0 || s.flags !== undefined));
+    const control = r.server.submits.filter((s) => s.ep === 0);
+    assert.ok(control.length > 0);
+    assert.ok(
+      control.every((s) => !(s.setup[0] === 0 && s.setup[1] === 5)),
+      "SET_ADDRESS never went to the server (vhci-hcd answers it too)",
+    );
+    assert.ok(
+      control.some((s) => s.setup[0] === 0 && s.setup[1] === 9 && s.setup[2] === 1 && !s.dirIn),
+      "SET_CONFIGURATION(1) went, as a host-to-device URB",
+    );
+    const get = control.find((s) => s.setup[0] === 0x80 && s.setup[1] === 6 && s.setup[3] === 1)!;
+    assert.ok(
+      get.dirIn && get.length === (get.setup[6]! | (get.setup[7]! << 8)),
+      "a GET_DESCRIPTOR is an IN URB of wLength",
+    );
     assert.ok(r.device.stats.controlUrbs > 0);
   });
 

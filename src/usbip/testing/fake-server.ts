@@ -60,6 +60,8 @@ export class FakeUsbipServer {
     packets: number;
     flags: number;
     interval: number;
+    /** The 8 SETUP bytes (zeros on other endpoints). */
+    setup: number[];
   }[] = [];
   readonly unlinks: number[] = [];
 
@@ -242,8 +244,8 @@ export class FakeSession {
     const outLength = dirIn ? 0 : length;
     const total = URB_HEADER_LENGTH + outLength + (iso ? packets * ISO_DESCRIPTOR_LENGTH : 0);
     if (b.length < total) return 0;
-    this.server.submits.push({ seqnum, ep, dirIn, length, packets, flags, interval });
     const setup = b.slice(40, 48);
+    this.server.submits.push({ seqnum, ep, dirIn, length, packets, flags, interval, setup: [...setup] });
     const data = b.slice(URB_HEADER_LENGTH, URB_HEADER_LENGTH + outLength);
     const isoLengths: number[] = [];
     for (let i = 0; i < packets; i++) {
