@@ -22,6 +22,8 @@ export interface GuestWithPeerOptions {
   busids: readonly string[];
   /** The guest's test plan. */
   plan: string;
+  /** What /init does after the plan: "shell" leaves a shell on the serial console (uhci.end). */
+  end?: "shell";
   /** Seconds the guest's items wait for a device or a sound card (uhci.timeout). */
   guestTimeoutS?: number;
   device?: Omit<UsbipDeviceOptions, "clock">;
@@ -45,7 +47,7 @@ export interface GuestWithPeer {
 export async function bootGuestWithPeer(options: GuestWithPeerOptions): Promise<GuestWithPeer> {
   const vm = await GuestVm.boot({
     images: loadGuestImages(),
-    cmdline: `${BUNDLED_GUEST_CMDLINE} uhci.timeout=${options.guestTimeoutS ?? 60} uhci.plan=${options.plan}`,
+    cmdline: `${BUNDLED_GUEST_CMDLINE} uhci.timeout=${options.guestTimeoutS ?? 60} uhci.plan=${options.plan}${options.end === undefined ? "" : ` uhci.end=${options.end}`}`,
     usb: [null, null],
     ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
   });
