@@ -160,3 +160,44 @@ describe("USB/IP iso IN underrun", () => {
     assert.ok(iso.fromRing > 3000 - 200, `answered from the ring: ${iso.fromRing}`);
   });
 });
+
+describe("USB/IP iso OUT and SET_INTERFACE", () => {
+  it("the stream's tail reaches the device before SET_INTERFACE 0 (which would cut it off at the server)", async () => {
+    /** Records how many OUT packets had arrived when the alternate setting changed. */
+    class RecordingGadget extends IsoGadget {
+      arrivedAtChange: number[] = [];
+      protected override onInterfaceChanged(_interface: number, alternate: number): void {
+        if (alternate === 0) this.arrivedAtChange.push(this.outPackets.length);
+      }
+    }
+    const boot = bootGuest([]);
+    const gadget = new RecordingGadget();
+    const server = new FakeUsbipServer(boot.clock, [{ busid: "4-2", device: gadget }]);
+    const attachment = new UsbipAttachment({
+      connect: server.connect,
+      busid: "4-2",
+      clock: boot.clock,
+      plug: (d) => boot.controller.attach(0, d),
+      unplug: () => boot.controller.detach(0),
+    });
+    const device = await attachment.connect();
+    server.latencyMs = 20;
+    const result = boot.driver.enumerate(0);
+    assert.ok(result.ok);
+    assert.equal(result.device.setInterface(0, 1).status, TransferStatus.Ok);
+    const stream = result.device.openIsoStream(IsoGadgetEndpoint.Out, { ...IsoPreset.LinuxPlayback });
+    boot.driver.run(503);
+    assert.ok(stream.drain(100));
+    const sent = stream.stats.packetsOk;
+    // At once, as Linux's snd-usb-audio does after its URBs are done: some packets are still batched
+    // or on their way (20 ms round trip).
+    assert.ok(device.stats.isoOut.packets < sent || gadget.outPackets.length < sent, "data still on its way");
+    assert.equal(result.device.setInterface(0, 0, { timeoutMs: 500 }).status, TransferStatus.Ok);
+    assert.deepEqual(
+      gadget.arrivedAtChange,
+      [sent],
+      "every packet arrived before the alternate setting changed",
+    );
+    assert.equal(device.stats.isoOut.dropped, 0);
+  });
+});

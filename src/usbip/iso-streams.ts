@@ -340,6 +340,19 @@ export class IsoOutStream implements UrbOwner {
     this.flushTimer = clock.createTimer(() => this.flush());
   }
 
+  /** Called when the last URB out was answered and no batch waits (a drain is over). */
+  onIdle: (() => void) | null = null;
+
+  /** Packets batched or URBs out: data the guest was told had gone that the device has not had yet. */
+  get busy(): boolean {
+    return this.count > 0 || this.inFlight > 0;
+  }
+
+  /** Sends the batch as it is (before a request that ends the stream). */
+  flushNow(): void {
+    this.flush();
+  }
+
   handle(packet: UsbPacket): void {
     const length = Math.min(packet.length, packet.data.length, MAX_ISO_PACKET);
     if (!this.started) {
@@ -404,5 +417,6 @@ export class IsoOutStream implements UrbOwner {
     this.inFlight--;
     this.expectedStart = trackStartFrame(this.stats, this.expectedStart, reply);
     for (let i = 0; i < reply.numberOfPackets; i++) if (reply.isoStatus[i] !== 0) this.stats.packetErrors++;
+    if (!this.busy) this.onIdle?.();
   }
 }

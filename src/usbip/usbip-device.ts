@@ -1,4 +1,4 @@
-import type { Clock } from "../machine/clock.ts";
+import type { Clock, Timer } from "../machine/clock.ts";
 import { Pid, UsbSpeed } from "../usb/constants.ts";
 import type { UpstreamPort, UsbDevice } from "../usb/device.ts";
 import { type AsyncTicket, type FinalPacketStatus, PacketStatus, type UsbPacket } from "../usb/packet.ts";
@@ -45,11 +45,15 @@ export class UsbipDeviceStats {
 
 const ControlStage = { Idle: 0, DataIn: 1, DataOut: 2, LocalAddress: 3 } as const;
 type ControlStage = (typeof ControlStage)[keyof typeof ControlStage];
-const ReplyState = { NotAsked: 0, Asked: 1, Ready: 2 } as const;
+/** Draining: a SET_INTERFACE / SET_CONFIGURATION waits for the iso OUT data already acknowledged. */
+const ReplyState = { NotAsked: 0, Asked: 1, Ready: 2, Draining: 3 } as const;
 type ReplyState = (typeof ReplyState)[keyof typeof ReplyState];
 
 /** URB tags: which part of the device owns a URB. */
 const TAG_CONTROL = -1;
+
+/** The longest a SET_INTERFACE / SET_CONFIGURATION waits for iso OUT data still on its way. */
+const DRAIN_LIMIT_MS = 250;
 
 /** Largest control data stage: wLength is 16 bits (USB 2.0 9.3.5). */
 const CONTROL_BUFFER = 0xffff;
@@ -115,6 +119,7 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
   private readonly isoIn: (IsoInStream | null)[] = new Array<IsoInStream | null>(16).fill(null);
   private readonly isoOut: (IsoOutStream | null)[] = new Array<IsoOutStream | null>(16).fill(null);
   private readonly isoOptions: Partial<IsoStreamOptions>;
+  private readonly drainTimer: Timer;
 
   constructor(
     readonly connection: UsbipConnection,
@@ -130,6 +135,7 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
     this.readAheadBytes = Math.max(0, Math.min(options.bulkReadAheadBytes ?? 16384, 1 << 20));
     this.isoOptions = options.iso ?? {};
     connection.onClose = (error) => this.gone(error);
+    this.drainTimer = this.clock.createTimer(this.drained);
   }
 
   get address(): number {
@@ -224,6 +230,7 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
 
   /** A URB still out for an abandoned transfer is unlinked: its answer must not reach the next one. */
   private abandonControl(): void {
+    this.drainTimer.disarm();
     if (this.controlUrb !== null) this.connection.unlink(this.controlUrb);
     this.controlUrb = null;
     this.controlPacket = null;
@@ -266,6 +273,19 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
     }
     if (this.stage === ControlStage.DataOut) {
       // Status stage of a host-to-device request: now the request goes to the server, data and all.
+      if (this.replyState === ReplyState.NotAsked && this.endsStreams() && this.outStreamsBusy()) {
+        // The iso OUT packets the guest was told had gone are still in batches and URBs: the server
+        // would cut them off (usb_set_interface kills the endpoint's URBs), losing the stream's tail.
+        // They go first; the request follows once they are answered, or after DRAIN_LIMIT_MS.
+        for (const stream of this.isoOut) stream?.flushNow();
+        this.replyState = ReplyState.Draining;
+        this.drainTimer.arm(this.clock.now() + DRAIN_LIMIT_MS);
+      }
+      if (this.replyState === ReplyState.Draining) {
+        this.controlPacket = packet;
+        this.controlTicket = packet.deferred();
+        return;
+      }
       if (this.replyState === ReplyState.NotAsked) this.submitControl(false);
       if (this.controlUrb === null) {
         packet.status = PacketStatus.IoError;
@@ -316,6 +336,31 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
     packet.status = PacketStatus.Stall;
     this.stage = ControlStage.Idle;
   }
+
+  /** SET_CONFIGURATION or SET_INTERFACE (USB 2.0 9.4.7, 9.4.10): the endpoints' streams end. */
+  private endsStreams(): boolean {
+    const t = this.setup[0]!;
+    const r = this.setup[1]!;
+    return (t === 0x00 && r === 9) || (t === 0x01 && r === 11);
+  }
+
+  private outStreamsBusy(): boolean {
+    for (const stream of this.isoOut) if (stream?.busy) return true;
+    return false;
+  }
+
+  /** The OUT streams drained (or the wait ran out): the waiting request goes to the server now. */
+  private readonly drained = (): void => {
+    if (this.replyState !== ReplyState.Draining || (this.outStreamsBusy() && this.drainTimer.armed)) return;
+    this.drainTimer.disarm();
+    this.replyState = ReplyState.NotAsked;
+    this.submitControl(false);
+    if (this.controlUrb === null) {
+      const packet = this.controlPacket;
+      this.controlPacket = null;
+      if (packet !== null) this.complete(packet, this.controlTicket, PacketStatus.IoError, 0);
+    }
+  };
 
   private submitControl(dirIn: boolean): void {
     this.replyState = ReplyState.Asked;
@@ -516,6 +561,7 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
     let stream = this.isoOut[ep];
     if (stream === null || stream === undefined) {
       stream = new IsoOutStream(this.connection, ep, this.clock, this.isoOptions, this.stats.isoOut);
+      stream.onIdle = this.drained;
       this.isoOut[ep] = stream;
     }
     return stream;
@@ -539,6 +585,7 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
   }
 
   private gone(error: UsbipError | null): void {
+    this.drainTimer.dispose();
     this.stopStreams();
     for (const stream of this.isoOut) stream?.dispose();
     this.discardReadAhead();
