@@ -83,7 +83,6 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
   onGone: ((error: UsbipError | null) => void) | null = null;
 
   private currentAddress = 0;
-  private upstream: UpstreamPort | null = null;
   private readonly clock: Clock;
   private readonly maxRequests: number;
 
@@ -152,9 +151,8 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
     this.connection.close();
   }
 
-  setUpstream(upstream: UpstreamPort | null): void {
-    this.upstream = upstream;
-  }
+  /** USB/IP carries no remote wakeup from the server's device, so the port is never asked for one. */
+  setUpstream(_upstream: UpstreamPort | null): void {}
 
   /** Suspend is the guest's view of the port; the server's device keeps its own state. */
   setSuspended(_suspended: boolean): void {}
@@ -591,11 +589,6 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
     this.discardReadAhead();
     this.controlUrb = null;
     this.onGone?.(error);
-  }
-
-  /** For tests: whether the device could ask its port for remote wakeup (the server's device decides). */
-  get hasUpstream(): boolean {
-    return this.upstream !== null;
   }
 }
 
