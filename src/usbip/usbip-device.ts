@@ -3,7 +3,7 @@ import { Pid, UsbSpeed } from "../usb/constants.ts";
 import type { UpstreamPort, UsbDevice } from "../usb/device.ts";
 import { type AsyncTicket, type FinalPacketStatus, PacketStatus, type UsbPacket } from "../usb/packet.ts";
 import { BulkInReader, BulkReadAheadStats } from "./bulk-in-reader.ts";
-import { type Urb, type UrbOwner, type UsbipConnection, UsbipError } from "./connection.ts";
+import type { Urb, UrbOwner, UsbipConnection, UsbipError } from "./connection.ts";
 import { copy } from "./copy.ts";
 import { IsoInStream, IsoOutStream, type IsoStreamOptions, IsoStreamStats } from "./iso-streams.ts";
 import { UsbipSpeed } from "./protocol.ts";
@@ -595,5 +595,3 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
 function hex4(n: number): string {
   return n.toString(16).padStart(4, "0");
 }
-
-export { UsbipError };
