@@ -89,7 +89,7 @@ for (const way of ways) {
   if (problems.length > 0) failed = true;
 }
 
-if (backgroundTabS > 0) {
+if (process.argv.includes("--background-tab")) {
   console.log(`== background tab: aplay's emulator loop at 1 Hz for ${backgroundTabS} s, then normal`);
   const started = performance.now();
   const options = { tabS: backgroundTabS };
@@ -102,6 +102,7 @@ if (backgroundTabS > 0) {
   console.log(
     `  tab ${((result.tab.endedMs - result.tab.beganMs) / 1000).toFixed(1)} s; recovered ${result.recoveryMs === null ? "never" : `${result.recoveryMs.toFixed(1)} ms`} after it`,
   );
+  if (r.inserted > 0) console.log(`  the last 8000 frames: ${r.afterSignal.join(", ")}`);
   if (r.inserted > 0)
     console.log(
       `  inserted ${r.inserted} (silence ${r.insertedSilence}); first anomalies ${JSON.stringify(r.events.slice(0, 12))}`,

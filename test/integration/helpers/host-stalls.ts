@@ -245,6 +245,8 @@ export interface BackgroundTabResult {
     guestXruns: number;
     /** The checker's first anomalies (kind, stream position, expected frame, count). */
     events: readonly SignalEvent[];
+    /** The stream's last 8000 frames as runs: "silence×N" or "counter A…B×N". */
+    afterSignal: string[];
   };
   /**
    * Host ms from the tab's return to normal running until the first packet at the speaker from which
@@ -292,6 +294,21 @@ class TimedSink implements AudioSink {
     }
     return this.memory.write(samples, frames, format);
   }
+}
+
+/** Mono test-signal samples as runs: silence, or counter values running on by one (for reading a failure). */
+function describeRuns(samples: Int16Array): string[] {
+  const runs: string[] = [];
+  let i = 0;
+  while (i < samples.length && runs.length < 40) {
+    const first = samples[i]! & 0xffff;
+    let j = i + 1;
+    if (first === 0) while (j < samples.length && samples[j] === 0) j++;
+    else while (j < samples.length && (samples[j]! & 0xffff) === ((samples[j - 1]! + 1) & 0xffff)) j++;
+    runs.push(first === 0 ? `silence×${j - i}` : `counter ${first}…${samples[j - 1]! & 0xffff}×${j - i}`);
+    i = j;
+  }
+  return runs;
 }
 
 /** See {@link BackgroundTabResult.recoveryMs}. */
@@ -345,7 +362,7 @@ export async function runBackgroundTab(options: BackgroundTabOptions): Promise<B
         onProgress: options.onProgress ?? (() => {}),
         describe: (event) => {
           if (event.event !== "log" && !event.event.startsWith("blob")) stamp(JSON.stringify(event));
-          if (event.event === "playback-start") {
+          if (event.event === "playback-start" && options.tabS > 0) {
             timers.push(
               setTimeout(() => {
                 tab.beganMs = performance.now();
@@ -388,6 +405,7 @@ export async function runBackgroundTab(options: BackgroundTabOptions): Promise<B
             inserted: check.inserted,
             insertedSilence: check.insertedSilence,
             events: check.events,
+            afterSignal: describeRuns(sink.memory.samples.subarray(Math.max(0, sink.memory.frames - 8000))),
             headLossFrames: check.headLossFrames,
             tailLossFrames: check.tailLossFrames ?? 0,
             bitExact: check.bitExact,
