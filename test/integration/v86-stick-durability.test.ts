@@ -4,6 +4,7 @@
  * - the host process is SIGKILLed the moment the guest's `sync` returns: the image holds every synced
  *   write (the files' sha256 equal what the guest computed), the file the host put there reads back
  *   equal, and `fsck.fat -n` finds nothing but the dirty bit a file system mounted at the kill carries;
+ * - a write-protected stick (MODE SENSE WP) is mounted read-only by Linux;
  * - the stick is unplugged in the middle of the guest's writes: the guest sees the removal, the host
  *   process carries on, and every block whose write the stick acknowledged is in the image.
  * Needs dosfstools and mtools (.ci/run installs them).
@@ -60,7 +61,7 @@ describe("USB stick durability in v86", () => {
       proc.stderr.on("data", (chunk: Buffer) => {
         stderr += chunk.toString();
       });
-      const timer = setTimeout(() => proc.kill("SIGKILL"), 180_000);
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 300_000);
       proc.on("error", reject);
       proc.on("exit", (_code, sig) => {
         clearTimeout(timer);
@@ -131,14 +132,14 @@ describe("USB stick durability in v86", () => {
       // Unplug once the guest is well into writing big.bin.
       await vm.waitForEvent(
         (e) => e.event === "item-begin" && String(e["item"]).startsWith("write"),
-        120_000,
+        240_000,
       );
       const start = Date.now();
-      while (writes < 20 && Date.now() - start < 60_000) await new Promise((r) => setTimeout(r, 20));
+      while (writes < 20 && Date.now() - start < 120_000) await new Promise((r) => setTimeout(r, 20));
       assert.ok(writes >= 20, "the guest was writing");
       const removed = vm.uhci?.controller.detach(0);
       unplugged = removed !== null && removed !== undefined;
-      await vm.waitForEvent((e) => e.event === "done", 120_000);
+      await vm.waitForEvent((e) => e.event === "done", 240_000);
       // The guest's kernel saw the device go (hub_port_connect: "USB disconnect"), and usb-storage let
       // the disk go with it; /init ran its plan to the end (the host process and the machine live on).
       const dmesg = events
@@ -164,5 +165,34 @@ describe("USB stick durability in v86", () => {
       checked++;
     }
     assert.ok(checked > 100, `${checked} acknowledged blocks checked`);
+  });
+  it("a write-protected stick (a read-only image file): Linux sees Write Protect, mounts it read-only, reads the host's file", async () => {
+    const image = join(dir, "ro.img");
+    const hostFile = join(dir, "ro-host.bin");
+    const hostBytes = randomBytes(64 * 1024);
+    writeFileSync(hostFile, hostBytes);
+    makeFatImage(image, 8, { "HOST.BIN": hostFile });
+    const before = readFileSync(image);
+    const store = FileBlockStore.open(image, { readOnly: true });
+    const events: Event[] = [];
+    const { vm } = await bootWithStick(store, "mount,sha:HOST.BIN,dmesg", (e) => events.push(e));
+    try {
+      await vm.waitForEvent((e) => e.event === "done", 240_000);
+    } finally {
+      await vm.stop();
+      store.close();
+    }
+    const mount = events.find((e) => e.event === "mount");
+    assert.deepEqual([mount?.["ok"], mount?.["ro"]], [true, true], JSON.stringify(mount));
+    const sum = events.find((e) => e.event === "file-sum");
+    assert.equal(sum?.["sha256"], sha(hostBytes));
+    const dmesg = events
+      .filter((e) => e.event === "log" && e["source"] === "dmesg")
+      .map((e) => String(e["line"]));
+    assert.ok(
+      dmesg.some((l) => /Write Protect is on/.test(l)),
+      dmesg.slice(-20).join("\n"),
+    );
+    assert.deepEqual(readFileSync(image), before, "the image is untouched");
   });
 });
