@@ -31,6 +31,8 @@ import { UsbMouse } from "../../src/devices/hid/mouse.ts";
 import { UsbTablet } from "../../src/devices/hid/tablet.ts";
 import { PortStatus } from "../../src/devices/hub/hub-constants.ts";
 import { UsbHub } from "../../src/devices/hub/usb-hub.ts";
+import { MemoryBlockStore } from "../../src/devices/storage/block-store.ts";
+import { UsbMassStorage } from "../../src/devices/storage/mass-storage.ts";
 import { VirtualClock } from "../../src/machine/clock.ts";
 import { DescriptorType, EndpointType, Pid, RequestType, StandardRequest } from "../../src/usb/constants.ts";
 import type { ConfigurationModel } from "../../src/usb/descriptors/model.ts";
@@ -83,6 +85,11 @@ const KINDS: readonly DeviceKind[] = [
     make: (_c, rng) => new UsbHeadset({ speaker: streamOptions(rng), microphone: streamOptions(rng) }),
   },
   { name: "hub", make: (_c, rng) => hubWithDevices(rng, 0) },
+  {
+    name: "mass-storage",
+    make: (_c, rng) =>
+      new UsbMassStorage({ store: rng.chance(0.5) ? new MemoryBlockStore(rng.int(1, 64)) : null }),
+  },
   {
     name: "async-host",
     make: (clock, rng) =>
