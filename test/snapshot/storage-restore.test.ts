@@ -126,6 +126,11 @@ describe("USB stick snapshots", () => {
     const tooFar = JSON.parse(JSON.stringify(state));
     tooFar.moved = tooFar.hostLength + 1;
     assert.throws(() => fresh.restoreState(tooFar), SnapshotError);
+    const short = JSON.parse(JSON.stringify(state));
+    short.source = 1; // a response in the buffer…
+    short.chunkLength = 36; // …of 36 bytes, but none saved
+    short.buffer = "";
+    assert.throws(() => fresh.restoreState(short), /buffer holds 0 bytes; the saved position needs 36/);
     assert.equal(JSON.stringify(fresh.saveState()), before, "nothing applied");
   });
 

@@ -1112,6 +1112,10 @@ export class UsbMassStorage extends UsbDeviceBase {
     const preventRemoval = r.bool("preventRemoval");
     const loaded = r.bool("loaded");
     const blockCount = r.number("blockCount", -1, Number.MAX_SAFE_INTEGER);
+    // The bytes the engine will send or write must all be there (a read in flight refills them).
+    const needed = op === StoreOp.Read ? 0 : source === Source.StoreWrite ? chunkPos : chunkLength;
+    if (buffer.length < needed)
+      throw r.error("buffer", `holds ${buffer.length} bytes; the saved position needs ${needed}`);
     const mediumChanged = blockCount !== (this.storeNow?.blockCount ?? -1);
     return () => {
       applyUsb();
