@@ -6,7 +6,6 @@ import { TestSignalSource } from "../../devices/audio/sources/test-signal-source
 import { UsbKeyboard } from "../../devices/hid/keyboard.ts";
 import { UsbTablet } from "../../devices/hid/tablet.ts";
 import { UsbHub } from "../../devices/hub/usb-hub.ts";
-import { MemoryBlockStore } from "../../devices/storage/block-store.ts";
 import { UsbMassStorage } from "../../devices/storage/mass-storage.ts";
 import type { GuestImages } from "../../node/bundled-guest.ts";
 import { AudioAllowance, framesIn } from "../../streaming/stream-verdict.ts";
@@ -26,6 +25,7 @@ import type { GuestVm } from "../guest-vm/guest-vm.ts";
 import { compareInput, expectedKeyEvents, type InputComparison } from "../input-check.ts";
 import { kernelOf, withGuest } from "./guest-run.ts";
 import { KEYBOARD_PRODUCT } from "./hid-job.ts";
+import { prepareStickRoundTrip, type StickRoundTripReport } from "./stick-round-trip.ts";
 
 export interface MainJobOptions {
   images: GuestImages;
@@ -105,6 +105,8 @@ export interface MainJobReport {
   };
   /** Class requests the headset saw, and how many it stalled (Linux probes controls it lacks). */
   audioRequests: { total: number; stalled: number };
+  /** A file each way through the stick behind the hub (jobs/stick-round-trip.ts). */
+  stick: StickRoundTripReport;
   problems: string[];
 }
 
@@ -139,6 +141,8 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
     speaker: { sink: speakerSink },
   });
   const keyboard = new UsbKeyboard({ productId: KEYBOARD_PRODUCT });
+  // The stick holds a file the guest reads and copies, and gets one the guest writes (issue 12).
+  const trip = await prepareStickRoundTrip();
   // Every device sits behind a hub on root port 1 (issue 12). The second microphone sends the same
   // test signal as the headset's, so the recording is checked bit for bit whichever card arecord opens.
   const behindHub = mainJobHubDevices({
@@ -146,7 +150,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
     keyboard,
     tablet: new UsbTablet(),
     microphone: new UsbMicrophone({ source: new TestSignalSource() }),
-    stick: new UsbMassStorage({ store: new MemoryBlockStore(STICK_BLOCKS) }),
+    stick: new UsbMassStorage({ store: trip.store }),
   });
   const hub = new UsbHub({ ports: HUB_PORTS });
   behindHub.forEach((entry) => {
@@ -155,6 +159,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
   const audioItem = `${sampleRate}:${channels}:${seconds}`;
   const plan = [
     `enum:${1 + behindHub.length},capture:${audioItem},playback:${audioItem},hid:${listenSeconds(options.text)}:1`,
+    trip.planItems,
     ...(options.extraPlanItems ?? []),
   ].join(",");
 
@@ -172,6 +177,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
           return "the guest sends its recording back over the serial console…";
         if (event.event === "playback-start") return `aplay: playing ${seconds} s to the USB headphones…`;
         if (event.event === "input-open") return "typing on the USB keyboard…";
+        if (event.event === "mount") return "a file each way through the USB stick…";
         return undefined;
       },
     },
@@ -184,7 +190,9 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
       await vm.waitForEvent((e) => e.event === "input-open", options.timeoutMs);
       keyboard.typeText(options.text);
       await vm.waitForEvent((e) => e.event === "done", options.timeoutMs);
+      const stick = await trip.check(vm.serial.events);
       return mainReport(vm.serial.events, vm.serial.blobs.get("capture0"), {
+        stick,
         options,
         expectedKeys,
         speakerSamples: speakerSink.samples.slice(),
@@ -199,8 +207,6 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
 
 /** The main job's hub: 7 ports, as common USB 1.1 hubs have. */
 export const HUB_PORTS = 7;
-/** The blank stick behind the hub: 4 MiB of 512-byte blocks, for usb-storage to bind to. */
-const STICK_BLOCKS = 8192;
 
 /** A device the main job plugs in behind its hub, and the driver the guest must bind to it. */
 export interface HubEntry {
@@ -265,6 +271,7 @@ interface MainReportInputs {
   requests: { classRequests: number; stalledRequests: number };
   seconds: { boot: number; usbReady: number; total: number };
   kernel: string;
+  stick: StickRoundTripReport;
 }
 
 function mainReport(
@@ -299,6 +306,7 @@ function mainReport(
   if (keyboardNode === undefined) problems.push("the guest has no input node for the keyboard");
   const keys = compareInput(inputs.expectedKeys, keyboardNode ? guestInputEvents(events, keyboardNode) : []);
   if (!keys.exact) problems.push("keyboard events differ from those sent");
+  for (const p of inputs.stick.problems) problems.push(`stick: ${p}`);
   return {
     ok: problems.length === 0,
     guest: {
@@ -320,6 +328,7 @@ function mainReport(
       keyboard: { ...keys, text: options.text },
     },
     audioRequests: { total: inputs.requests.classRequests, stalled: inputs.requests.stalledRequests },
+    stick: inputs.stick,
     problems,
   };
 }
@@ -432,6 +441,16 @@ function playbackReport(
   return report;
 }
 
+/** The stick's round trip in the text report: what went each way, and whether it arrived intact. */
+function stickLines(r: StickRoundTripReport): string[] {
+  if (!r.mounted) return ["  stick   the guest did not mount it"];
+  const ms = (v: number | null) => (v === null ? "?" : `${v} ms`);
+  return [
+    `  stick   host → guest: host.bin ${r.hostToGuest.bytes} bytes, sha256 in the guest ${r.hostToGuest.equal ? "equal" : "DIFFERENT"} (read ${ms(r.guestMs.read)})`,
+    `          guest → host: guest.bin (its copy) ${r.guestCopy.equal ? "byte for byte" : "DIFFERENT"}, random.bin ${r.guestToHost.bytes ?? "missing"} bytes ${r.guestToHost.equal ? "sha256 equal" : "DIFFERENT"} (written ${ms(r.guestMs.write)}, sync ${ms(r.guestMs.sync)}, ${r.unmounted ? "unmounted" : "NOT unmounted"})`,
+  ];
+}
+
 export function formatMainReport(report: MainJobReport): string {
   const audio = (name: string, r: AudioDirectionReport | null) =>
     r === null
@@ -457,6 +476,7 @@ export function formatMainReport(report: MainJobReport): string {
     ...audio("capture", report.capture),
     ...audio("playback", report.playback),
     `  hid     keyboard typed ${JSON.stringify(report.hid.keyboard.text)}: ${describeInput(report.hid.keyboard)}`,
+    ...stickLines(report.stick),
     `  verdict ${report.ok ? "PASS" : "FAIL"}`,
     ...report.problems.map((p) => `          - ${p}`),
   ];
