@@ -5,10 +5,24 @@
  * One boot of the VM (~7 s under TCG).
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { parseWavHeader } from "../../src/devices/audio/wav.ts";
 import { devlistCount, parseDeviceLine, UsbipPeer } from "./peer/peer.ts";
+
+const repo = fileURLToPath(new URL("../../", import.meta.url));
+
+/** The `uhci` command from the sources, as a user runs it. */
+function uhci(args: readonly string[]) {
+  return spawnSync(process.execPath, ["--import", "tsx", join(repo, "src", "cli", "main.ts"), ...args], {
+    cwd: repo,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+}
 
 describe("the USB/IP peer VM (Linux usbip-host + Debian usbipd in QEMU)", () => {
   let peer: UsbipPeer;
@@ -38,6 +52,37 @@ describe("the USB/IP peer VM (Linux usbip-host + Debian usbipd in QEMU)", () => 
 
   it("answers OP_REQ_DEVLIST with every exported device", async () => {
     assert.equal(await devlistCount(peer.port), 4);
+  });
+
+  it("is listed by `uhci usbip list` (busid, vid:pid, class, speed) and, with --json, each device's fields", () => {
+    const text = uhci(["usbip", "list", peer.address]);
+    assert.equal(text.status, 0, text.stderr);
+    const rows = text.stdout.trim().split("\n");
+    assert.match(rows[0] ?? "", /^busid\s+vid:pid\s+class\s+speed\s+path$/);
+    // Linux usbip-host exports devices unconfigured: class 00 with no interfaces to show. usbipd lists
+    // them in its own order (newest first), so they are compared sorted.
+    const body = rows.slice(1).map((r) =>
+      r
+        .split(/\s+/)
+        .slice(0, 3)
+        .concat(r.includes(" full") ? "full" : "?"),
+    );
+    body.sort((a, b) => (a[0] ?? "").localeCompare(b[0] ?? ""));
+    assert.deepEqual(body, [
+      ["1-1", "46f4:0002", "00/00/00", "full"],
+      ["1-2.1", "0627:0001", "00/00/00", "full"],
+      ["1-2.2", "0627:0001", "00/00/00", "full"],
+      ["1-2.3", "46f4:0001", "00/00/00", "full"],
+    ]);
+    const json = uhci(["usbip", "list", peer.address, "--json"]);
+    assert.equal(json.status, 0, json.stderr);
+    const devices = JSON.parse(json.stdout) as { busid: string; idVendor: number; idProduct: number }[];
+    assert.deepEqual(
+      devices
+        .map((d) => [d.busid, d.idVendor, d.idProduct])
+        .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+      peer.devices.map((d) => [d.busid, d.idVendor, d.idProduct]),
+    );
   });
 
   it("takes keys and absolute pointer moves over QMP", async () => {
