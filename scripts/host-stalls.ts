@@ -102,7 +102,7 @@ if (process.argv.includes("--background-tab")) {
   console.log(
     `  tab ${((result.tab.endedMs - result.tab.beganMs) / 1000).toFixed(1)} s; recovered ${result.recoveryMs === null ? "never" : `${result.recoveryMs.toFixed(1)} ms`} after it`,
   );
-  if (r.inserted > 0) console.log(`  the last 8000 frames: ${r.afterSignal.join(", ")}`);
+  console.log(`  after the signal's end: ${r.framesAfterSignal} frames: ${r.afterSignal.join(", ")}`);
   if (r.inserted > 0)
     console.log(
       `  inserted ${r.inserted} (silence ${r.insertedSilence}); first anomalies ${JSON.stringify(r.events.slice(0, 12))}`,

@@ -80,6 +80,12 @@ export function checkBackgroundTab(result: BackgroundTabResult, options: Backgro
     problems.push(`playback: head ${r.headLossFrames} + tail ${r.tailLossFrames} frames lost`);
   if (r.framesReceived + r.dropped + r.headLossFrames + r.tailLossFrames !== r.framesSent)
     problems.push("playback: frames not accounted for");
+  // After the signal: aplay's padding of its last period (6000 frames at most) and the drain's overrun
+  // of it (one URB, ~13 packets); a quarter second bounds both.
+  if (r.framesAfterSignal > rate / 4)
+    problems.push(
+      `playback: ${r.framesAfterSignal} frames after the signal's end (${r.afterSignal.slice(0, 4).join(", ")})`,
+    );
   if (result.recoveryMs === null) problems.push("playback: the signal never ran unbroken after the tab");
   else if (result.recoveryMs > RECOVERY_LIMIT_MS)
     problems.push(
