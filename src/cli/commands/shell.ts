@@ -1,3 +1,5 @@
+import { MemoryBlockStore } from "../../devices/storage/block-store.ts";
+import { UsbMassStorage } from "../../devices/storage/mass-storage.ts";
 import { BUNDLED_GUEST_CMDLINE } from "../../node/bundled-guest.ts";
 import { flagHelp, parseFlags, UsageError } from "../args.ts";
 import { parseDeviceMix } from "../device-mix.ts";
@@ -5,7 +7,10 @@ import { loadImagesFor } from "../guest-images.ts";
 import { EVENT_PREFIX } from "../guest-vm/guest-serial.ts";
 import { GuestVm } from "../guest-vm/guest-vm.ts";
 import { Progress } from "../progress.ts";
+import { MAX_STICK_MIB, packFolder, unpackImage } from "../stick/stick-folder.ts";
 import { extractUsbipSpecs, importAll, plugUsbip, USBIP_OPTION_HELP } from "../usbip-option.ts";
+import { prepareOutputDir, userPath } from "../user-paths.ts";
+import { describeUnpack } from "./stick.ts";
 
 export const SHELL_FLAGS = {
   devices: {
@@ -14,6 +19,17 @@ export const SHELL_FLAGS = {
     default: "headset,keyboard",
   },
   "guest-dir": { kind: "string", help: "folder with bios.bin, bzImage, initramfs (default: bundled)" },
+  stick: {
+    kind: "string",
+    help: "a USB stick holding this folder's files (FAT); when the shell ends, the guest's changes are written back into the folder (new and changed files; nothing is deleted)",
+  },
+  "stick-size": {
+    kind: "number",
+    help: "--stick's size in MiB (default: the files + 1/8 + 16 MiB, at least 32)",
+    min: 1,
+    max: MAX_STICK_MIB,
+    integer: true,
+  },
   quiet: { kind: "boolean", help: "no progress on stderr while the guest boots" },
 } as const;
 
@@ -21,6 +37,11 @@ export const SHELL_HELP = `uhci shell — boot the Linux guest in v86 with the e
 keyboard (or the devices you choose), and attach its serial console to this terminal. Try
 \`ls /sys/bus/usb/devices\`, \`cat /proc/bus/input/devices\` or \`arecord -l\`. Leave with \`exit\` (the guest halts) or Ctrl-] (at once);
 piped input runs in the guest's shell, and its end is typed as \`exit\`.
+
+With --stick DIR the guest also has a USB stick holding DIR's files, on the root port after the
+others: \`mkdir -p /mnt/stick && mount /dev/sda1 /mnt/stick\`, work there, then \`umount /mnt/stick\`
+(or just \`exit\`: the guest syncs before it halts). When the shell ends, new and changed files go
+back into DIR. Leaving with Ctrl-] drops what the guest had not yet synced.
 
 ${flagHelp(SHELL_FLAGS)}
 ${USBIP_OPTION_HELP}`;
@@ -74,9 +95,19 @@ export async function runShell(argv: readonly string[]): Promise<number> {
   const { rest, specs } = extractUsbipSpecs(argv);
   const flags = parseFlags(rest, SHELL_FLAGS);
   const usb = parseDeviceMix(flags.devices ?? "headset,keyboard");
+  // --stick: the folder packed onto a FAT image in memory, on the root port after --devices'.
+  const stickDir = flags.stick === undefined ? undefined : userPath(flags.stick);
+  const stick =
+    stickDir === undefined
+      ? undefined
+      : new MemoryBlockStore((await packFolder(stickDir, flags["stick-size"])).image);
+  if (stickDir !== undefined) prepareOutputDir("--stick", stickDir);
+  if (stick !== undefined) usb.push(new UsbMassStorage({ store: stick }));
   // USB/IP devices take the root ports after --devices' (a UHCI root hub has up to 7; uhci-hcd counts them).
   if (usb.length + specs.length > 7)
-    throw new UsageError(`--devices and --usbip: at most 7 devices, got ${usb.length + specs.length}`);
+    throw new UsageError(
+      `--devices, --stick and --usbip: at most 7 devices, got ${usb.length + specs.length}`,
+    );
   const imported = await importAll(specs);
   const images = loadImagesFor(flags["guest-dir"]);
   const progress = new Progress(process.stderr, flags.quiet);
@@ -128,7 +159,7 @@ export async function runShell(argv: readonly string[]): Promise<number> {
       images,
       cmdline: `${BUNDLED_GUEST_CMDLINE} uhci.plan=wait,shell`,
       usb,
-      ...(specs.length === 0 ? {} : { controllerOptions: { ports: Math.max(2, usb.length + specs.length) } }),
+      ...(usb.length + specs.length <= 2 ? {} : { controllerOptions: { ports: usb.length + specs.length } }),
       onUhci: (handle) =>
         plugUsbip(handle, imported, usb.length, (busid, why) =>
           process.stderr.write(`\nuhci: USB/IP device ${busid} unplugged: ${why}\n`),
@@ -158,5 +189,18 @@ export async function runShell(argv: readonly string[]): Promise<number> {
     progress.done();
     await vm?.stop();
     if (attached) process.stdout.write("\n");
+    // The guest's changes back into the folder, whatever ended the shell (the image holds what the
+    // guest wrote back to the stick: a sync, an unmount, or the sync /init makes before it halts).
+    if (stick !== undefined && stickDir !== undefined) {
+      try {
+        process.stderr.write(
+          `uhci: --stick ${describeUnpack(await unpackImage(stick.bytes, stickDir), stickDir)}\n`,
+        );
+      } catch (error) {
+        process.stderr.write(
+          `uhci: --stick: could not bring the stick's files back: ${error instanceof Error ? error.message : String(error)}\n`,
+        );
+      }
+    }
   }
 }
