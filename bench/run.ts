@@ -21,6 +21,7 @@ import {
 } from "./report.ts";
 import { runSimSpeed } from "./sim-speed.ts";
 import { runV86EndToEnd } from "./v86-e2e.ts";
+import { runWebResampler } from "./web-resampler.ts";
 
 const options = parseOptions(process.argv.slice(2));
 const machine = machineInfo();
@@ -92,6 +93,15 @@ if (wanted("realtime")) {
   }
   writer.json("realtime", result);
   writePlots(realtimePlots(result));
+  log(`   done at ${elapsed()}`);
+}
+
+if (wanted("web-resampler")) {
+  log(
+    "5. the WebAudio bridge's main-thread cost per 1 ms frame (uhci/web: ring, resampler, drift controller)",
+  );
+  const result = { ...meta("web-resampler"), ...runWebResampler(options.quick, log) };
+  writer.json("web-resampler", result);
   log(`   done at ${elapsed()}`);
 }
 

@@ -53,6 +53,7 @@ export const BENCHMARK_NAMES = [
   "sim-speed",
   "realtime",
   "v86",
+  "web-resampler",
 ] as const;
 export type BenchmarkName = (typeof BENCHMARK_NAMES)[number];
 

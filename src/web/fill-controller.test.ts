@@ -2,25 +2,33 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DEFAULT_MAX_CORRECTION, FillController } from "./fill-controller.ts";
 
+/** update()'s time unit: 1 = one millisecond, one USB frame. */
+const withMs = (c: FillController): FillController => {
+  c.setTimeBase(1000);
+  return c;
+};
+
 describe("FillController", () => {
   it("keeps the ratio exactly 1 while the smoothed fill stays inside the dead band", () => {
-    const c = new FillController({ rate: 48000, targetFrames: 960 });
+    const c = withMs(new FillController({ rate: 48000, targetFrames: 960 }));
     for (let i = 0; i < 10000; i++) {
       // A sawtooth of a render quantum around the target: the transport's own jitter.
-      assert.equal(c.update(960 + ((i * 48) % 128) - 64, 0.001), 1);
+      c.update(960 + ((i * 48) % 128) - 64, 1);
+      assert.equal(c.ratio, 1);
+      assert.equal(c.ratioCell[0], 1);
     }
   });
 
   it("is bounded: a huge error pins the correction at ±2000 ppm, and the integral does not wind up", () => {
-    const c = new FillController({ rate: 48000, targetFrames: 960 });
-    for (let i = 0; i < 60000; i++) c.update(48000, 0.001);
+    const c = withMs(new FillController({ rate: 48000, targetFrames: 960 }));
+    for (let i = 0; i < 60000; i++) c.update(48000, 1);
     assert.equal(c.ratio, 1 + DEFAULT_MAX_CORRECTION);
     // Back at the target, the correction leaves the bound within a few seconds rather than minutes.
     let t = 0;
-    while (c.update(960, 0.001) > 1 + DEFAULT_MAX_CORRECTION / 2 && t < 60000) t++;
+    for (c.update(960, 1); c.ratio > 1 + DEFAULT_MAX_CORRECTION / 2 && t < 60000; c.update(960, 1)) t++;
     assert.ok(t < 5000, `${t} ms to come off the bound`);
-    const low = new FillController({ rate: 48000, targetFrames: 960 });
-    for (let i = 0; i < 1000; i++) low.update(0, 0.001);
+    const low = withMs(new FillController({ rate: 48000, targetFrames: 960 }));
+    for (let i = 0; i < 1000; i++) low.update(0, 1);
     assert.equal(low.ratio, 1 - DEFAULT_MAX_CORRECTION);
   });
 
@@ -28,13 +36,14 @@ describe("FillController", () => {
     it(`learns a drift of ${ppm} ppm: the buffer settles and the ratio converges to it`, () => {
       // A buffer filled at (1 + drift) and drained at the controller's ratio, 1 ms per step.
       const rate = 48000;
-      const c = new FillController({ rate, targetFrames: 960 });
+      const c = withMs(new FillController({ rate, targetFrames: 960 }));
       let fill = 960;
       let lo = Number.POSITIVE_INFINITY;
       let hi = 0;
       let sum = 0;
       for (let ms = 0; ms < 120000; ms++) {
-        const ratio = c.update(fill, 0.001);
+        c.update(Math.round(fill), 1);
+        const ratio = c.ratioCell[0] ?? 1;
         fill += 48 * (1 + ppm * 1e-6) - 48 * ratio;
         if (ms >= 60000) {
           lo = Math.min(lo, fill);

@@ -39,9 +39,15 @@ export class FillController {
   private readonly smoothing: number;
   private readonly kp: number;
   private readonly ki: number;
-  private filtered = 0;
-  private integral = 0;
-  private correction = 0;
+  /**
+   * The ratio in force, in a typed array rather than a return value: a double returned or passed
+   * across a call V8 does not inline is boxed (16 bytes each), and this runs every 1 ms. The
+   * resampler reads it from here (Resampler.bindRatio).
+   */
+  readonly ratioCell = new Float64Array([1]);
+  private secondsPerUnit = 0.001;
+  /** [smoothed error (s), integral, correction]: a typed array, so the per-call updates store no boxed doubles. */
+  private readonly state = new Float64Array(3);
   private primed = false;
 
   constructor(options: FillControllerOptions) {
@@ -54,53 +60,62 @@ export class FillController {
     this.maxCorrection = options.maxCorrection ?? DEFAULT_MAX_CORRECTION;
   }
 
+  /** The unit of `update`'s `elapsed`: frames at this rate (the guest's, for a packet's frames). */
+  setTimeBase(unitsPerSecond: number): void {
+    this.secondsPerUnit = 1 / unitsPerSecond;
+  }
+
   /** Forgets the history (a new stream, or after an underrun or overrun re-primed the buffer). */
   reset(keepIntegral = false): void {
     this.primed = false;
-    this.filtered = 0;
+    this.state[0] = 0;
     if (!keepIntegral) {
-      this.integral = 0;
-      this.correction = 0;
+      this.state[1] = 0;
+      this.state[2] = 0;
+      this.ratioCell[0] = 1;
     }
   }
 
   /** The smoothed fill error in seconds (positive: above target). */
   get errorSeconds(): number {
-    return this.filtered;
+    return this.state[0] ?? 0;
   }
 
   /** The ratio in force: 1 + correction. */
   get ratio(): number {
-    return this.correction === 0 ? 1 : 1 + this.correction;
+    return this.ratioCell[0] ?? 1;
   }
 
   /**
-   * One measurement: the fill now, `dt` seconds after the previous one. Returns the ratio to use
-   * (above 1: the buffer is too full, consume faster / produce less). Allocates nothing.
+   * One measurement: the fill now (whole frames), `elapsed` time units (see setTimeBase) after the
+   * previous one. Sets the ratio to use in {@link ratioCell} (above 1: the buffer is too full, consume
+   * faster / produce less). Allocates nothing.
    */
-  update(fillFrames: number, dt: number): number {
+  update(fillFrames: number, elapsed: number): void {
+    const state = this.state;
+    const dt = elapsed * this.secondsPerUnit;
     const error = (fillFrames - this.targetFrames) / this.rate;
-    if (!this.primed) {
-      this.filtered = error;
-      this.primed = true;
-    } else {
+    let e = error;
+    if (this.primed) {
       const a = dt >= this.smoothing ? 1 : dt / this.smoothing;
-      this.filtered += (error - this.filtered) * a;
+      e = state[0]! + (error - state[0]!) * a;
     }
-    const e = this.filtered;
+    this.primed = true;
+    state[0] = e;
     const outside = e > this.deadband ? e - this.deadband : e < -this.deadband ? e + this.deadband : 0;
-    let u = this.kp * outside + this.integral;
-    const pinned = u > this.maxCorrection ? 1 : u < -this.maxCorrection ? -1 : 0;
+    const max = this.maxCorrection;
+    let integral = state[1]!;
+    const trial = this.kp * outside + integral;
+    const pinned = trial > max ? 1 : trial < -max ? -1 : 0;
     if (pinned === 0 || Math.sign(outside) !== pinned) {
-      this.integral += this.ki * outside * dt;
-      if (this.integral > this.maxCorrection) this.integral = this.maxCorrection;
-      else if (this.integral < -this.maxCorrection) this.integral = -this.maxCorrection;
+      integral += this.ki * outside * dt;
+      integral = integral > max ? max : Math.max(integral, -max);
+      state[1] = integral;
     }
-    u = this.kp * outside + this.integral;
-    if (u > this.maxCorrection) u = this.maxCorrection;
-    else if (u < -this.maxCorrection) u = -this.maxCorrection;
-    this.correction = Math.round(u / QUANTUM) * QUANTUM;
-    if (this.correction === 0) this.correction = 0; // no −0
-    return this.ratio;
+    let u = this.kp * outside + integral;
+    u = u > max ? max : Math.max(u, -max);
+    const correction = Math.round(u / QUANTUM) * QUANTUM;
+    state[2] = correction;
+    this.ratioCell[0] = correction === 0 ? 1 : 1 + correction;
   }
 }

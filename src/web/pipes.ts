@@ -109,6 +109,7 @@ abstract class Pipe {
       options.shared,
     );
     this.controller = new FillController({ rate, targetFrames: this.targetFrames });
+    this.resampler.bindRatio(this.controller.ratioCell);
   }
 
   /** Frames queued between the two clocks, as the controller sees them. */
@@ -175,6 +176,7 @@ export class CapturePipe extends Pipe {
     this.format = format;
     this.resampler.configure(this.contextRate, format.sampleRate);
     this.controller.reset();
+    this.controller.setTimeBase(format.sampleRate);
     this.ring.skip(this.ring.capacityFrames);
     this.primed = false;
     this.afterUnderrun = false;
@@ -224,9 +226,8 @@ export class CapturePipe extends Pipe {
       this.controller.reset(true);
       fill = this.ring.availableFrames;
     }
-    this.resampler.setRatio(
-      this.controller.update(fill + this.resampler.pendingFrames, frames / format.sampleRate),
-    );
+    this.controller.update(fill + this.resampler.pendingWholeFrames, frames);
+    this.resampler.syncRatio();
     let done = 0;
     while (done < frames) {
       const want = Math.min(frames - done, CHUNK);
@@ -289,6 +290,7 @@ export class PlaybackPipe extends Pipe {
     this.format = format;
     this.resampler.configure(format.sampleRate, this.contextRate);
     this.controller.reset();
+    this.controller.setTimeBase(format.sampleRate);
     this.shedding = false;
     this.filling = true;
     this.seenUnderruns = Atomics.load(this.ring.header, H_UNDERRUNS);
@@ -354,7 +356,10 @@ export class PlaybackPipe extends Pipe {
       this.filling = false;
       this.controller.reset(true);
     }
-    if (!this.filling) this.resampler.setRatio(this.controller.update(fill, frames / format.sampleRate));
+    if (!this.filling) {
+      this.controller.update(fill, frames);
+      this.resampler.syncRatio();
+    }
     let taken = 0;
     while (taken < frames) {
       const n = this.resampler.writeInt16(
