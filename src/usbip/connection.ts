@@ -158,6 +158,8 @@ export class UsbipConnection implements UrbLookup {
   private readonly unlinks = new Map<number, Urb>();
   private readonly free: Urb[] = [];
   private readonly decoder: UrbReplyDecoder;
+  /** Control and iso URBs out: a live server answers them within seconds (see {@link answersSoon}). */
+  private answerable = 0;
 
   constructor(
     private readonly transport: UsbipTransport,
@@ -182,6 +184,15 @@ export class UsbipConnection implements UrbLookup {
 
   get closed(): boolean {
     return this.closedNow;
+  }
+
+  /**
+   * Control and iso URBs out. A server answers these within seconds whatever its device does (an iso
+   * URB completes after its frames; Linux gives a control transfer 5 s), unlike a bulk or interrupt
+   * IN that waits for the device's data: while any is out, silence means the server is gone.
+   */
+  get urbsExpectingAnswer(): number {
+    return this.answerable;
   }
 
   /** URBs submitted and not yet answered (unlinked ones included until their answer). */
@@ -264,6 +275,7 @@ export class UsbipConnection implements UrbLookup {
       offset += length;
     }
     this.inFlight.set(urb.seqnum, urb);
+    if (answersSoon(urb)) this.answerable++;
     this.stats.submitted++;
     this.send(message);
     return urb;
@@ -297,6 +309,7 @@ export class UsbipConnection implements UrbLookup {
     this.transport.onClose = null;
     this.transport.close();
     this.inFlight.clear();
+    this.answerable = 0;
     this.unlinks.clear();
     this.onClose?.(error);
   }
@@ -328,6 +341,7 @@ export class UsbipConnection implements UrbLookup {
       if (urb !== undefined && this.inFlight.get(urb.seqnum) === urb) {
         // Taken back before it completed: no RET_SUBMIT will follow (usbip_protocol.rst, RET_UNLINK).
         this.inFlight.delete(urb.seqnum);
+        if (answersSoon(urb)) this.answerable--;
         this.stats.unlinked++;
         this.release(urb);
       }
@@ -336,6 +350,7 @@ export class UsbipConnection implements UrbLookup {
     const urb = this.inFlight.get(reply.seqnum);
     if (urb === undefined) return;
     this.inFlight.delete(reply.seqnum);
+    if (answersSoon(urb)) this.answerable--;
     if (urb.unlinked) {
       this.stats.crossedUnlink++;
       // The unlink's own answer may still come; it finds the URB gone and is taken as read.
@@ -356,6 +371,11 @@ export class UsbipConnection implements UrbLookup {
     urb.owner = null;
     if (this.free.length < 256) this.free.push(urb);
   }
+}
+
+/** Control and iso URBs: answered within seconds by a server that is there. */
+function answersSoon(urb: Urb): boolean {
+  return urb.endpoint === 0 || urb.numberOfPackets > 0;
 }
 
 /** Stands in for a URB whose reply crossed its unlink, so that the unlink's own answer is still expected. */

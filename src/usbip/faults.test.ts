@@ -136,7 +136,7 @@ describe("USB/IP faults", () => {
     assert.equal(r.controller.staleCompletions, stale, "the crossed answer never reached a packet");
   });
 
-  it("a server that never answers: requests time out in the guest, nothing throws, close() unplugs", async () => {
+  it("a server that vanishes (no FIN, no answers): unplugged after the silence with answers due; close() before that unplugs too", async () => {
     const r = await rig();
     r.server.silent = true;
     const t = r.guestDevice.control(
@@ -144,9 +144,20 @@ describe("USB/IP faults", () => {
       { timeoutMs: 40 },
     );
     assert.notEqual(t.status, TransferStatus.Ok);
-    r.attachment.close();
-    assert.equal(r.controller.ports[0]!.device, null);
+    r.driver.run(5000);
+    assert.ok(r.attachment.device !== null, "5 s of silence is not yet a vanished server");
+    r.driver.run(7000);
+    assert.equal(r.controller.ports[0]!.device, null, "unplugged");
+    assert.match(r.errors[0]?.message ?? "", /no answer from the server for 1[01] s with requests out/);
     r.driver.run(10);
+    // A quiet server with only an interrupt URB out (a keyboard nobody types on) is not gone.
+    const quiet = await rig();
+    const poll = quiet.guestDevice.openInterruptIn(0x81);
+    quiet.driver.run(15_000);
+    assert.ok(quiet.attachment.device !== null, "still plugged in after 15 s of an idle keyboard");
+    poll.close?.();
+    quiet.attachment.close();
+    assert.equal(quiet.controller.ports[0]!.device, null, "close() unplugs");
   });
 });
 

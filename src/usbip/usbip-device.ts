@@ -3,7 +3,8 @@ import { Pid, UsbSpeed } from "../usb/constants.ts";
 import type { UpstreamPort, UsbDevice } from "../usb/device.ts";
 import { type AsyncTicket, type FinalPacketStatus, PacketStatus, type UsbPacket } from "../usb/packet.ts";
 import { BulkInReader, BulkReadAheadStats } from "./bulk-in-reader.ts";
-import type { Urb, UrbOwner, UsbipConnection, UsbipError } from "./connection.ts";
+import { type Urb, type UrbOwner, type UsbipConnection, UsbipError } from "./connection.ts";
+
 import { copy } from "./copy.ts";
 import { IsoInStream, IsoOutStream, type IsoStreamOptions, IsoStreamStats } from "./iso-streams.ts";
 import { UsbipSpeed } from "./protocol.ts";
@@ -23,6 +24,12 @@ export interface UsbipDeviceOptions {
    * {@link BulkInReader}); 0 turns it off (a URB per TD). Default 16384.
    */
   readonly bulkReadAheadBytes?: number;
+  /**
+   * A server that has sent nothing for this long while control or iso URBs were out has vanished
+   * (no FIN: a cable pulled, a machine frozen): the connection is dropped and the device unplugged.
+   * On the controller's clock, confirmed at a second check; 0 turns it off. Default 10 000 ms.
+   */
+  readonly vanishMs?: number;
 }
 
 /** Counters for tests, reports and the bench. */
@@ -51,6 +58,9 @@ type ReplyState = (typeof ReplyState)[keyof typeof ReplyState];
 
 /** URB tags: which part of the device owns a URB. */
 const TAG_CONTROL = -1;
+
+/** How often the vanished-server watchdog looks. */
+const WATCHDOG_PERIOD_MS = 1000;
 
 /** The longest a SET_INTERFACE / SET_CONFIGURATION waits for iso OUT data still on its way. */
 const DRAIN_LIMIT_MS = 250;
@@ -119,6 +129,11 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
   private readonly isoOut: (IsoOutStream | null)[] = new Array<IsoOutStream | null>(16).fill(null);
   private readonly isoOptions: Partial<IsoStreamOptions>;
   private readonly drainTimer: Timer;
+  private readonly watchdog: Timer;
+  private readonly vanishMs: number;
+  private silentSince = 0;
+  private lastBytes = -1;
+  private suspect = false;
 
   constructor(
     readonly connection: UsbipConnection,
@@ -135,6 +150,9 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
     this.isoOptions = options.iso ?? {};
     connection.onClose = (error) => this.gone(error);
     this.drainTimer = this.clock.createTimer(this.drained);
+    this.vanishMs = Math.max(0, options.vanishMs ?? 10_000);
+    this.watchdog = this.clock.createTimer(this.watch);
+    if (this.vanishMs > 0) this.watchdog.arm(this.clock.now() + WATCHDOG_PERIOD_MS);
   }
 
   get address(): number {
@@ -192,8 +210,9 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
 
   cancelPacket(packet: UsbPacket): void {
     if (packet === this.controlPacket) {
-      // The guest may offer the TD again; the URB stays out and its answer waits for it.
-      this.controlPacket = null;
+      // The guest gave the transfer up (Linux unlinks a control URB after its 5 s): so does the server,
+      // or a device that never answers would hold the URB there for good.
+      this.abandonControl();
       return;
     }
     for (let i = 0; i < this.requestPackets.length; i++) {
@@ -582,7 +601,35 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
     this.dataCompleted(urb, reply);
   }
 
+  /**
+   * Once a second: has the server said anything while answers were due? A first silent check past
+   * `vanishMs` only raises suspicion; the connection is dropped if the next check, a second later,
+   * finds it still silent. In between the event loop has read whatever arrived, so a host that was
+   * stalled itself (its replies waiting unread in the socket) is not taken for a vanished server.
+   */
+  private readonly watch = (): void => {
+    const now = this.clock.now();
+    const bytes = this.connection.stats.bytesReceived;
+    if (this.connection.urbsExpectingAnswer === 0 || bytes !== this.lastBytes) {
+      this.silentSince = now;
+      this.lastBytes = bytes;
+      this.suspect = false;
+    } else if (now - this.silentSince >= this.vanishMs) {
+      if (this.suspect) {
+        this.connection.drop(
+          new UsbipError(
+            `no answer from the server for ${Math.round((now - this.silentSince) / 1000)} s with requests out: it is gone`,
+          ),
+        );
+        return;
+      }
+      this.suspect = true;
+    }
+    this.watchdog.arm(now + WATCHDOG_PERIOD_MS);
+  };
+
   private gone(error: UsbipError | null): void {
+    this.watchdog.dispose();
     this.drainTimer.dispose();
     this.stopStreams();
     for (const stream of this.isoOut) stream?.dispose();
