@@ -20,6 +20,7 @@ import {
   summaryMarkdown,
 } from "./report.ts";
 import { runSimSpeed } from "./sim-speed.ts";
+import { runUsbipPeerBench } from "./usbip-peer.ts";
 import { runV86EndToEnd } from "./v86-e2e.ts";
 import { runWebResampler } from "./web-resampler.ts";
 
@@ -119,6 +120,28 @@ if (wanted("v86") && !options.quick) {
   log(`   done at ${elapsed()}`);
 } else if (wanted("v86")) {
   log("4. end to end in v86: skipped in --quick mode (three Linux boots; run `npm run bench -- --only v86`)");
+}
+
+if (wanted("usbip") && !options.quick) {
+  log("6. USB/IP against a real server (Linux usbip-host + usbipd in a QEMU VM): 60 s of aplay in v86");
+  const result = { ...meta("usbip"), ...(await runUsbipPeerBench(60, log)) };
+  if (result.skipped !== null) {
+    log(`   skipped: ${result.skipped}`);
+  } else {
+    writer.json("usbip", result);
+    log(`   URB round trip ms ${JSON.stringify(result.roundTripMs)}`);
+    log(`   iso ${JSON.stringify(result.iso)}`);
+    log(`   controller per frame (ns) ${JSON.stringify(result.controllerFrameNs)}`);
+    if (result.error !== null) {
+      log(`   FAILED: ${result.error}`);
+      process.exitCode = 1;
+    }
+  }
+  log(`   done at ${elapsed()}`);
+} else if (wanted("usbip")) {
+  log(
+    "6. USB/IP against a real server: skipped in --quick mode (a QEMU VM and a Linux boot; run `npm run bench -- --only usbip`)",
+  );
 }
 
 // The summary covers every result present in the output directory (a run with --only updates its part).

@@ -54,6 +54,7 @@ export const BENCHMARK_NAMES = [
   "realtime",
   "v86",
   "web-resampler",
+  "usbip",
 ] as const;
 export type BenchmarkName = (typeof BENCHMARK_NAMES)[number];
 
