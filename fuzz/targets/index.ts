@@ -2,6 +2,7 @@ import type { FuzzTarget } from "../lib/target.ts";
 import { controlPipeTarget } from "./control-pipes.ts";
 import { descriptorParserTarget, hidReportParserTarget } from "./descriptors.ts";
 import { frameWalkerTarget } from "./frame-walker.ts";
+import { hubTopologyTarget } from "./hub-topology.ts";
 import { massStorageTarget } from "./mass-storage.ts";
 import { usbipRepliesTarget } from "./usbip.ts";
 import { wavParserTarget } from "./wav.ts";
@@ -15,6 +16,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   wavParserTarget,
   massStorageTarget,
   usbipRepliesTarget,
+  hubTopologyTarget,
 ];
 
 export function findTarget(name: string): FuzzTarget | undefined {

@@ -51,6 +51,9 @@ export class UsbPort implements UpstreamPort {
     this.isEnabled = false;
     this.isSuspended = false;
     device.setUpstream(this);
+    // A device unplugged while suspended (behind a sleeping hub, or on a suspended port) comes back
+    // powered and awake: nothing else would tell it, since this port starts out not suspended.
+    device.setSuspended(false);
     device.reset();
     this.listener(this, PortEvent.Attached);
   }
