@@ -5,7 +5,7 @@
  * errors exit 2.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createServer, type Server, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -129,6 +129,36 @@ describe("uhci usbip list", () => {
     assert.equal(g.code, 1);
     assert.match(g.stderr, /expected reply code 0x0005|version/);
     for (const out of [r, s, g]) assert.equal(out.stderr.trim().split("\n").length, 1, out.stderr);
+  });
+
+  it("relay: says where it listens and what it relays to, stops on SIGINT with exit 0", async () => {
+    const port = 40_000 + (process.pid % 20_000);
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", main, "usbip", "relay", `127.0.0.1:${good}`, "--listen", `127.0.0.1:${port}`],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stderr.on("data", (b: Buffer) => {
+      stderr += b.toString();
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (b: Buffer) => {
+        stdout += b.toString();
+        if (stdout.includes("\n")) resolve();
+      });
+      child.once("exit", () => reject(new Error(`the relay exited: ${stderr}`)));
+    });
+    assert.match(
+      stdout,
+      new RegExp(`^relaying ws://127\\.0\\.0\\.1:${port}/ → 127\\.0\\.0\\.1:${good} \\(Ctrl-C to stop\\)`),
+    );
+    const exited = new Promise<string>((resolve) => child.once("exit", (code, signal) => resolve(`${code} ${signal}`)));
+    child.kill("SIGINT");
+    assert.equal(await exited, "0 null", stderr);
   });
 
   it("usage errors exit 2", async () => {

@@ -62,6 +62,9 @@ function classOf(d: UsbipDeviceInfo): string {
   return own === 0 ? `${triple} (per interface)` : triple;
 }
 
+/** The relay's default port: next to USB/IP's 3240. */
+const RELAY_PORT = 3241;
+
 const USAGE = "usage: uhci usbip list HOST[:PORT] | uhci usbip relay HOST[:PORT]";
 
 export async function runUsbip(argv: readonly string[]): Promise<number> {
@@ -116,6 +119,9 @@ async function runRelay(address: string | undefined, rest: readonly string[]): P
   const target = parseUsbipAddress(address);
   if (typeof target === "string") throw new UsageError(target);
   const listen = parseUsbipAddress(flags.listen ?? "127.0.0.1:3241");
+  // A --listen without a port means the relay's own default, not USB/IP's 3240.
+  if (typeof listen !== "string" && flags.listen !== undefined && !/:\d+$/.test(flags.listen))
+    listen.port = RELAY_PORT;
   if (typeof listen === "string") throw new UsageError(`--listen: ${listen}`);
   const log = flags.quiet ? () => {} : (line: string) => process.stderr.write(`uhci usbip relay: ${line}\n`);
   const relay = await startUsbipRelay({
@@ -125,11 +131,13 @@ async function runRelay(address: string | undefined, rest: readonly string[]): P
     ...(flags["allow-origin"] === undefined ? {} : { allowOrigins: [flags["allow-origin"]] }),
     log,
   });
-  process.stdout.write(`relaying ${relay.url} → ${target.host}:${target.port} (Ctrl-C to stop)\n`);
-  await new Promise<void>((resolve) => {
+  // Listening for the signals before saying where we listen: whoever reads that line may stop us at once.
+  const stopped = new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
   });
+  process.stdout.write(`relaying ${relay.url} → ${target.host}:${target.port} (Ctrl-C to stop)\n`);
+  await stopped;
   await relay.close();
   return 0;
 }
