@@ -193,13 +193,60 @@ export async function createFatImage(
 /** Every file and folder on a FAT image (its first partition, or the whole image without one). */
 export async function readFatImage(image: Uint8Array): Promise<StickContents> {
   const s = await open(image);
-  const { mod, ff } = s;
   mount(s);
+  return walk(s, null);
+}
+
+/**
+ * What FatFs finds on an image a guest may have left half-written (the stick durability tests' check
+ * where dosfstools' fsck.fat is missing): every folder walked, every file read whole through its
+ * cluster chain (FatFs fails a chain that ends early or runs through a free cluster), and the free
+ * cluster count FatFs takes from the FAT itself. A file that cannot be read whole is listed in
+ * `unreadable`, not thrown, so one file cut off by a crash does not hide the state of the others.
+ */
+export interface FatImageCheck extends StickContents {
+  unreadable: { path: string; error: string }[];
+  freeClusters: number;
+}
+
+export async function checkFatImage(image: Uint8Array): Promise<FatImageCheck> {
+  const s = await open(image);
+  mount(s);
+  const unreadable: FatImageCheck["unreadable"] = [];
+  const contents = walk(s, (path, error) => unreadable.push({ path, error: error.message }));
+  const ptr = s.ff.malloc(4);
+  const fatfs = s.ff.malloc(4);
+  check(s.ff.f_getfree("", ptr, fatfs), "counting free clusters");
+  const freeClusters = s.ff.getValue(ptr, "i32") >>> 0;
+  return { ...contents, unreadable, freeClusters };
+}
+
+/** Walks the mounted image; with `onUnreadable`, a file that fails to read is reported and left out. */
+function walk(s: Session, onUnreadable: ((path: string, error: FatError) => void) | null): StickContents {
+  const { mod, ff } = s;
   const dir = ff.malloc(mod.sizeof_DIR);
   const info = ff.malloc(mod.sizeof_FILINFO);
   const files: StickFile[] = [];
   const folders: string[] = [];
-  const walk = (path: string) => {
+  const readWhole = (full: string): Uint8Array => {
+    check(ff.f_open(s.fil, full, mod.FA_READ), `opening '${full}'`);
+    try {
+      const size = ff.f_size(s.fil);
+      const data = new Uint8Array(size);
+      for (let at = 0; at < size; ) {
+        check(ff.f_read(s.fil, s.chunk, Math.min(CHUNK, size - at), s.count), `reading '${full}'`);
+        const got = ff.getValue(s.count, "i32");
+        // f_read gives less than asked only at the end of the file: short of its size is a broken file.
+        if (got <= 0) throw new FatError(`reading '${full}': ${at} of its ${size} bytes`);
+        data.set(ff.HEAPU8.subarray(s.chunk, s.chunk + got), at);
+        at += got;
+      }
+      return data;
+    } finally {
+      ff.f_close(s.fil);
+    }
+  };
+  const walkFolder = (path: string) => {
     const subfolders: string[] = [];
     const names: string[] = [];
     check(ff.f_opendir(dir, path), `reading folder '${path || "/"}'`);
@@ -213,25 +260,23 @@ export async function readFatImage(image: Uint8Array): Promise<StickContents> {
     }
     ff.f_closedir(dir);
     for (const full of names) {
-      check(ff.f_open(s.fil, full, mod.FA_READ), `opening '${full}'`);
-      const size = ff.f_size(s.fil);
-      const data = new Uint8Array(size);
-      for (let at = 0; at < size; ) {
-        check(ff.f_read(s.fil, s.chunk, Math.min(CHUNK, size - at), s.count), `reading '${full}'`);
-        const got = ff.getValue(s.count, "i32");
-        if (got <= 0) break;
-        data.set(ff.HEAPU8.subarray(s.chunk, s.chunk + got), at);
-        at += got;
+      if (onUnreadable === null) {
+        files.push({ path: full, data: readWhole(full) });
+        continue;
       }
-      ff.f_close(s.fil);
-      files.push({ path: full, data });
+      try {
+        files.push({ path: full, data: readWhole(full) });
+      } catch (error) {
+        if (!(error instanceof FatError)) throw error;
+        onUnreadable(full, error);
+      }
     }
     for (const sub of subfolders) {
       folders.push(sub);
-      walk(sub);
+      walkFolder(sub);
     }
   };
-  walk("");
+  walkFolder("");
   return { files, folders };
 }
 
