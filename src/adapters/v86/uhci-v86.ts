@@ -126,9 +126,11 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
   //   bursts (snd-usb-audio keeps ~10–18 frames queued and schedules into the past without
   //   URB_ISO_ASAP: frames run faster than it refills are lost samples);
   // - a host pause (SIGSTOP, a blocked event loop, a background tab; lag above the threshold): the
-  //   guest's clock has jumped, so USB time rejoins it in this call (the frame clock replays the
-  //   guest's queued frames and skips the empty rest) instead of lagging seconds behind while the
-  //   guest's ALSA waits time out (EIO).
+  //   guest's clock has jumped, so USB time rejoins it in this call (the frame clock replays up to 512
+  //   overdue frames, the guest's queued TDs in them, and holds the rest) instead of lagging seconds
+  //   behind. A capture the guest reads blocked across a pause longer than its PCM read timeout still
+  //   ends with EIO: that timeout counts guest jiffies, which jump with v86's clock whatever USB does
+  //   (docs/architecture.md, "Host stalls").
   const maxCatchUpMs = options.maxCatchUpMsPerHook ?? DEFAULT_MAX_CATCH_UP_MS;
   const originalTimers = cpu.run_hardware_timers;
   cpu.run_hardware_timers = function (acpiEnabled, nowMs) {
