@@ -48,7 +48,11 @@ export interface HostStallPolicy {
    * fails with -EFBIG): a replay of 1000 frames plus the lag before it and the next URB's length went
    * past that after a 5 s pause (the guest logged `cannot submit urb (err = -27)`). Half the window
    * leaves room for the in-step lag (≤ thresholdMs), the URB and the frames until the guest looks; the
-   * guest's queued TDs (≤ 18 ms of audio) are long replayed by then.
+   * guest's queued TDs (≤ 18 ms of audio) are long replayed by then. Not much less either: the frames
+   * replayed are what uhci-hcd fast-forwards snd-usb-audio's resubmitted playback URBs through (-EXDEV,
+   * each taking its audio from the buffer), and aplay's 500 ms buffer must run dry for the guest to see
+   * an underrun; otherwise its write, timed out in guest jiffies that jumped with the pause, fails
+   * with EIO (docs/architecture.md, "Host stalls").
    */
   readonly maxReplayFrames: number;
 }
