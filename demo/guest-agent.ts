@@ -39,8 +39,9 @@ export const AGENT_FUNCTIONS = [
   'play(){ c=$(card p) || { ev error ",\\"message\\":\\"no USB playback card\\""; return; }; mix $c; uhcitool sig $1 $2 $3 $4 >/tmp/play.wav; ev play-start ",\\"frames\\":$3"; aplay -q -D hw:$c,0 /tmp/play.wav 2>/tmp/play.err; ev play-end ",\\"rc\\":$?"; rm -f /tmp/play.wav; }',
   // loop PERIOD BUFFER — arecord | aplay on the headset (plughw: the microphone is mono, the
   // headphones stereo) with small periods: the page's microphone heard through the guest.
-  "loop(){ c=$(card c) || return; mix $c; (arecord -q -D plughw:$c,0 -t raw -f S16_LE -r 48000 -c 1 --period-size=$1 --buffer-size=$2 | aplay -q -D plughw:$c,0 -t raw -f S16_LE -r 48000 -c 1 --period-size=$1 --buffer-size=$2) >/dev/null 2>&1 & ev loop-on; }",
-  "unloop(){ killall aplay arecord >/dev/null 2>&1; ev loop-off; }",
+  "loop(){ killall aplay arecord >/dev/null 2>&1; c=$(card c) || return; mix $c; (arecord -q -D plughw:$c,0 -t raw -f S16_LE -r 48000 -c 1 --period-size=$1 --buffer-size=$2 | aplay -q -D plughw:$c,0 -t raw -f S16_LE -r 48000 -c 1 --period-size=$1 --buffer-size=$2) >/dev/null 2>/tmp/loop.err & ev loop-on; }",
+  // unloop — stops it, and passes on what arecord and aplay said.
+  "unloop(){ killall aplay arecord >/dev/null 2>&1; cat /tmp/loop.err 2>/dev/null; ev loop-off; }",
   // inputs MS — the USB input event nodes and their names, then every input_event for MS ms (background).
   // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
   'inputs(){ ns=; for e in /sys/class/input/event*; do read -r ph <$e/device/phys; case "$ph" in usb-*) read -r nm <$e/device/name; ns="$ns ${e##*/}"; ev input-device ",\\"node\\":\\"${e##*/}\\",\\"name\\":\\"$nm\\"";; esac; done; uhcitool evdev $1 $ns & }',

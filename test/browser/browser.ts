@@ -108,6 +108,8 @@ export interface CounterReport {
  */
 /** |sample| above which a step is inside the counter's wrap zone (the top and bottom 3 % of its range). */
 const WRAP_ZONE = 31767;
+/** Frames either side of a wrap whose steps are not judged. */
+const WRAP_FRAMES = 8;
 
 export function checkResampledCounter(samples: Int16Array): CounterReport {
   const start = samples.findIndex((v) => v !== 0);
@@ -120,6 +122,10 @@ export function checkResampledCounter(samples: Int16Array): CounterReport {
   // Trailing silence is the stream's end (a playback that finished), not a break.
   let end = samples.length;
   while (end > start && samples[end - 1] === 0) end--;
+  // Where the counter wraps (a step from the top half to the bottom half).
+  const wraps: number[] = [];
+  for (let k = start + 1; k < end; k++) if (samples[k - 1]! > 16384 && samples[k]! < -16384) wraps.push(k);
+  const nearWrap = (k: number) => wraps.some((w) => Math.abs(w - k) <= WRAP_FRAMES);
   let advance = 0;
   for (let k = start + 1; k < end; k++) {
     const prev = samples[k - 1]!;
@@ -127,9 +133,10 @@ export function checkResampledCounter(samples: Int16Array): CounterReport {
     const d = step(prev, cur);
     advance += d;
     if (fine(d)) continue;
-    // Near the wrap a band-limited resampler on the way rings around the full-scale step (seen in
-    // Chromium: ±40 over ~100 frames): steps there are not the stream's.
-    if (Math.abs(prev) > WRAP_ZONE && Math.abs(cur) > WRAP_ZONE) {
+    // Around the wrap a resampler on the way rings: the bridge's cubic overshoots the full-scale step by
+    // thousands for a few frames (clipped at ±32767), a band-limited one by tens over ~100 frames.
+    // Steps there are not the stream's.
+    if ((Math.abs(prev) > WRAP_ZONE && Math.abs(cur) > WRAP_ZONE) || nearWrap(k)) {
       wrapFrames++;
       continue;
     }

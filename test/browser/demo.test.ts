@@ -366,6 +366,10 @@ describe("the demo page in chromium", { skip: existsSync(CHROMIUM) ? false : `no
     const stats = await bridgeStats();
     await page.evaluate(`${DEMO}.loopback(false)`);
     await screenshot(page, "08-loopback");
+    await page.waitForFunction(`${DEMO}.agent.events.some((e) => e.event === "loop-off")`, {
+      timeout: 20_000,
+    });
+    const loopMessages = await inPage<string[]>(`${DEMO}.agent.lines.slice(-6)`);
     const inSamples = channelOf(int16FromBase64(input.base64), input.channels, 0);
     const outSamples = channelOf(int16FromBase64(output.base64), output.channels, 0);
     // Marks: 20 points of the counter, 200 ms apart, from 0.5 s in. Each counter value occurs once in
@@ -407,6 +411,7 @@ describe("the demo page in chromium", { skip: existsSync(CHROMIUM) ? false : `no
       minMs: sorted[0],
       maxMs: sorted.at(-1),
       latenciesMs: latencies.map((v) => Math.round(v * 10) / 10),
+      loopMessages,
       bridges: stats,
       context,
     };
