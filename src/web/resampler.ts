@@ -256,7 +256,7 @@ export class Resampler {
    */
   private compact(): void {
     const pos = this.position[0]!;
-    const drop = Math.floor(pos) - 1;
+    const drop = (Math.floor(pos) - 1) | 0; // an int32, so the fields below stay small integers
     if (drop <= 0) return;
     if (drop < this.have) {
       this.buf.copyWithin(0, drop * this.channels, this.have * this.channels);
