@@ -20,6 +20,7 @@ import {
   summaryMarkdown,
 } from "./report.ts";
 import { runSimSpeed } from "./sim-speed.ts";
+import { runStickDd } from "./stick-dd.ts";
 import { runUsbipPeerBench } from "./usbip-peer.ts";
 import { runV86EndToEnd } from "./v86-e2e.ts";
 import { runWebResampler } from "./web-resampler.ts";
@@ -141,6 +142,19 @@ if (wanted("usbip") && !options.quick) {
 } else if (wanted("usbip")) {
   log(
     "6. USB/IP against a real server: skipped in --quick mode (a QEMU VM and a Linux boot; run `npm run bench -- --only usbip`)",
+  );
+}
+
+if (wanted("stick") && !options.quick) {
+  log(
+    "6. USB stick throughput in v86: dd of 16 MiB from and to the raw disk, capped and uncapped (two boots)",
+  );
+  const result = { ...meta("stick"), ...(await runStickDd(log)) };
+  writer.json("stick", result);
+  log(`   done at ${elapsed()}`);
+} else if (wanted("stick")) {
+  log(
+    "6. USB stick throughput in v86: skipped in --quick mode (two Linux boots; `npm run bench -- --only stick`)",
   );
 }
 

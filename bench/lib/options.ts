@@ -55,6 +55,7 @@ export const BENCHMARK_NAMES = [
   "v86",
   "web-resampler",
   "usbip",
+  "stick",
 ] as const;
 export type BenchmarkName = (typeof BENCHMARK_NAMES)[number];
 
