@@ -132,3 +132,34 @@ describe("under- and overruns are counted when the buffer truly empties or overf
     });
   }
 });
+
+describe("a guest that changes its format mid-stream, or sends odd packets", () => {
+  it("re-primes on a rate change without throwing, and odd frame counts or buffers never throw", async () => {
+    const { CapturePipe, PlaybackPipe } = await import("./pipes.ts");
+    const capture = new CapturePipe({ contextRate: 48000, shared: false });
+    const playback = new PlaybackPipe({ contextRate: 48000, shared: false });
+    const quantum = new Float32Array(256).fill(0.25);
+    const small = new Int16Array(4);
+    const big = new Int16Array(4096);
+    const formats = [
+      { sampleRate: 48000, channels: 2 },
+      { sampleRate: 8000, channels: 1 },
+      { sampleRate: 44100, channels: 2 },
+      { sampleRate: 22050, channels: 1 },
+    ];
+    for (let ms = 0; ms < 2000; ms++) {
+      const format = formats[Math.floor(ms / 300) % formats.length] ?? formats[0]!;
+      capture.receive(quantum);
+      capture.receive(quantum);
+      // Frames beyond the buffer, none, a negative or fractional count: cut short, never thrown.
+      for (const frames of [48, 0, -3, 2.5, 5000]) {
+        capture.read(frames === 5000 ? small : big, frames, format);
+        playback.write(frames === 5000 ? small : big, frames, format);
+      }
+    }
+    assert.equal(capture.stats().running, true);
+    assert.equal(capture.stats().guestRate, 44100, "the format of the last packets");
+    assert.ok(Number.isFinite(capture.stats().fillMs));
+    assert.ok(Number.isFinite(playback.stats().fillMs));
+  });
+});
