@@ -73,6 +73,17 @@ describe("FAT stick images (FatFs)", () => {
     assert.ok(image[boot + 16]! >= 1, "BPB_NumFATs");
   });
 
+  it("refuses a damaged image whose directory entry claims a file larger than the stick", async () => {
+    const image = await createFatImage(2 * 1024 * 1024, {
+      files: [{ path: "HOST.BIN", data: new Uint8Array(1000).fill(7) }],
+    });
+    // The 8.3 directory entry (FAT specification: name at 0, DIR_FileSize at 28) of HOST.BIN.
+    const at = Buffer.from(image).indexOf("HOST    BIN");
+    assert.ok(at > 0);
+    new DataView(image.buffer).setUint32(at + 28, 0xfffffff0, true);
+    await assert.rejects(readFatImage(image), /claims 4294967280 bytes, more than the stick holds/);
+  });
+
   it("refuses a name no FAT file system can hold, and a stick too small for the files", async () => {
     await assert.rejects(
       createFatImage(2 * 1024 * 1024, { files: [{ path: "a/../b", data: new Uint8Array(1) }] }),

@@ -110,12 +110,21 @@ interface Session {
   chunk: number;
   fil: number;
   count: number;
+  /** The image's size: what no file on it can exceed. */
+  imageBytes: number;
 }
 
 async function open(image: Uint8Array): Promise<Session> {
   const mod = await loadFatFs();
   const ff = await mod.default({ diskio: diskOver(mod, image) });
-  return { mod, ff, chunk: ff.malloc(CHUNK), fil: ff.malloc(mod.sizeof_FIL), count: ff.malloc(4) };
+  return {
+    mod,
+    ff,
+    chunk: ff.malloc(CHUNK),
+    fil: ff.malloc(mod.sizeof_FIL),
+    count: ff.malloc(4),
+    imageBytes: image.length,
+  };
 }
 
 function mount(s: Session): void {
@@ -221,9 +230,22 @@ export async function checkFatImage(image: Uint8Array): Promise<FatImageCheck> {
   return { ...contents, unreadable, freeClusters };
 }
 
-/** Walks the mounted image; with `onUnreadable`, a file that fails to read is reported and left out. */
+/** Folder depth read at most: a damaged image can make a folder its own descendant. */
+const MAX_DEPTH = 64;
+/** Files and folders read at most. */
+const MAX_ENTRIES = 100_000;
+
+/**
+ * Walks the mounted image; with `onUnreadable`, a file that fails to read is reported and left out.
+ * The image is the guest's: a file larger than the image, more file bytes in all than twice the image
+ * (cross-linked cluster chains), folders nested beyond {@link MAX_DEPTH} (a loop) or more than
+ * {@link MAX_ENTRIES} entries are a {@link FatError}, never an allocation the host cannot make.
+ */
 function walk(s: Session, onUnreadable: ((path: string, error: FatError) => void) | null): StickContents {
   const { mod, ff } = s;
+  const imageBytes = s.imageBytes;
+  let entries = 0;
+  let total = 0;
   const dir = ff.malloc(mod.sizeof_DIR);
   const info = ff.malloc(mod.sizeof_FILINFO);
   const files: StickFile[] = [];
@@ -232,6 +254,9 @@ function walk(s: Session, onUnreadable: ((path: string, error: FatError) => void
     check(ff.f_open(s.fil, full, mod.FA_READ), `opening '${full}'`);
     try {
       const size = ff.f_size(s.fil);
+      total += size;
+      if (size > imageBytes || total > 2 * imageBytes)
+        throw new FatError(`'${full}' claims ${size} bytes, more than the stick holds (a damaged image?)`);
       const data = new Uint8Array(size);
       for (let at = 0; at < size; ) {
         check(ff.f_read(s.fil, s.chunk, Math.min(CHUNK, size - at), s.count), `reading '${full}'`);
@@ -246,7 +271,9 @@ function walk(s: Session, onUnreadable: ((path: string, error: FatError) => void
       ff.f_close(s.fil);
     }
   };
-  const walkFolder = (path: string) => {
+  const walkFolder = (path: string, depth: number) => {
+    if (depth > MAX_DEPTH)
+      throw new FatError(`'${path}': folders nested deeper than ${MAX_DEPTH} (a damaged image?)`);
     const subfolders: string[] = [];
     const names: string[] = [];
     check(ff.f_opendir(dir, path), `reading folder '${path || "/"}'`);
@@ -255,6 +282,8 @@ function walk(s: Session, onUnreadable: ((path: string, error: FatError) => void
       const name = ff.FILINFO_fname(info);
       if (name === "") break;
       const full = path === "" ? name : `${path}/${name}`;
+      if (++entries > MAX_ENTRIES)
+        throw new FatError(`more than ${MAX_ENTRIES} files and folders (a damaged image?)`);
       if (ff.FILINFO_fattrib(info) & mod.AM_DIR) subfolders.push(full);
       else names.push(full);
     }
@@ -273,10 +302,10 @@ function walk(s: Session, onUnreadable: ((path: string, error: FatError) => void
     }
     for (const sub of subfolders) {
       folders.push(sub);
-      walkFolder(sub);
+      walkFolder(sub, depth + 1);
     }
   };
-  walkFolder("");
+  walkFolder("", 0);
   return { files, folders };
 }
 
