@@ -43,7 +43,9 @@ on root port 1, with a USB headset (microphone and headphones), a USB keyboard, 
 microphone and a USB stick behind it; the report lists each device with the driver the guest bound.
 The guest records from the headset's microphone with arecord and plays a test signal to
 its headphones with aplay; the host types on the keyboard. Both audio streams are compared frame by
-frame (written as WAV files to the output folder) and the keystrokes event by event.
+frame (written as WAV files to the output folder) and the keystrokes event by event. The guest also
+mounts the stick, reads the file the host put there (sha256), copies it and writes one of its own;
+the host checks both in the stick's image.
 
 ${flagHelp(START_FLAGS)}`;
 
