@@ -1,0 +1,101 @@
+/**
+ * Issue 13, item 5: isochronous OUT through a real USB/IP server. The Linux guest in v86 plays the
+ * frame-counter test signal (uhcitool's, 48 kHz stereo S16, the only format QEMU's usb-audio takes)
+ * with aplay to the peer's usb-audio, exported by Linux usbip-host + Debian usbipd and imported by our
+ * client. What QEMU's WAV backend wrote must hold the signal frame for frame: bit-exact (the guest's
+ * mixer at 100 % sets the device's volume to unity), nothing dropped or inserted inside, head and tail
+ * loss within 10 ms each. QEMU writes nothing for an underrun, so the wire is checked too: RET_SUBMIT
+ * start_frame of each iso URB follows the previous one's last frame (no gap at the device), every
+ * packet's status is 0, and the client dropped none.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import { checkTestSignal } from "../../src/devices/audio/signal-check.ts";
+import { decodeWav } from "../../src/devices/audio/wav.ts";
+import { bootGuestWithPeer, eventsNamed, guestDone } from "./peer/guest.ts";
+import { UsbipPeer } from "./peer/peer.ts";
+import { startFrameGaps, WireLog } from "./peer/wire-log.ts";
+
+const RATE = 48_000;
+const SECONDS = 10;
+/** Head and tail loss allowed each: 10 ms, the allowance every audio report in this project uses. */
+const EDGE_FRAMES = RATE / 100;
+
+describe("aplay in the v86 guest to a real USB/IP server's speaker", () => {
+  let peer: UsbipPeer;
+  before(async () => {
+    peer = await UsbipPeer.start({ devices: ["audio"] });
+  });
+  after(async () => {
+    await peer?.stop(true);
+  });
+
+  // Open (issue 13), so reported as todo — the test runs in full and passes once both are fixed:
+  // 1. while snd-usb-audio probes the mixer, the server answers an OUT control request it stalls
+  //    (SET_RES, wLength 2) with status -32 and actual_length 3; the client refuses the reply ("beyond
+  //    the 2-byte buffer") and unplugs the speaker, so aplay finds no card. An OUT reply carries no data.
+  // 2. with that reply let through (a test-side clamp, not committed), two 5 s runs were bit-exact with
+  //    no head or tail loss, but each had one RET_SUBMIT start_frame gap of 10 frames (~1.2 s in): the
+  //    next OUT URB reached the server after its queue ran dry, so the device played 10 ms of silence
+  //    (10 frames: uhci-hcd's ASAP restart lead in the server VM), which QEMU's WAV does not record.
+  //    The client sends each 8-packet URB as soon as the guest has filled it, so the server's lead
+  //    is only that restart lead; a jitter of more than 10 ms anywhere (v86, TCP, the TCG VM) is a gap.
+  const todo =
+    "open (issue 13): the client drops the server on a stalled OUT control reply with actual_length 3; " +
+    "one 10-frame start_frame gap per run (the server's queue runs dry)";
+  it(`holds ${SECONDS} s of the test signal frame for frame, with no start_frame gap`, { todo }, async () => {
+    const wire = new WireLog();
+    const guest = await bootGuestWithPeer({
+      peer,
+      busids: ["1-1"],
+      plan: `mixer,playback:${RATE}:2:${SECONDS}`,
+      wrapConnect: (connect) => wire.wrap(connect),
+    });
+    let done: Awaited<ReturnType<typeof guestDone>>;
+    try {
+      done = await guestDone(guest.vm, 240_000);
+    } finally {
+      await guest.stop();
+    }
+    const device = guest.devices[0];
+    assert.ok(device !== undefined);
+    const lost = guest.attachments[0]?.lastError ?? null;
+    assert.equal(lost, null, `the client dropped the server: ${lost?.message}`);
+    assert.equal(done["ok"], true, guest.vm.serial.consoleLines.slice(-20).join("\n"));
+    const end = eventsNamed(guest.vm, "playback-end")[0];
+    assert.equal(end?.["rc"], 0, "aplay's exit code");
+    assert.equal(end?.["xruns"], 0, "aplay's underruns");
+
+    // Stopped with SIGTERM, QEMU finalises the WAV header.
+    assert.deepEqual(await peer.stop(), { code: 0, signal: null });
+    const wav = decodeWav(readFileSync(peer.wavPath));
+    assert.deepEqual(wav.format, { sampleRate: RATE, channels: 2, bitsPerSample: 16 });
+    const report = checkTestSignal(wav.samples, 2, { expectedFrames: RATE * SECONDS });
+    const summary = JSON.stringify({ ...report, events: report.events.slice(0, 8) });
+    assert.ok(report.bitExact, `not bit-exact: ${summary}`);
+    assert.equal(report.dropped, 0, summary);
+    assert.equal(report.inserted, 0, summary);
+    assert.ok(report.headLossFrames <= EDGE_FRAMES, `head loss: ${summary}`);
+    assert.ok((report.tailLossFrames ?? 0) <= EDGE_FRAMES, `tail loss: ${summary}`);
+    assert.equal(
+      report.framesReceived + report.headLossFrames + (report.tailLossFrames ?? 0),
+      RATE * SECONDS,
+    );
+
+    // The server's side of the stream: one iso OUT endpoint, URBs back to back in its frame counter.
+    const isoEndpoints = new Set([...wire.submits.values()].filter((s) => s.packets > 0).map((s) => s.ep));
+    assert.equal(isoEndpoints.size, 1);
+    const replies = wire.isoOutReplies([...isoEndpoints][0] ?? -1);
+    assert.ok(replies.length >= (RATE * SECONDS) / 48 / 8, `${replies.length} iso URBs`);
+    assert.deepEqual(startFrameGaps(replies), [], "RET_SUBMIT start_frame gaps [reply, frames]");
+    assert.deepEqual(
+      replies.filter((r) => r.status !== 0 || r.errorCount !== 0),
+      [],
+      "iso URBs with an error",
+    );
+    assert.equal(device.stats.isoOut.startFrameGaps, 0);
+    assert.equal(device.stats.isoOut.dropped, 0);
+    assert.equal(device.stats.isoOut.packetErrors, 0);
+  });
+});
