@@ -13,6 +13,7 @@
 import { readFileSync } from "node:fs";
 import { checkTestSignal } from "../src/devices/audio/signal-check.ts";
 import { decodeWav } from "../src/devices/audio/wav.ts";
+import type { UsbipConnect } from "../src/usbip/index.ts";
 import { bootGuestWithPeer, eventsNamed } from "../test/usbip/peer/guest.ts";
 import { findQemu, qemuVersion, UsbipPeer } from "../test/usbip/peer/peer.ts";
 import { startFrameGaps, WireLog } from "../test/usbip/peer/wire-log.ts";
@@ -46,9 +47,11 @@ export interface UsbipPeerResult {
 
 const FRAMES_PER_PACKET = 48;
 
+/** `wrapConnect` wraps the client's TCP connect (a diagnostic tap); the suite passes none. */
 export async function runUsbipPeerBench(
   seconds: number,
   log: (line: string) => void,
+  wrapConnect: (connect: UsbipConnect) => UsbipConnect = (connect) => connect,
 ): Promise<UsbipPeerResult> {
   const empty = { qemu: "", seconds, roundTripMs: null, iso: null, controllerFrameNs: null, error: null };
   const qemu = findQemu();
@@ -71,7 +74,7 @@ export async function runUsbipPeerBench(
     peer,
     busids: ["1-1"],
     plan: `mixer,playback:48000:2:${seconds}`,
-    wrapConnect: (c) => wire.wrap(c),
+    wrapConnect: (c) => wire.wrap(wrapConnect(c)),
     onEvent: (e) => {
       if (e.event === "playback-start") measuring = true;
       if (e.event === "playback-end") measuring = false;
