@@ -3,20 +3,24 @@
  * is an image file:
  * - the host process is SIGKILLed the moment the guest's `sync` returns: the image holds every synced
  *   write (the files' sha256 equal what the guest computed), the file the host put there reads back
- *   equal, and `fsck.fat -n` finds nothing but the dirty bit a file system mounted at the kill carries;
+ *   equal, and the file system checks clean: FatFs walks it and reads every file whole, its free
+ *   cluster count matches what the files hold, and where dosfstools is installed (CI), `fsck.fat -n`
+ *   finds nothing but the dirty bit a file system mounted at the kill carries;
  * - a write-protected stick (MODE SENSE WP) is mounted read-only by Linux;
  * - the stick is unplugged in the middle of the guest's writes: the guest sees the removal, the host
  *   process carries on, and every block whose write the stick acknowledged is in the image.
- * Needs dosfstools and mtools (.ci/run installs them).
+ * Needs only Node: the images are made and read by FatFs (src/cli/stick/fat-image.ts, as `uhci stick`
+ * does); fsck.fat is an extra check where it is installed.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { checkFatImage } from "../../src/cli/stick/fat-image.ts";
 import {
   BLOCK_SIZE,
   type BlockStore,
@@ -24,7 +28,7 @@ import {
   StoreStatus,
 } from "../../src/devices/storage/block-store.ts";
 import { FileBlockStore } from "../../src/node/file-block-store.ts";
-import { bootWithStick, fsckFat, makeFatImage, readFatFile } from "./helpers/stick-guest.ts";
+import { bootWithStick, clusterBytes, fsckFat, makeFatImage } from "./helpers/stick-guest.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "uhci-durable-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,10 +43,9 @@ interface Event {
 describe("USB stick durability in v86", () => {
   it("SIGKILL right after the guest's sync: every synced write is in the image, and it checks clean", async (t) => {
     const image = join(dir, "kill.img");
-    const hostFile = join(dir, "from-host.bin");
     const hostBytes = randomBytes(300 * 1024);
-    writeFileSync(hostFile, hostBytes);
-    makeFatImage(image, 16, { "HOST.BIN": hostFile });
+    await makeFatImage(image, 16, { "HOST.BIN": hostBytes });
+    const freeBefore = (await checkFatImage(readFileSync(image))).freeClusters;
     const plan = "mount,sha:HOST.BIN,write:a.bin:700,write:b.bin:33,sync,write:late.bin:4096";
     const events: Event[] = [];
     let stderr = "";
@@ -79,13 +82,52 @@ describe("USB stick durability in v86", () => {
       events.filter((e) => e.event === "file-sum").map((e) => [String(e["path"]), String(e["sha256"])]),
     );
     assert.equal(sums.get("HOST.BIN"), sha(hostBytes), "the guest read the host's file intact");
+    // FatFs's check (the only one on a machine with just Node): every folder walked, every file read
+    // whole through its cluster chain. The guest's vfat stores "a.bin" as a short name with the
+    // lower-case flags, so names are compared without case.
+    const found = await checkFatImage(readFileSync(image));
+    const fileNamed = (name: string) => found.files.find((f) => f.path.toLowerCase() === name.toLowerCase());
     for (const name of ["a.bin", "b.bin"]) {
-      const bytes = readFatFile(image, name);
-      assert.ok(bytes !== null, `${name} is in the image`);
-      assert.equal(sha(bytes), sums.get(name), `${name}: the image holds the synced bytes`);
+      const file = fileNamed(name);
+      assert.ok(file !== undefined, `${name} is in the image`);
+      assert.equal(sha(file.data), sums.get(name), `${name}: the image holds the synced bytes`);
     }
-    assert.equal(readFatFile(image, "b.bin")?.length, 33 * 1024);
+    assert.equal(fileNamed("b.bin")?.data.length, 33 * 1024);
+    assert.deepEqual(fileNamed("HOST.BIN")?.data, new Uint8Array(hostBytes), "the host's file is intact");
+    // Nothing else: no folder, no stray file; only late.bin, written after the sync and cut off by the
+    // kill, may be unreadable (its directory entry and its FAT chain need not both have reached the disk).
+    assert.deepEqual(found.folders, []);
+    const names = [...found.files.map((f) => f.path), ...found.unreadable.map((u) => u.path)];
+    assert.deepEqual(
+      names
+        .map((n) => n.toLowerCase())
+        .filter((n) => !["host.bin", "a.bin", "b.bin", "late.bin"].includes(n)),
+      [],
+      JSON.stringify(names),
+    );
+    assert.deepEqual(
+      found.unreadable.filter((u) => u.path.toLowerCase() !== "late.bin"),
+      [],
+      JSON.stringify(found.unreadable),
+    );
+    assert.ok((fileNamed("late.bin")?.data.length ?? 0) <= 4096 * 1024);
+    // The free cluster count FatFs takes from the FAT: the clusters the synced files need are taken
+    // (none of their chains was lost to the free list), and no more than late.bin's could also be (at
+    // most its 4 MiB; plus one for a directory that grew): no chain leaked beyond what was in flight.
+    const cluster = await clusterBytes(16);
+    const need = (bytes: number) => Math.ceil(bytes / cluster);
+    const taken = freeBefore - found.freeClusters;
+    const synced = need(700 * 1024) + need(33 * 1024);
+    t.diagnostic(
+      `FatFs: ${found.files.length} files read whole (${found.unreadable.map((u) => `${u.path}: ${u.error}`).join("; ") || "none unreadable"}), ${found.freeClusters} clusters of ${cluster} bytes free, ${taken} taken by the guest (synced files need ${synced})`,
+    );
+    assert.ok(taken >= synced, `${taken} clusters taken, the synced files need ${synced}`);
+    assert.ok(taken <= synced + need(4096 * 1024) + 1, `${taken} clusters taken for ${synced} + late.bin`);
     const fsck = fsckFat(image);
+    if (fsck === null) {
+      t.diagnostic("fsck.fat is not installed (dosfstools): the image was checked by FatFs alone (above)");
+      return;
+    }
     t.diagnostic(`fsck.fat -n (exit ${fsck.code}): ${fsck.output.trim().replace(/\n/g, " | ")}`);
     // A file system still mounted when its host died carries the dirty bit (Linux's vfat sets it at
     // mount): that, and a file being written after the sync, are all fsck may report.
@@ -103,7 +145,7 @@ describe("USB stick durability in v86", () => {
 
   it("unplugged in the middle of the guest's writes: the guest sees the removal, the host lives, the acknowledged blocks are in the image", async () => {
     const image = join(dir, "unplug.img");
-    makeFatImage(image, 16);
+    await makeFatImage(image, 16);
     const file = FileBlockStore.open(image);
     // The last bytes the stick acknowledged for each block (what the guest was told is written).
     const acknowledged = new Map<number, string>();
@@ -168,10 +210,8 @@ describe("USB stick durability in v86", () => {
   });
   it("a write-protected stick (a read-only image file): Linux sees Write Protect, mounts it read-only, reads the host's file", async () => {
     const image = join(dir, "ro.img");
-    const hostFile = join(dir, "ro-host.bin");
     const hostBytes = randomBytes(64 * 1024);
-    writeFileSync(hostFile, hostBytes);
-    makeFatImage(image, 8, { "HOST.BIN": hostFile });
+    await makeFatImage(image, 8, { "HOST.BIN": hostBytes });
     const before = readFileSync(image);
     const store = FileBlockStore.open(image, { readOnly: true });
     const events: Event[] = [];

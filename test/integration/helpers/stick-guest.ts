@@ -8,12 +8,13 @@
  * prints every guest event as one JSON line on stdout and, with --kill-after-sync, SIGKILLs itself
  * the moment the guest reports that its `sync` returned (nothing of the host gets to flush or close).
  */
-import { execFileSync } from "node:child_process";
-import { writeSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { GuestVm } from "../../../src/cli/guest-vm/guest-vm.ts";
-import type { BlockStore } from "../../../src/devices/storage/block-store.ts";
+import { checkFatImage, createFatImage } from "../../../src/cli/stick/fat-image.ts";
+import { BLOCK_SIZE, type BlockStore } from "../../../src/devices/storage/block-store.ts";
 import { UsbMassStorage } from "../../../src/devices/storage/mass-storage.ts";
 import { BUNDLED_GUEST_CMDLINE, loadGuestImages } from "../../../src/node/bundled-guest.ts";
 import { FileBlockStore } from "../../../src/node/file-block-store.ts";
@@ -34,40 +35,52 @@ export async function bootWithStick(
   return { vm, stick };
 }
 
-/** A FAT file system on a fresh image of `mib` MiB (dosfstools), with `files` copied in (mtools). */
-export function makeFatImage(path: string, mib: number, files: Record<string, string> = {}): void {
-  execFileSync("mkfs.fat", ["-C", "-n", "UHCITEST", "-i", "12345678", path, String(mib * 1024)], {
-    stdio: "pipe",
+/**
+ * A fresh stick image of `mib` MiB holding `files`, made as `uhci stick pack` makes it (FatFs: an MBR
+ * with one FAT partition), so the tests need nothing but Node: no dosfstools or mtools.
+ */
+export async function makeFatImage(path: string, mib: number, files: Record<string, Uint8Array> = {}) {
+  const image = await createFatImage(mib * 1024 * 1024, {
+    files: Object.entries(files).map(([name, data]) => ({ path: name, data })),
   });
-  for (const [name, source] of Object.entries(files)) {
-    execFileSync("mcopy", ["-i", path, source, `::/${name}`], {
-      stdio: "pipe",
-      env: { ...process.env, MTOOLS_SKIP_CHECK: "1" },
-    });
-  }
+  writeFileSync(path, image);
 }
 
-/** A file's bytes read out of a FAT image (mtools), or null when it is not there. */
-export function readFatFile(image: string, name: string): Buffer | null {
-  try {
-    return execFileSync("mtype", ["-i", image, `::/${name}`], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, MTOOLS_SKIP_CHECK: "1" },
-      maxBuffer: 64 << 20,
-    });
-  } catch {
-    return null;
-  }
+/** Bytes per cluster of the file system FatFs makes on `mib` MiB: the free clusters a 128 KiB file takes. */
+export async function clusterBytes(mib: number): Promise<number> {
+  const probe = 128 * 1024;
+  const empty = await checkFatImage(await createFatImage(mib * 1024 * 1024, { files: [] }));
+  const one = await checkFatImage(
+    await createFatImage(mib * 1024 * 1024, { files: [{ path: "PROBE", data: new Uint8Array(probe) }] }),
+  );
+  return probe / (empty.freeClusters - one.freeClusters);
 }
 
-/** `fsck.fat -n` (check only): exit code and output. */
-export function fsckFat(image: string): { code: number; output: string } {
+/** The FAT volume of an image makeFatImage made: the sectors of its MBR's first partition. */
+function fatVolume(image: Uint8Array): Uint8Array {
+  const mbr = new DataView(image.buffer, image.byteOffset, 512);
+  if (mbr.getUint16(510, true) !== 0xaa55) throw new Error("the image has no MBR");
+  const start = mbr.getUint32(0x1c6, true);
+  const sectors = mbr.getUint32(0x1ca, true);
+  return image.subarray(start * BLOCK_SIZE, (start + sectors) * BLOCK_SIZE);
+}
+
+/**
+ * `fsck.fat -n` (check only) on the image's FAT volume (copied out to `IMAGE.volume`: fsck.fat reads a
+ * bare file system, not a partitioned disk): exit code and output, or null when fsck.fat is not
+ * installed (a machine with only Node and npm; a shell's 127, "command not found", counts as that too).
+ */
+export function fsckFat(image: string): { code: number; output: string } | null {
+  const volume = `${image}.volume`;
+  writeFileSync(volume, fatVolume(readFileSync(image)));
   try {
-    const output = execFileSync("fsck.fat", ["-n", image], { stdio: ["ignore", "pipe", "pipe"] }).toString();
-    return { code: 0, output };
-  } catch (error) {
-    const e = error as { status?: number; stdout?: Buffer; stderr?: Buffer };
-    return { code: e.status ?? -1, output: `${e.stdout?.toString() ?? ""}${e.stderr?.toString() ?? ""}` };
+    const run = spawnSync("fsck.fat", ["-n", volume], { encoding: "utf8" });
+    const error = run.error as NodeJS.ErrnoException | undefined;
+    if (error?.code === "ENOENT" || run.status === 127) return null;
+    if (error !== undefined) throw error;
+    return { code: run.status ?? -1, output: `${run.stdout}${run.stderr}` };
+  } finally {
+    rmSync(volume, { force: true });
   }
 }
 
