@@ -77,6 +77,7 @@ for (const way of ways) {
     `  hid      sent ${result.report.hid.sent}, received ${result.report.hid.received}, lost ${result.report.hid.lost}`,
   );
   console.log(`  frame clock ${JSON.stringify(result.stall)}`);
+  console.log(`  guest time (pauses taken out) ${JSON.stringify(result.guestTime)}`);
   for (const line of result.toolErrors) console.log(`  guest tool: ${line}`);
   console.log(`  problems: ${problems.length === 0 ? "none" : ""}`);
   for (const p of problems) console.log(`    - ${p}`);
@@ -109,6 +110,7 @@ if (process.argv.includes("--background-tab")) {
     );
   console.log(`  hid      sent ${result.hid.sent}, received ${result.hid.received}, lost ${result.hid.lost}`);
   console.log(`  frame clock ${JSON.stringify(result.stall)}`);
+  console.log(`  guest time (pauses taken out) ${JSON.stringify(result.guestTime)}`);
   for (const line of result.toolErrors) console.log(`  guest tool: ${line}`);
   console.log(`  problems: ${problems.length === 0 ? "none" : ""}`);
   for (const p of problems) console.log(`    - ${p}`);

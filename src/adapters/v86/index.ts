@@ -3,6 +3,7 @@
  * `v86` package at run time — the adapter takes the emulator instance you created — so `v86` is an
  * optional peer dependency and this entry bundles for a browser without it.
  */
+export * from "./pause-free-v86.ts";
 export * from "./uhci-v86.ts";
 export * from "./v86-guest-memory.ts";
 export * from "./v86-shim.ts";

@@ -28,6 +28,12 @@ export interface AttachUhciOptions extends Omit<UhciOptions, "memory" | "irq" | 
   devfn?: number;
   /** Initial I/O BAR base (default 0xEC00); the BIOS may move it. */
   ioBase?: number;
+  /**
+   * The time v86 keeps the guest's clock with, in ms (default `performance.now()`): the adapter's frame
+   * grid starts on it and rejoins it after a restore. When v86 was loaded with
+   * {@link loadV86WithPauseFreeTime}, pass its `time.now` here.
+   */
+  now?: () => number;
 }
 
 export interface UhciOnV86 {
@@ -59,7 +65,8 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
     // Level-triggered through v86's PIRQ routing: raised while the controller requests service.
     set: (level) => (level ? pci.raise_irq(devfn) : pci.lower_irq(devfn)),
   };
-  const clock = new VirtualClock(performance.now());
+  const now = options.now ?? (() => performance.now());
+  const clock = new VirtualClock(now());
   const controller = new UhciController({ ...options, memory: new V86GuestMemory(cpu), irq, clock });
 
   // Port handlers: offset i is bound to its own closure, so the handlers stay right when v86 moves the
@@ -160,9 +167,10 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
     const saved = controllerStateIn(state[V86_UHCI_STATE_ENTRY], devfn);
     const apply = saved === null ? () => controller.reset() : controller.prepareRestore(saved);
     originalSetState.call(this, state);
-    // v86 keeps time with performance.now() (its microtick). The clock may lag it (an emulator created
-    // a while ago and not yet running): the restored frame grid starts from now, not from a backlog.
-    clock.jumpTo(performance.now());
+    // v86 keeps time with performance.now() (its microtick), or the pause-free time it was loaded with
+    // (`now`). The clock may lag it (an emulator created a while ago and not yet running): the restored
+    // frame grid starts from now, not from a backlog.
+    clock.jumpTo(now());
     apply();
   };
 

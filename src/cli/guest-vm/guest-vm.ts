@@ -1,7 +1,9 @@
 import { createRequire } from "node:module";
 import type { V86 } from "v86";
+import { loadV86WithPauseFreeTime } from "../../adapters/v86/pause-free-v86.ts";
 import { type AttachUhciOptions, attachUhciToV86, type UhciOnV86 } from "../../adapters/v86/uhci-v86.ts";
 import { v86MainLoop } from "../../adapters/v86/v86-shim.ts";
+import type { PauseFreeTime } from "../../machine/pause-free-time.ts";
 import type { GuestImages } from "../../node/bundled-guest.ts";
 import type { UsbDevice } from "../../usb/device.ts";
 import { UsageError } from "../args.ts";
@@ -36,10 +38,12 @@ export interface GuestVmOptions {
   initialState?: ArrayBuffer;
 }
 
-/** v86's constructor and its wasm file, loaded on the first boot. */
+/** v86's constructor and its wasm file, loaded on the first boot, and the time its guests keep. */
 interface V86Runtime {
   V86: typeof V86;
   wasmPath: string;
+  /** Real time less the host's pauses: v86 was loaded with it (docs/architecture.md, "Host stalls"). */
+  time: PauseFreeTime;
 }
 
 let runtime: Promise<V86Runtime> | undefined;
@@ -53,8 +57,11 @@ function loadV86(): Promise<V86Runtime> {
   runtime ??= (async () => {
     try {
       const wasmPath = createRequire(import.meta.url).resolve("v86/build/v86.wasm");
-      const { V86 } = await import("v86");
-      return { V86, wasmPath };
+      // The guest's clock excludes host pauses (a stopped process, a blocked event loop): v86 binds its
+      // clock when evaluated, so it is loaded with the pause-free time (an arecord blocked in read()
+      // across a 0.7 s pause otherwise ended with EIO: its timeout counts guest jiffies).
+      const { module, time } = await loadV86WithPauseFreeTime(() => import("v86"));
+      return { V86: module.V86, wasmPath, time };
     } catch (error) {
       runtime = undefined;
       const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
@@ -74,11 +81,14 @@ export class GuestVm {
   readonly serial: GuestSerialParser;
   readonly startedAt = performance.now();
   private readonly emulator: V86;
+  /** The time this machine's guest keeps (shared by every machine of the process): pauses it took out. */
+  readonly time: PauseFreeTime;
   private uhciHandle: UhciOnV86 | null = null;
   private readonly waiters = new Set<() => void>();
   private stopped = false;
 
   private constructor(options: GuestVmOptions, v86: V86Runtime) {
+    this.time = v86.time;
     this.serial = new GuestSerialParser((event) => {
       options.onEvent?.(event);
       for (const wake of this.waiters) wake();
@@ -104,7 +114,7 @@ export class GuestVm {
     });
     this.emulator.add_listener("emulator-ready", () => {
       if (options.usb === null || options.usb === undefined) return;
-      const handle = attachUhciToV86(this.emulator, options.controllerOptions);
+      const handle = attachUhciToV86(this.emulator, { now: v86.time.now, ...options.controllerOptions });
       options.usb.forEach((device, port) => {
         if (device !== null) handle.controller.attach(port, device);
       });

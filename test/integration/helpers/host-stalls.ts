@@ -31,6 +31,7 @@ import { MemorySink } from "../../../src/devices/audio/sinks/memory-sink.ts";
 import type { StreamFormat } from "../../../src/devices/audio/stream-format.ts";
 import { UsbKeyboard } from "../../../src/devices/hid/keyboard.ts";
 import { RealTimeClock } from "../../../src/machine/clock.ts";
+import type { PauseFreeTimeStats } from "../../../src/machine/pause-free-time.ts";
 import { SeededRandom } from "../../../src/machine/seeded-random.ts";
 import { loadGuestImages } from "../../../src/node/bundled-guest.ts";
 
@@ -92,6 +93,8 @@ export interface StallRunResult {
   /** Host seconds and each guest event (logs and blobs left out), for reading a failure. */
   timeline: string[];
   stall: HostStallStats | null;
+  /** The host pauses the guest's pause-free time took out (GuestVm.time; null: no machine). */
+  guestTime: PauseFreeTimeStats | null;
 }
 
 /** Kernel log lines that mean a USB or sound error in the guest. */
@@ -211,6 +214,7 @@ async function runHere(options: StallRunOptions, pause: Pause): Promise<StallRun
       toolErrors,
       timeline,
       stall: machine?.uhci?.controller.hostStallStats ?? null,
+      guestTime: machine?.time.stats ?? null,
     };
   } finally {
     for (const t of timers) clearTimeout(t);
@@ -265,6 +269,8 @@ export interface BackgroundTabResult {
   toolErrors: string[];
   timeline: string[];
   stall: HostStallStats | null;
+  /** The host pauses the guest's pause-free time took out (GuestVm.time; null: no machine). */
+  guestTime: PauseFreeTimeStats | null;
 }
 
 /** Signal that must arrive unbroken after a background tab for the stream to count as recovered. */
@@ -440,6 +446,7 @@ export async function runBackgroundTab(options: BackgroundTabOptions): Promise<B
           toolErrors: logs("aplay"),
           timeline,
           stall: vm.uhci?.controller.hostStallStats ?? null,
+          guestTime: vm.time.stats,
         };
       },
     );
