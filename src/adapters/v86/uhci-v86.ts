@@ -136,8 +136,9 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
   //   guest's clock has jumped, so USB time rejoins it in this call (the frame clock replays up to 512
   //   overdue frames, the guest's queued TDs in them, and holds the rest) instead of lagging seconds
   //   behind. A capture the guest reads blocked across a pause longer than its PCM read timeout still
-  //   ends with EIO: that timeout counts guest jiffies, which jump with v86's clock whatever USB does
-  //   (docs/architecture.md, "Host stalls").
+  //   ends with EIO: that timeout counts guest jiffies, which jump with v86's clock whatever USB does —
+  //   unless v86 was loaded with pause-free time (loadV86WithPauseFreeTime), whose clock, and so
+  //   `nowMs` here, does not jump at all (docs/architecture.md, "Host stalls").
   const maxCatchUpMs = options.maxCatchUpMsPerHook ?? DEFAULT_MAX_CATCH_UP_MS;
   const originalTimers = cpu.run_hardware_timers;
   cpu.run_hardware_timers = function (acpiEnabled, nowMs) {
