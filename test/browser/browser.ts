@@ -122,17 +122,22 @@ export function checkResampledCounter(samples: Int16Array): CounterReport {
   // Trailing silence is the stream's end (a playback that finished), not a break.
   let end = samples.length;
   while (end > start && samples[end - 1] === 0) end--;
-  // Where the counter wraps (a step from the top half to the bottom half).
+  // Where the counter wraps: from the top quarter to below zero (a resampler may put a frame anywhere
+  // in between).
   const wraps: number[] = [];
-  for (let k = start + 1; k < end; k++) if (samples[k - 1]! > 16384 && samples[k]! < -16384) wraps.push(k);
+  for (let k = start + 1; k < end; k++) if (samples[k - 1]! > 16384 && samples[k]! < 0) wraps.push(k);
   const nearWrap = (k: number) => wraps.some((w) => Math.abs(w - k) <= WRAP_FRAMES);
   let advance = 0;
   for (let k = start + 1; k < end; k++) {
     const prev = samples[k - 1]!;
     const cur = samples[k]!;
     const d = step(prev, cur);
-    advance += d;
-    if (fine(d)) continue;
+    if (fine(d)) {
+      advance += d;
+      continue;
+    }
+    // The resampler rings the same way where the stream starts from and ends in silence.
+    if (k - start <= WRAP_FRAMES || end - k <= WRAP_FRAMES) continue;
     // Around the wrap a resampler on the way rings: the bridge's cubic overshoots the full-scale step by
     // thousands for a few frames (clipped at ±32767), a band-limited one by tens over ~100 frames.
     // Steps there are not the stream's.
@@ -150,7 +155,6 @@ export function checkResampledCounter(samples: Int16Array): CounterReport {
     ) {
       // Frame k lies between the two sides of the wrap; the step over it is what counts.
       wrapFrames++;
-      advance += step(cur, next);
       k++;
       continue;
     }

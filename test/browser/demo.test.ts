@@ -342,7 +342,9 @@ describe("the demo page in chromium", { skip: existsSync(CHROMIUM) ? false : `no
       const absolute = input.firstFrame + at;
       // The output is the input resampled (ratio ≈ 1), so the mark is where the counter passes its
       // value: out[j] ≤ value < out[j + 1] on a rising step of at most 2.
-      for (let j = Math.max(0, absolute - output.firstFrame); j + 1 < outSamples.length; j++) {
+      // Within half the counter's period (683 ms): beyond it the same value comes round again.
+      const from = Math.max(0, absolute - output.firstFrame);
+      for (let j = from; j + 1 < outSamples.length && j < from + 32768; j++) {
         const a = outSamples[j]!;
         const b = outSamples[j + 1]!;
         if (a <= value && value <= b && b - a <= 2) {
@@ -377,6 +379,8 @@ describe("the demo page in chromium", { skip: existsSync(CHROMIUM) ? false : `no
     writeFileSync(join(OUTPUT_DIR, "latency.json"), `${JSON.stringify(result, null, 2)}\n`);
     process.stdout.write(`loopback round trip: ${JSON.stringify(result)}\n`);
     assert.equal(latencies.length, 20, `marks found at the output: ${JSON.stringify(result)}`);
+    // What the issue aims at is ≤ 50 ms; docs/benchmarks.md says where today's milliseconds go.
+    assert.ok(result.p50Ms < 683, JSON.stringify(result));
   });
   it("sees the headset and keyboard unplugged mid-stream, and re-enumerates them", async (t) => {
     // A playback running in the background while the devices go.
