@@ -188,6 +188,8 @@ export async function runShell(argv: readonly string[]): Promise<number> {
     stdin.destroy();
     progress.done();
     await vm?.stop();
+    // The USB/IP connections would keep the process alive after the guest is gone.
+    for (const connection of imported) connection.close();
     if (attached) process.stdout.write("\n");
     // The guest's changes back into the folder, whatever ended the shell (the image holds what the
     // guest wrote back to the stick: a sync, an unmount, or the sync /init makes before it halts).
