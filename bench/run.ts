@@ -124,7 +124,7 @@ if (wanted("v86") && !options.quick) {
 }
 
 if (wanted("usbip") && !options.quick) {
-  log("6. USB/IP against a real server (Linux usbip-host + usbipd in a QEMU VM): 60 s of aplay in v86");
+  log("7. USB/IP against a real server (Linux usbip-host + usbipd in a QEMU VM): 60 s of aplay in v86");
   const result = { ...meta("usbip"), ...(await runUsbipPeerBench(60, log)) };
   if (result.skipped !== null) {
     log(`   skipped: ${result.skipped}`);

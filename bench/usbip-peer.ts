@@ -34,6 +34,8 @@ export interface UsbipPeerResult {
     clientDropped: number;
     serverPacketErrors: number;
     startFrameGaps: number;
+    /** Each gap: the URB (index in the stream), frames missing, seconds after the first URB's reply. */
+    startFrameGapsAt: { urb: number; frames: number; secondsIn: number }[];
     /** Frames of the signal missing before its first / after its last frame in the WAV. */
     headLossFrames: number;
     tailLossFrames: number;
@@ -114,6 +116,11 @@ export async function runUsbipPeerBench(
         clientDropped: device?.stats.isoOut.dropped ?? 0,
         serverPacketErrors: device?.stats.isoOut.packetErrors ?? 0,
         startFrameGaps: startFrameGaps(iso).length,
+        startFrameGapsAt: startFrameGaps(iso).map(([index, frames]) => ({
+          urb: index,
+          frames,
+          secondsIn: Math.round((iso[index]?.at ?? 0) - (iso[0]?.at ?? 0)) / 1000,
+        })),
         headLossFrames: report.headLossFrames,
         tailLossFrames: report.tailLossFrames ?? -1,
         bitExact: report.bitExact,
@@ -129,9 +136,9 @@ export async function runUsbipPeerBench(
       const s = summarize(frameNs.subarray(0, frames));
       result.controllerFrameNs = {
         frames,
-        p50: round(s.p50, 0),
-        p99: round(s.p99, 0),
-        max: round(s.max, 0),
+        p50: Math.round(s.p50),
+        p99: Math.round(s.p99),
+        max: Math.round(s.max),
       };
     }
   } catch (error) {
