@@ -17,7 +17,7 @@ import type { UsbipConnect } from "../src/usbip/index.ts";
 import { bootGuestWithPeer, eventsNamed } from "../test/usbip/peer/guest.ts";
 import { findQemu, qemuVersion, UsbipPeer } from "../test/usbip/peer/peer.ts";
 import { startFrameGaps, WireLog } from "../test/usbip/peer/wire-log.ts";
-import { round, summarize } from "./lib/stats.ts";
+import { summarize } from "./lib/stats.ts";
 
 export interface UsbipPeerResult {
   skipped: string | null;
