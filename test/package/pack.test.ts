@@ -101,7 +101,7 @@ describe("the published package (npm pack, installed offline in a scratch projec
     assert.deepEqual(unwanted, []);
   });
 
-  it("installs with no dependency at all (v86 is an optional peer)", () => {
+  it("installs with no dependency at all (v86 and js-fatfs are optional peers)", () => {
     const modules = readdirSync(join(app, "node_modules")).filter((n) => !n.startsWith("."));
     assert.deepEqual(modules, ["uhci"]);
     const manifest = JSON.parse(readFileSync(join(installed, "package.json"), "utf8")) as Record<
@@ -109,7 +109,10 @@ describe("the published package (npm pack, installed offline in a scratch projec
       unknown
     >;
     assert.equal(manifest["dependencies"], undefined);
-    assert.deepEqual(manifest["peerDependenciesMeta"], { v86: { optional: true } });
+    assert.deepEqual(manifest["peerDependenciesMeta"], {
+      v86: { optional: true },
+      "js-fatfs": { optional: true },
+    });
     assert.equal(manifest["sideEffects"], false);
   });
 

@@ -73,6 +73,11 @@ function loadV86(): Promise<V86Runtime> {
   return runtime;
 }
 
+/** Loads v86 now (the same clear error as a boot), for a job that prepares other things before booting. */
+export async function requireV86(): Promise<void> {
+  await loadV86();
+}
+
 /**
  * A v86 machine booting the guest with (optionally) a UHCI controller at 00:01.2, its serial console
  * parsed into protocol events.

@@ -21,7 +21,7 @@ import {
   roundSeconds,
 } from "../guest-report.ts";
 import type { GuestEvent } from "../guest-vm/guest-serial.ts";
-import type { GuestVm } from "../guest-vm/guest-vm.ts";
+import { type GuestVm, requireV86 } from "../guest-vm/guest-vm.ts";
 import { compareInput, expectedKeyEvents, type InputComparison } from "../input-check.ts";
 import { kernelOf, withGuest } from "./guest-run.ts";
 import { KEYBOARD_PRODUCT } from "./hid-job.ts";
@@ -141,6 +141,9 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
     speaker: { sink: speakerSink },
   });
   const keyboard = new UsbKeyboard({ productId: KEYBOARD_PRODUCT });
+  // v86 first: in the published package both v86 and js-fatfs are an install away, and the boot's
+  // message is the one to see first.
+  await requireV86();
   // The stick holds a file the guest reads and copies, and gets one the guest writes (issue 12).
   const trip = await prepareStickRoundTrip();
   // Every device sits behind a hub on root port 1 (issue 12). The second microphone sends the same

@@ -3,8 +3,8 @@
  * files put onto a fresh FAT image, and an image's files read back. The file system is made and read by
  * ChaN's FatFs (the `js-fatfs` package: FatFs compiled to wasm), never by code of ours: the guest's vfat
  * driver, SeaBIOS and Windows all have to agree with it, and FatFs is what countless real devices use.
- * `js-fatfs` is a development dependency, loaded only here, so the published package keeps no
- * run-time dependencies; without it the command says what to install.
+ * `js-fatfs` is an optional peer dependency (a development one in a checkout), loaded only here, so
+ * the published package keeps no run-time dependencies; without it the command says what to install.
  */
 import { UsageError } from "../args.ts";
 
