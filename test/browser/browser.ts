@@ -122,10 +122,18 @@ export function checkResampledCounter(samples: Int16Array): CounterReport {
   // Trailing silence is the stream's end (a playback that finished), not a break.
   let end = samples.length;
   while (end > start && samples[end - 1] === 0) end--;
-  // Where the counter wraps: from the top quarter to below zero (a resampler may put a frame anywhere
-  // in between).
+  // Where the counter wraps: from the top quarter to the bottom quarter within 4 frames (a resampler
+  // may put a frame or two anywhere in between).
   const wraps: number[] = [];
-  for (let k = start + 1; k < end; k++) if (samples[k - 1]! > 16384 && samples[k]! < 0) wraps.push(k);
+  for (let k = start + 1; k < end; k++) {
+    if (samples[k - 1]! <= 16384) continue;
+    for (let j = k; j < Math.min(end, k + 4); j++) {
+      if (samples[j]! < -16384) {
+        wraps.push(k);
+        break;
+      }
+    }
+  }
   const nearWrap = (k: number) => wraps.some((w) => Math.abs(w - k) <= WRAP_FRAMES);
   let advance = 0;
   for (let k = start + 1; k < end; k++) {
