@@ -80,7 +80,8 @@ export function plugUsbip(
     const device = new UsbipDevice(connection, { clock: handle.clock });
     device.onGone = (error) => {
       if (handle.controller.ports[port]?.device === device) handle.controller.detach(port);
-      onGone(connection.device.busid, error === null ? "closed" : error.message);
+      // Closed from this side (the shell ended): nothing to report.
+      if (error !== null) onGone(connection.device.busid, error.message);
     };
     handle.controller.attach(port, device);
     return device;
