@@ -262,6 +262,24 @@ describe("USB/IP URB phase (usbip_protocol.rst, USBIP_CMD_SUBMIT … USBIP_RET_U
     ]);
   });
 
+  it("a failed transfer reporting more than its buffer (usbip-host after a STALL) is read past, its data not delivered", () => {
+    const { d, replies } = decoder({
+      1: { dirIn: true, bufferLength: 2, numberOfPackets: 0 },
+      2: { dirIn: true, bufferLength: 4, numberOfPackets: 0 },
+    });
+    // -EPIPE (-32) with 3 bytes for a 2-byte buffer, then a good reply: the stream stays in step.
+    const bytes = [...retSubmit(1, -32, 3, 0, 0, [7, 7, 7]), ...retSubmit(2, 0, 2, 0, 0, [5, 6])];
+    d.feed(Uint8Array.from(bytes));
+    assert.equal(d.error, null);
+    assert.deepEqual(
+      replies.map((r) => [r.seqnum, r.status, r.data]),
+      [
+        [1, -32, []],
+        [2, 0, [5, 6]],
+      ],
+    );
+  });
+
   it("refuses, with the reason: a seqnum nothing waits for, a length beyond the buffer, absurd packet counts, lengths that do not add up", () => {
     const cases: [Record<number, SubmittedUrb>, number[], RegExp][] = [
       [{}, retSubmit(1, 0, 0, 0, 0), /seqnum 1, which no request is waiting for/],

@@ -126,7 +126,12 @@ export class UrbReplyDecoder {
     const startFrame = v.getInt32(28);
     const numberOfPackets = v.getInt32(32);
     const errorCount = v.getInt32(36);
-    if (actualLength < 0 || actualLength > urb.bufferLength) {
+    // A failed non-iso transfer may report more than its buffer: Linux's usbip-host answered a control
+    // read QEMU's usb-audio STALLed with actual_length 3 for a 2-byte buffer (and sends those bytes).
+    // Its data means nothing then, so the bytes are read past and none delivered; on success the same
+    // length is a protocol error.
+    const failedOverlong = status !== 0 && urb.numberOfPackets === 0 && actualLength > urb.bufferLength;
+    if (actualLength < 0 || (actualLength > urb.bufferLength && !failedOverlong)) {
       return this.refuse(
         `RET_SUBMIT seqnum ${seqnum}: actual_length ${actualLength} beyond the ${urb.bufferLength}-byte buffer`,
       );
@@ -146,21 +151,22 @@ export class UrbReplyDecoder {
         `RET_SUBMIT seqnum ${seqnum}: number_of_packets ${numberOfPackets} on a non-iso transfer`,
       );
     }
-    const dataLength = urb.dirIn ? actualLength : 0;
-    const total = URB_HEADER_LENGTH + dataLength + packets * ISO_DESCRIPTOR_LENGTH;
+    const wireDataLength = urb.dirIn ? actualLength : 0;
+    const dataLength = failedOverlong ? 0 : wireDataLength;
+    const total = URB_HEADER_LENGTH + wireDataLength + packets * ISO_DESCRIPTOR_LENGTH;
     if (total > MAX_MESSAGE) return this.refuse(`RET_SUBMIT seqnum ${seqnum}: ${total} bytes is too long`);
     if (available < total) return false;
     r.command = command;
     r.seqnum = seqnum;
     r.status = status;
-    r.actualLength = actualLength;
+    r.actualLength = failedOverlong ? 0 : actualLength;
     r.startFrame = startFrame;
     r.numberOfPackets = packets;
     r.errorCount = errorCount;
     r.data = b;
     r.dataAt = this.start + URB_HEADER_LENGTH;
     r.dataLength = dataLength;
-    let at = URB_HEADER_LENGTH + dataLength;
+    let at = URB_HEADER_LENGTH + wireDataLength;
     let sum = 0;
     for (let i = 0; i < packets; i++, at += ISO_DESCRIPTOR_LENGTH) {
       const offset = v.getUint32(at);

@@ -156,7 +156,9 @@ describe("uhci usbip list", () => {
       stdout,
       new RegExp(`^relaying ws://127\\.0\\.0\\.1:${port}/ → 127\\.0\\.0\\.1:${good} \\(Ctrl-C to stop\\)`),
     );
-    const exited = new Promise<string>((resolve) => child.once("exit", (code, signal) => resolve(`${code} ${signal}`)));
+    const exited = new Promise<string>((resolve) =>
+      child.once("exit", (code, signal) => resolve(`${code} ${signal}`)),
+    );
     child.kill("SIGINT");
     assert.equal(await exited, "0 null", stderr);
   });

@@ -31,19 +31,14 @@ describe("aplay in the v86 guest to a real USB/IP server's speaker", () => {
     await peer?.stop(true);
   });
 
-  // Open (issue 13), so reported as todo — the test runs in full and passes once both are fixed:
-  // 1. while snd-usb-audio probes the mixer, the server answers an OUT control request it stalls
-  //    (SET_RES, wLength 2) with status -32 and actual_length 3; the client refuses the reply ("beyond
-  //    the 2-byte buffer") and unplugs the speaker, so aplay finds no card. An OUT reply carries no data.
-  // 2. with that reply let through (a test-side clamp, not committed), two 5 s runs were bit-exact with
-  //    no head or tail loss, but each had one RET_SUBMIT start_frame gap of 10 frames (~1.2 s in): the
-  //    next OUT URB reached the server after its queue ran dry, so the device played 10 ms of silence
-  //    (10 frames: uhci-hcd's ASAP restart lead in the server VM), which QEMU's WAV does not record.
-  //    The client sends each 8-packet URB as soon as the guest has filled it, so the server's lead
-  //    is only that restart lead; a jitter of more than 10 ms anywhere (v86, TCP, the TCG VM) is a gap.
-  const todo =
-    "open (issue 13): the client drops the server on a stalled OUT control reply with actual_length 3; " +
-    "one 10-frame start_frame gap per run (the server's queue runs dry)";
+  // Open (issue 13), so reported as todo — the test runs in full and passes once this is fixed:
+  // each run had one RET_SUBMIT start_frame gap of 10 frames (~1.2 s in): the next OUT URB reached the
+  // server after its queue ran dry, so the device played 10 ms of silence (10 frames: uhci-hcd's ASAP
+  // restart lead in the server VM), which QEMU's WAV does not record. The client sends each 8-packet
+  // URB as soon as the guest has filled it, so the server's lead is only that restart lead; a jitter
+  // of more than 10 ms anywhere (v86, TCP, the TCG VM) is a gap. (Fixed: the client dropped the server
+  // when snd-usb-audio's stalled SET_RES came back with actual_length 3 for its 2-byte buffer.)
+  const todo = "open (issue 13): one 10-frame start_frame gap per run (the server's queue runs dry)";
   it(`holds ${SECONDS} s of the test signal frame for frame, with no start_frame gap`, { todo }, async () => {
     const wire = new WireLog();
     const guest = await bootGuestWithPeer({
