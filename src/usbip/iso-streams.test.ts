@@ -107,6 +107,13 @@ describe("USB/IP iso streaming ahead of the guest", () => {
       "URB_ISO_ASAP",
     );
     assert.equal(iso.startFrameGaps, 0, "start_frame contiguous: the device never ran dry");
+    // The stream's first 3 URBs (24 frames) were held and reach the server together, so its queue
+    // starts that deep; after them, one URB per 8 frames.
+    const [first, second, third, fourth] = isoSubmits.map((x) => x.at);
+    assert.ok(first !== undefined && fourth !== undefined);
+    assert.equal(second, first, "held URBs go out together");
+    assert.equal(third, first, "held URBs go out together");
+    assert.ok(fourth - first >= 7, `then as each fills (${fourth - first} ms later)`);
   });
 
   it("IN: a stream the guest stops asking from stops asking the server; SET_INTERFACE 0 unlinks what is out", async () => {

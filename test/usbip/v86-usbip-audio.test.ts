@@ -31,15 +31,11 @@ describe("aplay in the v86 guest to a real USB/IP server's speaker", () => {
     await peer?.stop(true);
   });
 
-  // Open (issue 13), so reported as todo — the test runs in full and passes once this is fixed:
-  // each run had one RET_SUBMIT start_frame gap of 10 frames (~1.2 s in): the next OUT URB reached the
-  // server after its queue ran dry, so the device played 10 ms of silence (10 frames: uhci-hcd's ASAP
-  // restart lead in the server VM), which QEMU's WAV does not record. The client sends each 8-packet
-  // URB as soon as the guest has filled it, so the server's lead is only that restart lead; a jitter
-  // of more than 10 ms anywhere (v86, TCP, the TCG VM) is a gap. (Fixed: the client dropped the server
-  // when snd-usb-audio's stalled SET_RES came back with actual_length 3 for its 2-byte buffer.)
-  const todo = "open (issue 13): one 10-frame start_frame gap per run (the server's queue runs dry)";
-  it(`holds ${SECONDS} s of the test signal frame for frame, with no start_frame gap`, { todo }, async () => {
+  // Two client fixes made this pass (both measured here): usbip-host answers snd-usb-audio's stalled
+  // SET_RES with actual_length 3 for a 2-byte buffer (read past, not a protocol error), and the first
+  // 3 OUT URBs of a stream go out together (with each URB sent as it filled, the server's queue was
+  // only its ~10-frame restart lead deep and ran dry once per run: a 10–15-frame start_frame gap).
+  it(`holds ${SECONDS} s of the test signal frame for frame, with no start_frame gap`, async () => {
     const wire = new WireLog();
     const guest = await bootGuestWithPeer({
       peer,

@@ -62,6 +62,8 @@ export class FakeUsbipServer {
     interval: number;
     /** The 8 SETUP bytes (zeros on other endpoints). */
     setup: number[];
+    /** When the server read it (its clock, ms). */
+    at: number;
   }[] = [];
   readonly unlinks: number[] = [];
 
@@ -245,7 +247,17 @@ export class FakeSession {
     const total = URB_HEADER_LENGTH + outLength + (iso ? packets * ISO_DESCRIPTOR_LENGTH : 0);
     if (b.length < total) return 0;
     const setup = b.slice(40, 48);
-    this.server.submits.push({ seqnum, ep, dirIn, length, packets, flags, interval, setup: [...setup] });
+    this.server.submits.push({
+      seqnum,
+      ep,
+      dirIn,
+      length,
+      packets,
+      flags,
+      interval,
+      setup: [...setup],
+      at: this.server.clock.now(),
+    });
     const data = b.slice(URB_HEADER_LENGTH, URB_HEADER_LENGTH + outLength);
     const isoLengths: number[] = [];
     for (let i = 0; i < packets; i++) {
