@@ -13,7 +13,7 @@ export interface UsbipRelayOptions {
   /** Where the relay listens; default 127.0.0.1 and a free port (0). */
   readonly listenHost?: string;
   readonly listenPort?: number;
-  /** Origins (the page's `Origin` header) allowed; empty or absent: any. */
+  /** Origins (the page's `Origin` header) allowed; empty or absent: every origin. */
   readonly allowOrigins?: readonly string[];
   readonly log?: (line: string) => void;
 }
