@@ -40,16 +40,8 @@ interface Event {
   readonly [key: string]: unknown;
 }
 
-// Todo while open in issue 12: two of three clean-clone CI runs failed one of these tests — the guest
-// mounted /dev/sda before its partition table was read (mount of the whole disk, no file system), and
-// once fewer than 20 device writes came in 120 s. The tests run in full and report; they pass on most
-// runs.
-const TODO = "flaky in CI (issue 12): the guest's mount can race the partition scan";
-
 describe("USB stick durability in v86", () => {
-  it("SIGKILL right after the guest's sync: every synced write is in the image, and it checks clean", {
-    todo: TODO,
-  }, async (t) => {
+  it("SIGKILL right after the guest's sync: every synced write is in the image, and it checks clean", async (t) => {
     const image = join(dir, "kill.img");
     const hostBytes = randomBytes(300 * 1024);
     await makeFatImage(image, 16, { "HOST.BIN": hostBytes });
@@ -151,9 +143,7 @@ describe("USB stick durability in v86", () => {
     assert.deepEqual(findings, [], fsck.output);
   });
 
-  it("unplugged in the middle of the guest's writes: the guest sees the removal, the host lives, the acknowledged blocks are in the image", {
-    todo: TODO,
-  }, async (t) => {
+  it("unplugged in the middle of the guest's writes: the guest sees the removal, the host lives, the acknowledged blocks are in the image", async (t) => {
     const image = join(dir, "unplug.img");
     await makeFatImage(image, 16);
     const file = FileBlockStore.open(image);
@@ -226,9 +216,7 @@ describe("USB stick durability in v86", () => {
     }
     assert.ok(checked > 100, `${checked} acknowledged blocks checked`);
   });
-  it("a write-protected stick (a read-only image file): Linux sees Write Protect, mounts it read-only, reads the host's file", {
-    todo: TODO,
-  }, async () => {
+  it("a write-protected stick (a read-only image file): Linux sees Write Protect, mounts it read-only, reads the host's file", async () => {
     const image = join(dir, "ro.img");
     const hostBytes = randomBytes(64 * 1024);
     await makeFatImage(image, 8, { "HOST.BIN": hostBytes });
