@@ -186,6 +186,14 @@ export class GuestVm {
     return this.emulator.save_state();
   }
 
+  /**
+   * Puts this machine, while it runs, back to a snapshot made by {@link saveState} (v86's restore_state;
+   * the adapter restores the controller and the devices plugged in now, docs/snapshots.md).
+   */
+  async restoreState(state: ArrayBuffer): Promise<void> {
+    await this.emulator.restore_state(state);
+  }
+
   /** Stops the CPU (a snapshot of a stopped machine is taken between instructions anyway). */
   async pause(): Promise<void> {
     await this.emulator.stop();
