@@ -16,7 +16,9 @@ export class BulkReadAheadStats {
 }
 
 /**
- * A bulk IN endpoint read ahead of the guest, for USB Mass Storage Bulk-Only Transport endpoints only.
+ * A bulk IN endpoint read ahead of the guest, for USB Mass Storage Bulk-Only Transport endpoints only;
+ * and, one server packet per URB, any bulk IN (or wide interrupt IN) endpoint of a high-speed device,
+ * whose packets are larger than the full-speed guest's (see UsbipDevice.learnHighSpeedEndpoint).
  *
  * Why: the controller hands a deferred TD's answer to the guest when its walk meets the TD again, so a
  * URB per TD moves one packet per frame (64 KB/s: minutes for a few MiB). Reading `bufferBytes` in one
@@ -41,14 +43,26 @@ export class BulkInReader implements UrbOwner {
   private waiter: UsbPacket | null = null;
   private waiterTicket = 0 as AsyncTicket;
 
+  /**
+   * `maxPacket`: the packet size the guest is given (the endpoint's wMaxPacketSize as the guest read it).
+   * `bufferBytes`: the bytes per URB, a multiple of the server device's own packet size (for a
+   * high-speed device a multiple of 512 while the guest gets 64: a URB shorter than the device's packet
+   * would overflow at the server). `interval`: the URB interval an interrupt endpoint needs (0 for bulk).
+   */
   constructor(
     private readonly connection: UsbipConnection,
     private readonly endpoint: number,
     private readonly maxPacket: number,
     bufferBytes: number,
     private readonly stats: BulkReadAheadStats,
+    private readonly interval = 0,
   ) {
-    this.buffer = new Uint8Array(Math.max(maxPacket, bufferBytes - (bufferBytes % maxPacket)));
+    this.buffer = new Uint8Array(Math.max(maxPacket, bufferBytes));
+  }
+
+  /** Whether this reader gives `maxPacket`-byte packets from URBs of `bufferBytes`. */
+  shapedAs(maxPacket: number, bufferBytes: number): boolean {
+    return this.maxPacket === maxPacket && this.buffer.length === Math.max(maxPacket, bufferBytes);
   }
 
   handle(packet: UsbPacket): void {
@@ -57,7 +71,14 @@ export class BulkInReader implements UrbOwner {
       return;
     }
     if (this.urb === null) {
-      this.urb = this.connection.submit(this, 0, true, this.endpoint, this.buffer.length, {});
+      this.urb = this.connection.submit(
+        this,
+        0,
+        true,
+        this.endpoint,
+        this.buffer.length,
+        this.interval > 0 ? { interval: this.interval } : {},
+      );
       if (this.urb === null) {
         packet.status = PacketStatus.IoError;
         return;

@@ -48,6 +48,14 @@ export class UsbipDeviceStats {
   readonly isoIn = new IsoStreamStats();
   readonly isoOut = new IsoStreamStats();
   readonly bulkReadAhead = new BulkReadAheadStats();
+  /** Guest port resets forwarded to the server (SET_FEATURE(PORT_RESET), which usbip-host turns into a device reset). */
+  portResets = 0;
+  /** Of those, the ones the server answered with success. */
+  portResetsDone = 0;
+  /** Endpoint descriptors of a high-speed device rewritten for the full-speed guest, per descriptor read (docs/usbip.md). */
+  endpointsRewritten = 0;
+  /** Iso packets refused on endpoints of a high-speed device that a full-speed guest cannot be given. */
+  isoRefused = 0;
 }
 
 const ControlStage = { Idle: 0, DataIn: 1, DataOut: 2, LocalAddress: 3 } as const;
@@ -58,6 +66,21 @@ type ReplyState = (typeof ReplyState)[keyof typeof ReplyState];
 
 /** URB tags: which part of the device owns a URB. */
 const TAG_CONTROL = -1;
+const TAG_PORT_RESET = -2;
+
+/**
+ * SET_FEATURE(PORT_RESET) to port recipient (bmRequestType 0x23, bRequest 3, wValue 4): Linux's
+ * usbip-host (drivers/usb/usbip/stub_rx.c, is_reset_device_cmd) resets its real device when a
+ * CMD_SUBMIT on endpoint 0 carries it, and answers status 0 without sending it to the device. It looks
+ * at neither wIndex nor the data stage.
+ */
+const PORT_RESET_SETUP = Uint8Array.of(0x23, 3, 4, 0, 0, 0, 0, 0);
+
+/** The largest packet a full-speed bulk, control or interrupt endpoint may name (USB 2.0 5.7.3, 5.8.3). */
+const FULL_SPEED_MAX_PACKET = 64;
+
+/** Notices kept per device (the same one is never repeated). */
+const MAX_NOTICES = 16;
 
 /** How often the vanished-server watchdog looks. */
 const WATCHDOG_PERIOD_MS = 1000;
@@ -89,6 +112,12 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
   readonly name: string;
   readonly speed: UsbSpeed;
   readonly stats = new UsbipDeviceStats();
+  /**
+   * What the guest is not shown as the server's device has it, once each (a high-speed device's
+   * isochronous endpoint refused, an interrupt endpoint narrowed); also given to {@link onNotice}.
+   */
+  readonly notices: string[] = [];
+  onNotice: ((message: string) => void) | null = null;
   /** The connection ended (the server closed it, a bad reply, or {@link close}); `error` says why. */
   onGone: ((error: UsbipError | null) => void) | null = null;
 
@@ -111,10 +140,23 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
   private pendingAddress = 0;
   /** bMaxPacketSize0 once a device descriptor has passed by (0: not known, packets are not split). */
   private maxPacket0 = 0;
-  /** bInterval per endpoint slot (number | 16 for IN), read from configuration descriptors passing by. */
-  private readonly intervals = new Uint8Array(32);
-  /** Per endpoint slot: wMaxPacketSize of a Bulk-Only mass-storage bulk IN endpoint (read ahead), else 0. */
+  /**
+   * The URB interval per endpoint slot (number | 16 for IN), from configuration descriptors passing by:
+   * bInterval in frames at full speed; 2^(bInterval-1) microframes for a high-speed device, the unit
+   * the server's host controller takes it in.
+   */
+  private readonly intervals = new Uint16Array(32);
+  /**
+   * Per endpoint slot: the packet size the guest is given from a {@link BulkInReader} (a Bulk-Only
+   * mass-storage bulk IN endpoint read ahead, or any bulk IN of a high-speed device), else 0.
+   */
   private readonly readAheadPacket = new Uint16Array(32);
+  /** Per endpoint slot with a reader: the bytes per URB, a multiple of the server's own packet size. */
+  private readonly readerUrbBytes = new Uint32Array(32);
+  /** Per endpoint slot: an iso endpoint of a high-speed device, which a full-speed guest is not given. */
+  private readonly isoRefusedSlot = new Uint8Array(32);
+  /** The server enumerated the device at high speed (or faster): its descriptors are rewritten. */
+  readonly highSpeed: boolean;
   private readonly readers: (BulkInReader | null)[] = new Array<BulkInReader | null>(16).fill(null);
   private readonly readAheadBytes: number;
 
@@ -142,8 +184,9 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
     const info = connection.device;
     this.name = options.name ?? `usbip ${info.busid} ${hex4(info.idVendor)}:${hex4(info.idProduct)}`;
     // UHCI has only low and full speed; a high-speed device runs at its own speed on the server and is
-    // shown here as full speed (its descriptors may still name high-speed packet sizes).
+    // shown here as full speed, its endpoint descriptors rewritten (learnHighSpeedEndpoint).
     this.speed = info.speed === UsbipSpeed.Low ? UsbSpeed.Low : UsbSpeed.Full;
+    this.highSpeed = info.speed >= UsbipSpeed.High;
     this.clock = options.clock;
     this.maxRequests = options.maxRequests ?? 256;
     this.readAheadBytes = Math.max(0, Math.min(options.bulkReadAheadBytes ?? 16384, 1 << 20));
@@ -175,12 +218,25 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
   /** Suspend is the guest's view of the port; the server's device keeps its own state. */
   setSuspended(_suspended: boolean): void {}
 
-  /** Bus reset: back to address 0; streams stop and their URBs are unlinked; any control transfer ends. */
+  /**
+   * Bus reset: back to address 0; streams stop and their URBs are unlinked; any control transfer ends.
+   * A reset of a device the guest had already addressed (usb-storage's error recovery, `usbreset`, a
+   * driver's usb_reset_device) goes on to the server's device as SET_FEATURE(PORT_RESET), which
+   * usbip-host turns into a real reset: the guest expects the device's state gone (configuration,
+   * data toggles, a wedged command). The resets of the first enumeration, at address 0, stay here:
+   * the server's host has just enumerated the device, and a reset there would cost the import time.
+   * usbip-host runs commands in order, so the guest's requests after the reset reach the device after it.
+   */
   reset(): void {
+    const addressed = this.currentAddress !== 0;
     this.currentAddress = 0;
     this.abandonControl();
     this.stopStreams();
     this.discardReadAhead();
+    if (addressed && !this.connection.closed) {
+      const urb = this.connection.submit(this, TAG_PORT_RESET, false, 0, 0, { setup: PORT_RESET_SETUP });
+      if (urb !== null) this.stats.portResets++;
+    }
   }
 
   handlePacket(packet: UsbPacket): void {
@@ -201,6 +257,12 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
     const dirIn = packet.pid === Pid.In;
     const ep = packet.endpoint & 0x0f;
     if (packet.isochronous) {
+      if (this.isoRefusedSlot[ep | (dirIn ? 16 : 0)] === 1) {
+        // Not offered to the guest (its descriptor says wMaxPacketSize 0): nothing to stream.
+        this.stats.isoRefused++;
+        packet.status = PacketStatus.Stall;
+        return;
+      }
       if (dirIn) this.inStream(ep).handle(packet);
       else this.outStream(ep).handle(packet);
       return;
@@ -475,29 +537,118 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
         if (d[at + 1] === 5 && length >= 7 && at + 7 <= n) {
           const address = d[at + 2]!;
           const slot = (address & 0x0f) | (address & 0x80 ? 16 : 0);
-          this.intervals[slot] = d[at + 6]!;
-          const maxPacket = (d[at + 4]! | (d[at + 5]! << 8)) & 0x7ff;
-          const bulkIn = (d[at + 3]! & 3) === 2 && (address & 0x80) !== 0;
-          this.readAheadPacket[slot] = bulkOnly && bulkIn && maxPacket > 0 ? maxPacket : 0;
+          if (this.highSpeed) {
+            this.learnHighSpeedEndpoint(at, slot, bulkOnly);
+          } else {
+            this.intervals[slot] = d[at + 6]!;
+            const maxPacket = (d[at + 4]! | (d[at + 5]! << 8)) & 0x7ff;
+            const bulkIn = (d[at + 3]! & 3) === 2 && (address & 0x80) !== 0;
+            const readAhead = bulkOnly && bulkIn && maxPacket > 0 && this.readAheadBytes > 0;
+            this.readAheadPacket[slot] = readAhead ? maxPacket : 0;
+            this.readerUrbBytes[slot] = readAhead
+              ? Math.max(maxPacket, this.readAheadBytes - (this.readAheadBytes % maxPacket))
+              : 0;
+          }
         }
         at += length;
       }
     }
   }
 
+  /**
+   * One endpoint descriptor of a high-speed device, rewritten in place in the reply the guest reads.
+   * A real high-speed device on a full-speed port runs at full speed with full-speed descriptors; this
+   * one was enumerated at high speed by the server and stays so, and its descriptors name what a
+   * full-speed guest driver refuses (bulk wMaxPacketSize 512, bInterval in microframes). So:
+   * - bulk: wMaxPacketSize 64. Bulk data is a byte stream, so the size of the packets carries nothing but
+   *   the end of a transfer (a short packet): bulk IN is read in URBs of whole server packets and given
+   *   to the guest in 64-byte packets ({@link BulkInReader}), a short packet where the server's ended;
+   * - interrupt: bInterval from 2^(b-1) microframes to frames (at least 1); a packet above 64 bytes
+   *   (or several per microframe) narrowed to 64, and IN read as for bulk, so a larger report arrives
+   *   in 64-byte pieces (as a full-speed device sends one), later than the device meant;
+   * - isochronous: wMaxPacketSize 0, refused. Its packets are per microframe interval at the server and
+   *   a full-speed guest schedules one per frame: no mapping keeps the data rate, so it is not offered.
+   */
+  private learnHighSpeedEndpoint(at: number, slot: number, bulkOnly: boolean): void {
+    const d = this.controlData;
+    const address = d[at + 2]!;
+    const type = d[at + 3]! & 3;
+    const raw = d[at + 4]! | (d[at + 5]! << 8);
+    const serverPacket = (raw & 0x7ff) * (((raw >> 11) & 3) + 1);
+    const dirIn = (address & 0x80) !== 0;
+    const name = `endpoint 0x${address.toString(16).padStart(2, "0")}`;
+    const setMaxPacket = (size: number): void => {
+      if (raw === size) return;
+      d[at + 4] = size & 0xff;
+      d[at + 5] = size >> 8;
+      this.stats.endpointsRewritten++;
+    };
+    this.readAheadPacket[slot] = 0;
+    this.isoRefusedSlot[slot] = 0;
+    if (type === 1) {
+      setMaxPacket(0);
+      this.isoRefusedSlot[slot] = 1;
+      this.notice(
+        `${name}: isochronous, ${serverPacket} bytes per ${1 << (Math.min(Math.max(d[at + 6]!, 1), 16) - 1)} microframe(s) at high speed: not offered to the full-speed guest (wMaxPacketSize 0)`,
+      );
+      return;
+    }
+    if (type === 2) {
+      if (serverPacket > FULL_SPEED_MAX_PACKET) setMaxPacket(FULL_SPEED_MAX_PACKET);
+      if (dirIn && serverPacket > 0) {
+        this.readAheadPacket[slot] = Math.min(serverPacket, FULL_SPEED_MAX_PACKET);
+        // Bulk-Only read-ahead in whole server packets; any other bulk IN one server packet per URB,
+        // which returns as soon as the device sends anything.
+        const ahead = bulkOnly ? this.readAheadBytes - (this.readAheadBytes % serverPacket) : 0;
+        this.readerUrbBytes[slot] = Math.max(serverPacket, ahead);
+      }
+      return;
+    }
+    if (type === 3) {
+      const micro = 1 << (Math.min(Math.max(d[at + 6]!, 1), 16) - 1);
+      this.intervals[slot] = micro;
+      const frames = Math.min(Math.max(micro >> 3, 1), 255);
+      const narrow = serverPacket > FULL_SPEED_MAX_PACKET;
+      if (d[at + 6] !== frames) {
+        d[at + 6] = frames;
+        if (!narrow) this.stats.endpointsRewritten++;
+      }
+      if (narrow) {
+        setMaxPacket(FULL_SPEED_MAX_PACKET);
+        this.notice(
+          `${name}: interrupt, ${serverPacket}-byte packets at high speed: shown as 64, larger reports arrive in pieces`,
+        );
+        if (dirIn) {
+          this.readAheadPacket[slot] = FULL_SPEED_MAX_PACKET;
+          this.readerUrbBytes[slot] = serverPacket;
+        }
+      }
+    }
+  }
+
+  private notice(message: string): void {
+    if (this.notices.includes(message) || this.notices.length >= MAX_NOTICES) return;
+    this.notices.push(message);
+    this.onNotice?.(message);
+  }
+
   // ---- bulk / interrupt ----------------------------------------------------------------------------
 
   private submitData(packet: UsbPacket, dirIn: boolean, ep: number): void {
     const readAhead = dirIn ? this.readAheadPacket[ep | 16]! : 0;
-    if (readAhead > 0 && this.readAheadBytes > 0) {
+    const urbBytes = this.readerUrbBytes[ep | 16]!;
+    if (readAhead > 0 && urbBytes > 0) {
       let reader = this.readers[ep];
-      if (reader === null || reader === undefined) {
+      if (reader === null || reader === undefined || !reader.shapedAs(readAhead, urbBytes)) {
+        // A new configuration may give the endpoint other sizes: the old reader's data is dropped.
+        reader?.discard();
         reader = new BulkInReader(
           this.connection,
           ep,
           readAhead,
-          this.readAheadBytes,
+          urbBytes,
           this.stats.bulkReadAhead,
+          this.highSpeed ? this.intervals[ep | 16]! : 0,
         );
         this.readers[ep] = reader;
       }
@@ -594,6 +745,11 @@ export class UsbipDevice implements UsbDevice, UrbOwner {
   }
 
   urbCompleted(urb: Urb, reply: UrbReply): void {
+    if (urb.tag === TAG_PORT_RESET) {
+      if (reply.status === 0) this.stats.portResetsDone++;
+      else this.notice(`the server refused a port reset (status ${reply.status}); its device was not reset`);
+      return;
+    }
     if (urb.tag === TAG_CONTROL) {
       if (urb === this.controlUrb) this.controlCompleted(reply);
       return;

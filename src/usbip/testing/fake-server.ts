@@ -66,6 +66,8 @@ export class FakeUsbipServer {
     at: number;
   }[] = [];
   readonly unlinks: number[] = [];
+  /** SET_FEATURE(PORT_RESET) requests that reset the device, as Linux's usbip-host does (stub_rx.c). */
+  portResets = 0;
 
   constructor(
     readonly clock: Clock,
@@ -320,6 +322,15 @@ export class FakeSession {
     dirIn: boolean,
     length: number,
   ): Uint8Array {
+    if (setup[0] === 0x23 && setup[1] === 3 && setup[2] === 4 && setup[3] === 0) {
+      // usbip-host resets its device for SET_FEATURE(PORT_RESET) and answers 0 without sending the
+      // request to it; the server's host then addresses the device again (usb_reset_device).
+      this.server.portResets++;
+      this.device().reset();
+      this.run(Pid.Setup, 0, 8, Uint8Array.of(0, 5, 2, 0, 0, 0, 0, 0));
+      this.run(Pid.In, 0, 0, null);
+      return retSubmit(seqnum, 0, 0, null);
+    }
     const s = this.run(Pid.Setup, 0, 8, setup);
     if (s.status !== PacketStatus.Ack) return retSubmit(seqnum, -Errno.EPIPE, 0, null);
     const got: number[] = [];
