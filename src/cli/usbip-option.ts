@@ -1,5 +1,8 @@
 import type { UhciOnV86 } from "../adapters/v86/uhci-v86.ts";
+import type { UsbHub } from "../devices/hub/usb-hub.ts";
+import type { Clock } from "../machine/clock.ts";
 import { connectUsbipTcp, parseUsbipAddress } from "../node/usbip-tcp.ts";
+import type { UsbDevice } from "../usb/device.ts";
 import { importUsbipDevice, type UsbipConnection, UsbipError } from "../usbip/connection.ts";
 import { UsbipDevice } from "../usbip/usbip-device.ts";
 import { UsageError } from "./args.ts";
@@ -64,6 +67,34 @@ export async function importAll(specs: readonly UsbipSpec[], timeoutMs = 5000): 
   return connections;
 }
 
+/** Where imported devices plug in: the controller's root ports, or a hub's downstream ports. */
+export interface UsbipPorts {
+  attach(portIndex: number, device: UsbDevice): void;
+  /** Unplugs `device` from `portIndex` if it is still the one there. */
+  detachIf(portIndex: number, device: UsbDevice): void;
+}
+
+/** The controller's root ports as {@link UsbipPorts}. */
+export function rootPorts(handle: UhciOnV86): UsbipPorts {
+  const controller = handle.controller;
+  return {
+    attach: (i, device) => controller.attach(i, device),
+    detachIf: (i, device) => {
+      if (controller.ports[i]?.device === device) controller.detach(i);
+    },
+  };
+}
+
+/** A hub's downstream ports (0-based) as {@link UsbipPorts}. */
+export function hubPorts(hub: UsbHub): UsbipPorts {
+  return {
+    attach: (i, device) => hub.attach(i, device),
+    detachIf: (i, device) => {
+      if (hub.downstreamPorts[i]?.device === device) hub.detach(i);
+    },
+  };
+}
+
 /**
  * Plugs the imported devices into root ports `firstPort`… of the controller once it exists. A device
  * whose connection ends is unplugged (the guest sees a disconnect) and `onGone` says why; the guest
@@ -75,15 +106,26 @@ export function plugUsbip(
   firstPort: number,
   onGone: (busid: string, message: string) => void,
 ): UsbipDevice[] {
+  return plugUsbipInto(handle.clock, rootPorts(handle), connections, firstPort, onGone);
+}
+
+/** {@link plugUsbip} into any ports (`uhci start` plugs them in behind its hub). */
+export function plugUsbipInto(
+  clock: Clock,
+  ports: UsbipPorts,
+  connections: readonly UsbipConnection[],
+  firstPort: number,
+  onGone: (busid: string, message: string) => void,
+): UsbipDevice[] {
   return connections.map((connection, i) => {
     const port = firstPort + i;
-    const device = new UsbipDevice(connection, { clock: handle.clock });
+    const device = new UsbipDevice(connection, { clock });
     device.onGone = (error) => {
-      if (handle.controller.ports[port]?.device === device) handle.controller.detach(port);
-      // Closed from this side (the shell ended): nothing to report.
+      ports.detachIf(port, device);
+      // Closed from this side (the job or the shell ended): nothing to report.
       if (error !== null) onGone(connection.device.busid, error.message);
     };
-    handle.controller.attach(port, device);
+    ports.attach(port, device);
     return device;
   });
 }

@@ -5,53 +5,17 @@
  * errors exit 2.
  */
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
-import { createServer, type Server, type Socket } from "node:net";
+import { spawn } from "node:child_process";
+import type { Server } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { UsbKeyboard } from "../../src/devices/hid/keyboard.ts";
 import { UsbTablet } from "../../src/devices/hid/tablet.ts";
 import { VirtualClock } from "../../src/machine/clock.ts";
 import { FakeUsbipServer } from "../../src/usbip/testing/fake-server.ts";
+import { bridgeToFake, listenLocal, runUhci } from "./testing/cli-process.ts";
 
 const main = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
-
-/** Runs the CLI without blocking this process's event loop (the servers below live in it). */
-function uhci(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", main, ...args],
-      { encoding: "utf8" },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
-
-function listen(onSocket: (socket: Socket) => void): Promise<{ server: Server; port: number }> {
-  return new Promise((resolve) => {
-    const server = createServer(onSocket);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      resolve({ server, port: typeof address === "object" && address !== null ? address.port : 0 });
-    });
-  });
-}
-
-/** The fake server's socket pair bridged to a TCP socket. */
-function bridge(fake: FakeUsbipServer): (socket: Socket) => void {
-  return (socket) => {
-    void fake.connect().then((end) => {
-      end.onData = (chunk) => socket.write(chunk);
-      end.onClose = () => socket.end();
-      socket.on("data", (chunk) => end.send(chunk));
-      socket.on("error", () => end.close());
-    });
-  };
-}
 
 describe("uhci usbip list", () => {
   const servers: Server[] = [];
@@ -78,12 +42,12 @@ describe("uhci usbip list", () => {
       },
       { busid: "2-1", device: new UsbTablet(), idVendor: 0x46f4, idProduct: 0x0001 },
     ]);
-    const a = await listen(bridge(fake));
-    const b = await listen(() => {});
-    const c = await listen((socket) =>
+    const a = await listenLocal(bridgeToFake(fake));
+    const b = await listenLocal(() => {});
+    const c = await listenLocal((socket) =>
       socket.on("data", () => socket.write(Buffer.from("HTTP/1.1 400 Bad Request\r\n\r\n"))),
     );
-    const d = await listen(() => {});
+    const d = await listenLocal(() => {});
     servers.push(a.server, b.server, c.server);
     good = a.port;
     silent = b.port;
@@ -98,7 +62,7 @@ describe("uhci usbip list", () => {
   it("prints busid, vid:pid, class and speed of each exported device", async () => {
     // 1-1 lists its interfaces (class 00 at the device: the first interface's is shown); 1-2.1 is a hub
     // (class 09) at high speed.
-    const r = await uhci("usbip", "list", `127.0.0.1:${good}`);
+    const r = await runUhci("usbip", "list", `127.0.0.1:${good}`);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split("\n");
     assert.match(lines[0]!, /^busid\s+vid:pid\s+class\s+speed\s+path/);
@@ -109,7 +73,7 @@ describe("uhci usbip list", () => {
       /^2-1\s+46f4:0001\s+00\/00\/00 \(per interface\)\s+full\s+/,
       "exported unconfigured",
     );
-    const j = await uhci("usbip", "list", `127.0.0.1:${good}`, "--json");
+    const j = await runUhci("usbip", "list", `127.0.0.1:${good}`, "--json");
     assert.equal(j.code, 0, j.stderr);
     const parsed = JSON.parse(j.stdout) as { busid: string; interfaces: unknown[] }[];
     assert.deepEqual(
@@ -119,13 +83,13 @@ describe("uhci usbip list", () => {
   });
 
   it("says why it failed, exit 1: refused, no answer in time, a reply that does not parse", async () => {
-    const r = await uhci("usbip", "list", `127.0.0.1:${refused}`);
+    const r = await runUhci("usbip", "list", `127.0.0.1:${refused}`);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /connection refused/);
-    const s = await uhci("usbip", "list", `127.0.0.1:${silent}`, "--timeout", "300");
+    const s = await runUhci("usbip", "list", `127.0.0.1:${silent}`, "--timeout", "300");
     assert.equal(s.code, 1);
     assert.match(s.stderr, /device list: no complete reply within 300 ms/);
-    const g = await uhci("usbip", "list", `127.0.0.1:${garbage}`);
+    const g = await runUhci("usbip", "list", `127.0.0.1:${garbage}`);
     assert.equal(g.code, 1);
     assert.match(g.stderr, /expected reply code 0x0005|version/);
     for (const out of [r, s, g]) assert.equal(out.stderr.trim().split("\n").length, 1, out.stderr);
@@ -171,11 +135,11 @@ describe("uhci usbip list", () => {
       ["usbip", "list", "host:99999"],
       ["usbip", "list", "h", "--bogus"],
     ]) {
-      const r = await uhci(...args);
+      const r = await runUhci(...args);
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, /^uhci: /);
     }
-    const shell = await uhci("shell", "--usbip", "127.0.0.1");
+    const shell = await runUhci("shell", "--usbip", "127.0.0.1");
     assert.equal(shell.code, 2, shell.stderr);
     assert.match(shell.stderr, /expected HOST\[:PORT\]\/BUSID/);
   });

@@ -5,7 +5,9 @@ import { flagHelp, parseFlags, UsageError } from "../args.ts";
 import { loadImagesFor } from "../guest-images.ts";
 import { expectedKeyEvents } from "../input-check.ts";
 import { formatMainReport, type MainJobReport, runMainJob } from "../jobs/main-job.ts";
+import { USBIP_HUB_PORTS } from "../jobs/usbip-playback.ts";
 import { Progress } from "../progress.ts";
+import { extractUsbipSpecs, importAll } from "../usbip-option.ts";
 import { prepareOutputDir } from "../user-paths.ts";
 
 export const START_FLAGS = {
@@ -47,10 +49,23 @@ frame (written as WAV files to the output folder) and the keystrokes event by ev
 mounts the stick, reads the file the host put there (sha256), copies it and writes one of its own;
 the host checks both in the stick's image.
 
-${flagHelp(START_FLAGS)}`;
+With --usbip the guest also gets a device from a USB/IP server, behind the hub on port 6 (and 7 for a
+second one); the report lists it with the drivers the guest bound, and when the guest finds a sound
+card on it that plays, aplay plays it the same test signal (the device must take --rate and
+--channels: QEMU's usb-audio takes only 48 kHz stereo, the default) and the report gives aplay's
+exit code and xruns (what the device made of the signal is seen on the server's side).
+
+${flagHelp(START_FLAGS)}
+  --usbip HOST[:PORT]/BUSID  a device from a USB/IP server behind the hub (at most ${USBIP_HUB_PORTS.length};
+                             \`uhci usbip list HOST\` shows the busids; PORT defaults to 3240)`;
 
 export async function runStart(argv: readonly string[]): Promise<number> {
-  const flags = parseFlags(argv, START_FLAGS);
+  const { rest, specs } = extractUsbipSpecs(argv);
+  const flags = parseFlags(rest, START_FLAGS);
+  if (specs.length > USBIP_HUB_PORTS.length)
+    throw new UsageError(
+      `--usbip: at most ${USBIP_HUB_PORTS.length} devices (the hub's free ports ${USBIP_HUB_PORTS.join(" and ")}), got ${specs.length}`,
+    );
   const text = flags.text ?? "";
   try {
     expectedKeyEvents(text);
@@ -60,9 +75,12 @@ export async function runStart(argv: readonly string[]): Promise<number> {
   const images = loadImagesFor(flags["guest-dir"]);
   // Fail before a minute of booting if the report could not be written.
   const outDir = prepareOutputDir("--out", flags.out ?? "uhci-out");
+  // A refused server or an unknown busid fails here, before a minute of booting (exit 1).
+  const usbip = await importAll(specs);
   const progress = new Progress(process.stderr, flags.quiet);
   try {
     const report = await runMainJob({
+      usbip,
       images,
       text,
       sampleRate: Number(flags.rate),
@@ -82,6 +100,8 @@ export async function runStart(argv: readonly string[]): Promise<number> {
     return report.ok ? 0 : 1;
   } finally {
     progress.done();
+    // The connections would keep the process alive after the guest is gone.
+    for (const connection of usbip) connection.close();
   }
 }
 

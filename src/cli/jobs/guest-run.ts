@@ -1,3 +1,4 @@
+import type { UhciOnV86 } from "../../adapters/v86/uhci-v86.ts";
 import { BUNDLED_GUEST_CMDLINE, type GuestImages } from "../../node/bundled-guest.ts";
 import type { UsbDevice } from "../../usb/device.ts";
 import type { GuestEvent } from "../guest-vm/guest-serial.ts";
@@ -10,6 +11,8 @@ export interface GuestRunOptions {
   /** Devices on root ports 1 and 2. */
   usb: readonly (UsbDevice | null)[];
   onProgress: (message: string) => void;
+  /** Called once the controller exists, before the guest runs (USB/IP devices need its clock). */
+  onUhci?: (handle: UhciOnV86) => void;
   /** A progress line for a guest event, or undefined to say nothing. */
   describe?: (event: GuestEvent) => string | undefined;
 }
@@ -34,6 +37,7 @@ export async function withGuest<T>(options: GuestRunOptions, body: (vm: GuestVm)
     images: options.images,
     cmdline: `${BUNDLED_GUEST_CMDLINE} uhci.plan=${options.plan}`,
     usb: options.usb,
+    ...(options.onUhci === undefined ? {} : { onUhci: options.onUhci }),
     onEvent: (event) => {
       const line = options.describe?.(event) ?? commonProgress(event);
       if (line !== undefined) progress(line);

@@ -10,6 +10,7 @@ import { UsbMassStorage } from "../../devices/storage/mass-storage.ts";
 import type { GuestImages } from "../../node/bundled-guest.ts";
 import { AudioAllowance, framesIn } from "../../streaming/stream-verdict.ts";
 import type { UsbDevice } from "../../usb/device.ts";
+import type { UsbipConnection } from "../../usbip/connection.ts";
 import {
   describeInput,
   type GuestUsbDevice,
@@ -23,9 +24,18 @@ import {
 import type { GuestEvent } from "../guest-vm/guest-serial.ts";
 import { type GuestVm, requireV86 } from "../guest-vm/guest-vm.ts";
 import { compareInput, expectedKeyEvents, type InputComparison } from "../input-check.ts";
+import { hubPorts, plugUsbipInto } from "../usbip-option.ts";
 import { kernelOf, withGuest } from "./guest-run.ts";
 import { KEYBOARD_PRODUCT } from "./hid-job.ts";
 import { prepareStickRoundTrip, type StickRoundTripReport } from "./stick-round-trip.ts";
+import {
+  planUsbipPlayback,
+  USBIP_HUB_PORTS,
+  type UsbipDeviceReport,
+  type UsbipPlugged,
+  usbipLines,
+  usbipReport,
+} from "./usbip-playback.ts";
 
 export interface MainJobOptions {
   images: GuestImages;
@@ -48,6 +58,11 @@ export interface MainJobOptions {
   extraPlanItems?: readonly string[];
   /** Test hook: the device plugged in for the headset (e.g. it behind an AsyncIsoWrapper: passthrough). */
   wrapHeadset?: (headset: UsbDevice) => UsbDevice;
+  /**
+   * Devices imported from USB/IP servers (`importAll`), plugged in behind the hub on its free ports
+   * ({@link USBIP_HUB_PORTS}); at most two. The caller closes them when the job has ended.
+   */
+  usbip?: readonly UsbipConnection[];
 }
 
 export interface AudioDirectionReport {
@@ -107,6 +122,8 @@ export interface MainJobReport {
   audioRequests: { total: number; stalled: number };
   /** A file each way through the stick behind the hub (jobs/stick-round-trip.ts). */
   stick: StickRoundTripReport;
+  /** Each `--usbip` device: where the guest saw it, the drivers it bound, and the test signal played to it. */
+  usbip: UsbipDeviceReport[];
   problems: string[];
 }
 
@@ -159,10 +176,18 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
   behindHub.forEach((entry) => {
     hub.attach(entry.port - 1, entry.device);
   });
+  const usbip = options.usbip ?? [];
+  if (usbip.length > USBIP_HUB_PORTS.length)
+    throw new Error(
+      `at most ${USBIP_HUB_PORTS.length} USB/IP devices (the hub's free ports), got ${usbip.length}`,
+    );
+  const plugged: UsbipPlugged[] = [];
   const audioItem = `${sampleRate}:${channels}:${seconds}`;
   const plan = [
-    `enum:${1 + behindHub.length},capture:${audioItem},playback:${audioItem},hid:${listenSeconds(options.text)}:1`,
+    `enum:${1 + behindHub.length + usbip.length},capture:${audioItem},playback:${audioItem},hid:${listenSeconds(options.text)}:1`,
     trip.planItems,
+    // The USB/IP devices' turn comes last, through a shell on the console (jobs/usbip-playback.ts).
+    ...(usbip.length > 0 ? ["shell"] : []),
     ...(options.extraPlanItems ?? []),
   ].join(",");
 
@@ -171,6 +196,31 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
       images: options.images,
       plan,
       usb: [hub],
+      // USB/IP devices go behind the hub too, after the emulated ones: Linux's hub driver enumerates a
+      // hub's ports in order, so the headset's sound card comes first and /init's playback item (the
+      // first USB card that plays) keeps playing to it.
+      onUhci: (handle) => {
+        const devices = plugUsbipInto(
+          handle.clock,
+          hubPorts(hub),
+          usbip,
+          USBIP_HUB_PORTS[0] - 1,
+          (busid, why) => {
+            const entry = plugged.find((p) => p.lost === null && p.device.disconnected);
+            if (entry !== undefined) entry.lost = why;
+            progress(`USB/IP device ${busid} unplugged: ${why}`);
+          },
+        );
+        devices.forEach((device, i) => {
+          plugged.push({
+            busid: device.connection.device.busid,
+            info: device.connection.device,
+            hubPort: USBIP_HUB_PORTS[i] ?? 0,
+            device,
+            lost: null,
+          });
+        });
+      },
       onProgress: progress,
       describe: (event) => {
         options.onGuestEvent?.(event);
@@ -181,6 +231,8 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
         if (event.event === "playback-start") return `aplay: playing ${seconds} s to the USB headphones…`;
         if (event.event === "input-open") return "typing on the USB keyboard…";
         if (event.event === "mount") return "a file each way through the USB stick…";
+        if (event.event === "usbip-playback-start")
+          return `aplay: playing ${seconds} s to the USB/IP device at ${String(event["path"])}…`;
         return undefined;
       },
     },
@@ -192,6 +244,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
       const usbReadySeconds = vm.secondsSinceStart;
       await vm.waitForEvent((e) => e.event === "input-open", options.timeoutMs);
       keyboard.typeText(options.text);
+      if (plugged.length > 0) await planUsbipPlayback(vm, plugged, options);
       await vm.waitForEvent((e) => e.event === "done", options.timeoutMs);
       const stick = await trip.check(vm.serial.events);
       return mainReport(vm.serial.events, vm.serial.blobs.get("capture0"), {
@@ -203,6 +256,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
         seconds: { boot: bootSeconds, usbReady: usbReadySeconds, total: vm.secondsSinceStart },
         kernel: kernelOf(begin),
         behindHub,
+        usbip: plugged,
       });
     },
   );
@@ -275,6 +329,7 @@ interface MainReportInputs {
   seconds: { boot: number; usbReady: number; total: number };
   kernel: string;
   stick: StickRoundTripReport;
+  usbip: readonly UsbipPlugged[];
 }
 
 function mainReport(
@@ -285,12 +340,13 @@ function mainReport(
   const { options } = inputs;
   const problems: string[] = [];
   const devices = guestUsbDevices(events);
-  const expected = 1 + inputs.behindHub.length;
+  const expected = 1 + inputs.behindHub.length + inputs.usbip.length;
   if (devices.length < expected)
     problems.push(
       `the guest saw ${devices.length} USB devices, expected ${expected} (the hub and those behind it)`,
     );
   const hub = hubReport(devices, inputs.behindHub);
+  const usbip = usbipReport(events, hub.path, devices, inputs.usbip, problems);
   if (hub.path === null) problems.push("the guest bound no hub driver");
   for (const port of hub.ports) {
     if (port.path === null) problems.push(`hub port ${port.port}: the guest did not list the ${port.device}`);
@@ -332,6 +388,7 @@ function mainReport(
     },
     audioRequests: { total: inputs.requests.classRequests, stalled: inputs.requests.stalledRequests },
     stick: inputs.stick,
+    usbip,
     problems,
   };
 }
@@ -480,6 +537,7 @@ export function formatMainReport(report: MainJobReport): string {
     ...audio("playback", report.playback),
     `  hid     keyboard typed ${JSON.stringify(report.hid.keyboard.text)}: ${describeInput(report.hid.keyboard)}`,
     ...stickLines(report.stick),
+    ...usbipLines(report.usbip),
     `  verdict ${report.ok ? "PASS" : "FAIL"}`,
     ...report.problems.map((p) => `          - ${p}`),
   ];
