@@ -18,6 +18,7 @@ import {
   type UsbipPlugged,
   usbipLines,
   usbipPlaybackScript,
+  usbipPlaybackTargets,
   usbipReport,
 } from "../../src/cli/jobs/usbip-playback.ts";
 import { hubPorts, plugUsbipInto } from "../../src/cli/usbip-option.ts";
@@ -146,6 +147,47 @@ describe("the script typed into the guest's shell", () => {
     ]);
     assert.doesNotMatch(script, /^u /m);
     assert.ok(script.endsWith("}\nexit\n"));
+  });
+});
+
+describe("what the script plays to", () => {
+  const plugged = [6, 7].map((hubPort) => ({ hubPort }) as UsbipPlugged);
+  /** The bundled /init's usb-device event: the device's own driver is "usb", the hub's is its interface's. */
+  const device = (path: string, interfaceDriver: string): GuestEvent => ({
+    event: "usb-device",
+    path,
+    roothub: false,
+    driver: "usb",
+    interfaces: [{ name: `${path}:1.0`, driver: interfaceDriver, hidDriver: "" }],
+  });
+
+  it("each device's path behind the hub the guest bound, in the job's format, with /init's pad", () => {
+    const events: GuestEvent[] = [
+      { event: "usb-device", path: "usb1", roothub: true, driver: "usb", interfaces: [] },
+      device("1-1", "hub"),
+      device("1-1.1", "snd-usb-audio"),
+      { event: "playback-start", card: 0, padFrames: 1234 },
+    ];
+    const targets = usbipPlaybackTargets(events, plugged, { sampleRate: 44_100, channels: 1, seconds: 2 });
+    assert.deepEqual(targets, [
+      { path: "1-1.6", sampleRate: 44_100, channels: 1, frames: 88_200, padFrames: 1234 },
+      { path: "1-1.7", sampleRate: 44_100, channels: 1, frames: 88_200, padFrames: 1234 },
+    ]);
+    // Without the headset's playback: /init's default pad, 50 ms.
+    const [first] = usbipPlaybackTargets(events.slice(0, 3), plugged, {
+      sampleRate: 48_000,
+      channels: 2,
+      seconds: 1,
+    });
+    assert.equal(first?.padFrames, 2400);
+  });
+
+  it("no hub bound: nothing to play to", () => {
+    const events = [device("1-1", "")];
+    assert.deepEqual(
+      usbipPlaybackTargets(events, plugged, { sampleRate: 48_000, channels: 2, seconds: 1 }),
+      [],
+    );
   });
 });
 

@@ -11,7 +11,7 @@
  */
 import type { UsbipDeviceInfo } from "../../usbip/protocol.ts";
 import type { UsbipDevice } from "../../usbip/usbip-device.ts";
-import type { GuestUsbDevice } from "../guest-report.ts";
+import { type GuestUsbDevice, guestUsbDevices } from "../guest-report.ts";
 import type { GuestEvent } from "../guest-vm/guest-serial.ts";
 import type { GuestVm } from "../guest-vm/guest-vm.ts";
 
@@ -117,9 +117,33 @@ export function usbipPlaybackScript(targets: readonly UsbipPlaybackTarget[]): st
 const padFramesFor = (rate: number) => Math.floor((rate * 50) / 1000);
 
 /**
- * Waits for the plan's `shell` item, then types the script for every imported device (paths behind the
- * hub the guest listed). The shell's prompt comes after its `shell` event; what is typed before it is
- * kept by the console's line discipline, the short wait only keeps the echo readable.
+ * What the script plays, from the guest's events so far: each device's path behind the hub the guest
+ * bound (the device with an interface bound to `hub`, as the main job's hubReport finds it), the job's
+ * format and length, and the pad /init used for the headset's playback (so the two signals are alike).
+ */
+export function usbipPlaybackTargets(
+  events: readonly GuestEvent[],
+  plugged: readonly UsbipPlugged[],
+  options: { sampleRate: number; channels: number; seconds: number },
+): UsbipPlaybackTarget[] {
+  const hub = guestUsbDevices(events).find((d) => d.drivers.includes("hub"));
+  if (hub === undefined) return [];
+  const start = events.find((e) => e.event === "playback-start");
+  const pad =
+    typeof start?.["padFrames"] === "number" ? start["padFrames"] : padFramesFor(options.sampleRate);
+  return plugged.map((p) => ({
+    path: `${hub.path}.${p.hubPort}`,
+    sampleRate: options.sampleRate,
+    channels: options.channels,
+    frames: Math.round(options.sampleRate * options.seconds),
+    padFrames: pad,
+  }));
+}
+
+/**
+ * Waits for the plan's `shell` item, then types the script for every imported device. The shell's
+ * prompt comes after its `shell` event; what is typed before it is kept by the console's line
+ * discipline, the short wait only keeps the echo readable.
  */
 export async function planUsbipPlayback(
   vm: GuestVm,
@@ -127,23 +151,7 @@ export async function planUsbipPlayback(
   options: { sampleRate: number; channels: number; seconds: number; timeoutMs: number },
 ): Promise<void> {
   await vm.waitForEvent((e) => e.event === "shell", options.timeoutMs);
-  const events = vm.serial.events;
-  const hub = events.find((e) => e.event === "usb-device" && e["driver"] === "hub" && e["roothub"] !== true);
-  const hubPath = typeof hub?.["path"] === "string" ? hub["path"] : null;
-  // The headset's playback says which pad /init used; the same here keeps the two signals alike.
-  const start = events.find((e) => e.event === "playback-start");
-  const pad =
-    typeof start?.["padFrames"] === "number" ? start["padFrames"] : padFramesFor(options.sampleRate);
-  const targets =
-    hubPath === null
-      ? []
-      : plugged.map((p) => ({
-          path: `${hubPath}.${p.hubPort}`,
-          sampleRate: options.sampleRate,
-          channels: options.channels,
-          frames: Math.round(options.sampleRate * options.seconds),
-          padFrames: pad,
-        }));
+  const targets = usbipPlaybackTargets(vm.serial.events, plugged, options);
   await new Promise((resolve) => setTimeout(resolve, 500));
   vm.sendSerial(usbipPlaybackScript(targets));
 }
