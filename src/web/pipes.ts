@@ -1,6 +1,6 @@
 import type { StreamFormat } from "../devices/audio/stream-format.ts";
 import type { MessagePortLike } from "./dom-types.ts";
-import { FillController } from "./fill-controller.ts";
+import { FillController, MODE_EXACT } from "./fill-controller.ts";
 import {
   FrameRing,
   H_ACTIVE,
@@ -53,6 +53,17 @@ export interface AudioBridgeStats {
   readonly latencyMs: number;
   /** The resampling ratio correction in force: 1 = none (pass-through at matched rates); 1.0002 = consuming 200 ppm faster. */
   readonly ratio: number;
+  /**
+   * "exact": no correction in force (the fill is within the band around the target) and, at matched
+   * rates, the read position on a whole frame — the guest's samples are the card's, bit for bit;
+   * "resampling": a drift correction is in force, or gliding in or out of one.
+   */
+  readonly mode: "exact" | "resampling";
+  /** Guest frames (read or written) converted in exact mode, and with a correction in force. */
+  readonly exactFrames: number;
+  readonly resampledFrames: number;
+  /** Times the drift controller started correcting (the fill left the band around the target). */
+  readonly resampledSpans: number;
   /** The AudioContext's rate. */
   readonly contextRate: number;
   /** The rate the guest streams at; 0 while it does not. */
@@ -87,6 +98,8 @@ abstract class Pipe {
   protected underrunFrames = 0;
   protected overruns = 0;
   protected overrunFrames = 0;
+  protected exactFrames = 0;
+  protected resampledFrames = 0;
 
   constructor(options: PipeOptions) {
     const rate = options.contextRate;
@@ -95,7 +108,9 @@ abstract class Pipe {
     const targetMs = options.targetMs ?? 20;
     if (!(targetMs >= 1 && targetMs <= 1000))
       throw new RangeError(`target latency ${targetMs} ms must be 1–1000`);
-    const maxMs = options.maxMs ?? Math.max(3 * targetMs, targetMs + 20);
+    // The default leaves room for a main-thread stall of 50 ms or so (the microphone's card keeps
+    // filling the ring while the emulator does not run) before an overrun discards anything.
+    const maxMs = options.maxMs ?? Math.max(3 * targetMs, targetMs + 60);
     if (!(maxMs > targetMs))
       throw new RangeError(`max latency ${maxMs} ms must be above the target ${targetMs} ms`);
     this.contextRate = rate;
@@ -130,6 +145,10 @@ abstract class Pipe {
       targetMs: this.targetFrames * msPerFrame,
       latencyMs: (fill + RENDER_QUANTUM + resamplerDelay) * msPerFrame,
       ratio: this.controller.ratio,
+      mode: this.format !== null && this.isExact() ? "exact" : "resampling",
+      exactFrames: this.exactFrames,
+      resampledFrames: this.resampledFrames,
+      resampledSpans: this.controller.trackingSpans,
       contextRate: this.contextRate,
       guestRate: this.format?.sampleRate ?? 0,
       channels: this.format?.channels ?? 0,
@@ -140,6 +159,17 @@ abstract class Pipe {
 
   /** Context frames per resampler input frame. */
   protected abstract inputFrameScale(): number;
+
+  /** No correction in force and the resampler on whole frames (see AudioBridgeStats.mode). */
+  protected isExact(): boolean {
+    return this.controller.mode === MODE_EXACT && this.resampler.exact;
+  }
+
+  /** Counts `frames` guest frames as exact or resampled (by the state they were converted in). */
+  protected countFrames(frames: number, exact: boolean): void {
+    if (exact) this.exactFrames += frames;
+    else this.resampledFrames += frames;
+  }
 
   protected sameFormat(format: StreamFormat): boolean {
     const f = this.format;
@@ -228,6 +258,7 @@ export class CapturePipe extends Pipe {
     }
     this.controller.update(fill + this.resampler.pendingWholeFrames, frames);
     this.resampler.syncRatio();
+    const exact = this.isExact();
     let done = 0;
     while (done < frames) {
       const want = Math.min(frames - done, CHUNK);
@@ -248,6 +279,7 @@ export class CapturePipe extends Pipe {
       this.primed = false;
       this.afterUnderrun = true;
     }
+    this.countFrames(done, exact);
     return done;
   }
 }
@@ -360,6 +392,7 @@ export class PlaybackPipe extends Pipe {
       this.controller.update(fill, frames);
       this.resampler.syncRatio();
     }
+    const exact = this.isExact();
     let taken = 0;
     while (taken < frames) {
       const n = this.resampler.writeInt16(
@@ -380,6 +413,7 @@ export class PlaybackPipe extends Pipe {
       }
       if (n === 0) break;
     }
+    this.countFrames(taken, exact);
     return taken;
   }
 }

@@ -7,7 +7,17 @@ import { CounterDecoder } from "./testing/audio-sim.ts";
 
 /** Runs `input` (16-bit interleaved) through a converter in uneven chunks; returns the output. */
 function convert(input: Int16Array, channels: number, from: number, to: number, ratio = 1): Int16Array {
-  const r = new Resampler(channels);
+  return convertWith(new Resampler(channels), input, channels, from, to, ratio);
+}
+
+function convertWith(
+  r: Resampler,
+  input: Int16Array,
+  channels: number,
+  from: number,
+  to: number,
+  ratio = 1,
+): Int16Array {
   r.configure(from, to);
   r.setRatio(ratio);
   const inFrames = input.length / channels;
@@ -20,6 +30,19 @@ function convert(input: Int16Array, channels: number, from: number, to: number, 
   }
   return out.subarray(0, at * channels);
 }
+
+/** RMS of the second half of `out` (past the filter's start). */
+function rms(out: Int16Array): number {
+  let sum = 0;
+  const from = Math.floor(out.length / 2);
+  for (let k = from; k < out.length; k++) sum += (out[k] ?? 0) ** 2;
+  return Math.sqrt(sum / (out.length - from));
+}
+
+const tone = (rate: number, frequency: number, seconds = 1): Int16Array =>
+  Int16Array.from({ length: Math.round(rate * seconds) }, (_, i) =>
+    Math.round(16000 * Math.sin((2 * Math.PI * frequency * i) / rate + 0.3)),
+  );
 
 describe("Resampler", () => {
   it("passes the signal through bit for bit at equal rates and a ratio of exactly 1", () => {
@@ -41,15 +64,20 @@ describe("Resampler", () => {
     for (const ratio of [1, 1.001, 0.999]) {
       it(`keeps the frame counter a ramp from ${from} to ${to} Hz at ratio ${ratio}: every frame decodes`, () => {
         const input = generateTestSignal(from * 2, 1, 100);
-        const out = convert(input, 1, from, to, ratio);
+        const r = new Resampler(1);
+        const out = convertWith(r, input, 1, from, to, ratio);
         const step = (from / to) * ratio;
-        const decoder = new CounterDecoder(step, 1.001);
+        // Going down, the anti-alias filter rings for its half-width around the counter's wrap.
+        const decoder = new CounterDecoder(step, 1.001, r.halfWidth + 1);
         for (const v of out) decoder.push(v);
         assert.equal(decoder.bad, 0, `first bad frame ${decoder.firstBadAt}, worst ${decoder.worst}`);
         assert.ok(decoder.judged > out.length * 0.99);
         // Each value is rounded (±0.5), so consecutive ones step by the ratio ± 1.
         // The output count is the input's at the converted rate, to within the three input frames held back.
-        assert.ok(Math.abs(out.length - (from * 2) / step) <= 3 / step + 2, `${out.length} frames`);
+        assert.ok(
+          Math.abs(out.length - (from * 2) / step) <= (r.halfWidth + 1) / step + 2,
+          `${out.length} frames`,
+        );
       });
     }
   }
@@ -72,26 +100,84 @@ describe("Resampler", () => {
     assert.ok(snr > 50, `SNR ${snr.toFixed(1)} dB`);
   });
 
-  it("says how much input the next outputs need, and going down in rate skips input it passed", () => {
+  for (const [from, to, half] of [
+    [8000, 48000, 2],
+    [48000, 48000, 2],
+    [48000, 8000, 0],
+  ] as const) {
+    it(`says exactly how much input the next outputs need (${from} → ${to} Hz)`, () => {
+      const r = new Resampler(1);
+      r.configure(from, to);
+      if (half !== 0) assert.equal(r.halfWidth, half, "the cubic: one frame of history, two ahead");
+      else assert.ok(r.halfWidth > 50, `going down, the anti-alias filter's half-width ${r.halfWidth}`);
+      const input = generateTestSignal(4096, 1, 100);
+      const out = new Int16Array(64);
+      let taken = 0;
+      for (const n of [1, 8, 13, 48, 6]) {
+        const need = r.inputNeeded(n);
+        if (need > 1) {
+          taken += r.writeInt16(input, taken, need - 1, 1);
+          assert.ok(r.outputAvailable() < n, `one input frame short of ${n} outputs`);
+        }
+        taken += r.writeInt16(input, taken, Math.min(need, 1), 1);
+        assert.ok(r.outputAvailable() >= n, `${r.outputAvailable()} outputs for ${n}`);
+        assert.equal(r.inputNeeded(n), 0);
+        assert.equal(r.readInt16(out, 0, n, 1), n);
+      }
+    });
+  }
+
+  for (const [from, to] of [
+    [48000, 8000],
+    [48000, 16000],
+    [96000, 8000],
+    [48000, 44100],
+    [44100, 22050],
+  ] as const) {
+    it(`filters before converting down from ${from} to ${to} Hz: tones above the new Nyquist ≥ 40 dB down, the passband kept`, () => {
+      const reference = rms(convert(tone(from, to * 0.1), 1, from, to));
+      assert.ok(Math.abs(reference - 16000 / Math.SQRT2) < 50, `passband tone RMS ${reference}`);
+      const edge = rms(convert(tone(from, to * 0.38), 1, from, to));
+      assert.ok(Math.abs(20 * Math.log10(edge / reference)) < 0.1, "flat to 0.38 × the output rate");
+      // Above the output's Nyquist frequency every tone would fold back into the band.
+      for (const f of [0.51, 0.55, 0.7, 0.93, 1.37, 2.3]) {
+        const frequency = to * f;
+        if (frequency >= from / 2) continue;
+        const level = 20 * Math.log10(rms(convert(tone(from, frequency), 1, from, to)) / reference);
+        assert.ok(level < -40, `${frequency} Hz folds back at ${level.toFixed(1)} dB`);
+      }
+    });
+  }
+
+  it("glides back to whole input frames at ratio 1 (matched rates), then passes the input bit for bit", () => {
     const r = new Resampler(1);
-    r.configure(48000, 8000);
-    assert.equal(
-      r.inputNeeded(8),
-      45,
-      "7 steps of 6 after the first position, plus two frames of look-ahead",
-    );
-    const input = generateTestSignal(45, 1, 100);
-    assert.equal(r.writeInt16(input, 0, 45, 1), 45);
-    assert.equal(r.outputAvailable(), 8);
-    const out = new Int16Array(8);
-    assert.equal(r.readInt16(out, 0, 8, 1), 8);
-    assert.deepEqual(Array.from(out), [100, 106, 112, 118, 124, 130, 136, 142]);
-    // The next output is at frame 148: the three frames before its history frame are never used.
-    assert.equal(r.inputNeeded(8), 48);
-    const more = generateTestSignal(48, 1, 145);
-    r.writeInt16(more, 0, 48, 1);
-    assert.equal(r.readInt16(out, 0, 8, 1), 8);
-    assert.deepEqual(Array.from(out), [148, 154, 160, 166, 172, 178, 184, 190]);
+    r.configure(48000, 48000);
+    const cell = new Float64Array([1.0013]);
+    r.bindRatio(cell);
+    const input = generateTestSignal(48 * 2000, 1, 100);
+    const out = new Int16Array(48);
+    let taken = 0;
+    let exactFrom = -1;
+    for (let ms = 0; ms < 1900; ms++) {
+      if (ms === 300) cell[0] = 1; // the controller lets go, the position is between two frames
+      r.syncRatio();
+      taken += r.writeInt16(input, taken, r.inputNeeded(48), 1);
+      const wasExact = r.exact;
+      assert.equal(r.readInt16(out, 0, 48, 1), 48);
+      if (ms < 300) {
+        assert.equal(wasExact, false);
+        continue;
+      }
+      if (wasExact && exactFrom < 0) exactFrom = ms;
+      if (exactFrom >= 0) {
+        assert.ok(wasExact, `exact again at ${ms} ms`);
+        // Output k is input frame (its position): a counter step of exactly 1 inside the packet.
+        for (let k = 1; k < 48; k++)
+          assert.equal((((out[k] ?? 0) - (out[k - 1] ?? 0)) & 0xffff) % 65536, 1, `step at ${ms} ms`);
+      }
+    }
+    // At most half a frame to move at 1e-4 frame per output frame: ≤ 5000 outputs, ~104 ms.
+    assert.ok(exactFrom > 300 && exactFrom <= 300 + 110, `exact from ${exactFrom} ms`);
   });
 
   it("maps channels: stereo averaged to mono, mono duplicated to stereo", () => {

@@ -7,6 +7,7 @@
 import { PacketPacer } from "../../devices/audio/packet-pacer.ts";
 import type { StreamFormat } from "../../devices/audio/stream-format.ts";
 import { counterSample, testSignalSample } from "../../devices/audio/test-signal.ts";
+import { SeededRandom } from "../../machine/seeded-random.ts";
 import type { MessagePortLike } from "../dom-types.ts";
 import {
   CapturePipe,
@@ -16,6 +17,7 @@ import {
   wireCapturePort,
   wirePlaybackPort,
 } from "../pipes.ts";
+import { Resampler } from "../resampler.ts";
 import {
   MICROPHONE_PROCESSOR,
   SPEAKER_PROCESSOR,
@@ -100,9 +102,15 @@ export class CounterDecoder {
   private position = 0;
   private warmup = 0;
 
+  /**
+   * `guardFrames`: input frames either side of the counter's wrap (and at the start, against the silent
+   * history) whose outputs are not judged — 3 for the cubic; a filter's half-width going down in rate,
+   * where the windowed sinc rings that far around the full-scale step.
+   */
   constructor(
     private readonly step: number,
     private readonly tolerance: number,
+    private readonly guardFrames = 3,
   ) {}
 
   push(value: number): void {
@@ -111,18 +119,19 @@ export class CounterDecoder {
       if (value === 0) return; // silence before the stream starts
       this.started = true;
       this.position = value;
-      this.warmup = Math.ceil(3 / this.step) + 1;
+      this.warmup = Math.ceil(this.guardFrames / this.step) + 1;
       return;
     }
     const expected = this.position + this.step;
     if (this.warmup > 0) {
-      // The converter's first outputs interpolate against the silent history before the stream.
+      // The converter's first outputs interpolate against the silent history before the stream (a
+      // filter's first output is off by tens): follow them, judge from the first one past it.
       this.warmup--;
-      this.position = expected;
+      this.position = value;
       return;
     }
     const phase = (((expected + 32768) % 65536) + 65536) % 65536; // distance past the wrap point
-    if (phase < 3 + this.step || phase > 65536 - 3 - this.step) {
+    if (phase < this.guardFrames + this.step || phase > 65536 - this.guardFrames - this.step) {
       this.position = expected;
       return;
     }
@@ -159,6 +168,25 @@ export interface SimOptions {
   readonly hostStalls?: readonly (readonly [number, number])[];
   /** Keep the guest-side (capture) or card-side (playback) output, 16-bit interleaved. */
   readonly keepOutput?: boolean;
+  /**
+   * A browser's timing (seeded, replayable): each emulator wake-up lands up to ± this many ms off its
+   * 1 ms cadence (a late wake runs the frames that came due, in order, as the frame clock does).
+   */
+  readonly jitterMs?: number;
+  /**
+   * Main-thread stalls (layout, GC, a long task in the page): every `everySeconds` (a range) the
+   * emulator stops for `ms` (a range), then runs the overdue frames back to back; the worklet runs on.
+   */
+  readonly mainStalls?: {
+    readonly everySeconds: readonly [number, number];
+    readonly ms: readonly [number, number];
+  };
+  /** The sound card renders this many quanta back to back per callback (an OS buffer of ~10 ms = 4). Default 1. */
+  readonly cardBurst?: number;
+  /** Seed for the jitter and the stalls. Default 1. */
+  readonly seed?: number;
+  /** Passed to the pipe (BridgeOptions.maxLatencyMs). */
+  readonly maxMs?: number;
 }
 
 export interface SimResult {
@@ -176,6 +204,15 @@ export interface SimResult {
   readonly output: Int16Array | null;
   readonly targetMs: number;
   readonly maxMs: number;
+  /** The pipe's final counts: guest frames converted exactly / with a correction, and correction spans. */
+  readonly exactFrames: number;
+  readonly resampledFrames: number;
+  readonly resampledSpans: number;
+  /** Mean ratio over the USB frames after settling (the drift the controller absorbed, on average). */
+  readonly meanSettledRatio: number;
+  /** Main-thread stalls injected, and the longest, in ms. */
+  readonly mainStalls: number;
+  readonly longestStallMs: number;
 }
 
 const stalled = (t: number, stalls: readonly (readonly [number, number])[] | undefined): boolean =>
@@ -197,7 +234,12 @@ function simulate(options: SimOptions, direction: "capture" | "playback"): SimRe
   const burst = options.burst ?? 1;
   const settle = options.settleSeconds ?? 30;
   const format: StreamFormat = { sampleRate: guestRate, channels };
-  const pipeOptions = { contextRate, shared: transport === "shared", targetMs: options.targetMs ?? 20 };
+  const pipeOptions = {
+    contextRate,
+    shared: transport === "shared",
+    targetMs: options.targetMs ?? 20,
+    ...(options.maxMs !== undefined ? { maxMs: options.maxMs } : {}),
+  };
   const pipe = direction === "capture" ? new CapturePipe(pipeOptions) : new PlaybackPipe(pipeOptions);
   const [mainPort, workletPort] = portPair();
   const classes = loadWorklet(() => workletPort);
@@ -216,7 +258,10 @@ function simulate(options: SimOptions, direction: "capture" | "playback"): SimRe
   }
 
   const step = direction === "capture" ? contextRate / guestRate : guestRate / contextRate;
-  const decoder = new CounterDecoder(step, 1 + step * 0.003);
+  // Going down in rate the anti-alias filter rings for its half-width around the counter's wrap.
+  const probe = new Resampler(1);
+  probe.configure(step * 1000, 1000);
+  const decoder = new CounterDecoder(step, 1 + step * 0.003, Math.max(3, probe.halfWidth + 1));
   const outFrames = Math.ceil(seconds * (direction === "capture" ? guestRate : contextRate) * 1.01) + 4096;
   const output = options.keepOutput ? new Int16Array(outFrames * channels) : null;
   let outAt = 0;
@@ -242,6 +287,34 @@ function simulate(options: SimOptions, direction: "capture" | "playback"): SimRe
 
   let quanta = 0;
   let frames = 0;
+  const random = new SeededRandom(options.seed ?? 1);
+  const jitter = options.jitterMs ?? 0;
+  const cardBurst = options.cardBurst ?? 1;
+  const stalls = options.mainStalls;
+  const between = (range: readonly [number, number]): number =>
+    range[0] + random.next() * (range[1] - range[0]);
+  let nextStall = stalls ? between(stalls.everySeconds) : Number.POSITIVE_INFINITY;
+  let stallCount = 0;
+  let longestStall = 0;
+  /** Wake-ups so far, and the time of the one due next (never before the last one). */
+  let wakes = 0;
+  let lastWake = 0;
+  let ratioSum = 0;
+  let ratioCount = 0;
+  const nextWake = (): number => {
+    let t = (wakes * burst + burst - 1) * 1e-3;
+    if (jitter > 0) t += (random.next() * 2 - 1) * jitter * 1e-3;
+    if (t >= nextStall && stalls) {
+      const ms = between(stalls.ms);
+      stallCount++;
+      longestStall = Math.max(longestStall, ms);
+      t = Math.max(t, nextStall + ms * 1e-3);
+      nextStall = t + between(stalls.everySeconds);
+    }
+    lastWake = Math.max(lastWake, t);
+    return lastWake;
+  };
+  let tWake = nextWake();
   let minFill = Number.POSITIVE_INFINITY;
   let maxFill = 0;
   let settledBase: { underruns: number; overruns: number } | null = null;
@@ -249,8 +322,8 @@ function simulate(options: SimOptions, direction: "capture" | "playback"): SimRe
   pipe.start(format);
   const end = seconds;
   while (true) {
-    const tCard = quanta * quantumSeconds;
-    const tWake = Math.floor(frames / burst) * burst * 1e-3 + (burst - 1) * 1e-3;
+    // A callback of `cardBurst` quanta renders them back to back at the first one's time.
+    const tCard = Math.floor(quanta / cardBurst) * cardBurst * quantumSeconds;
     if (Math.min(tCard, tWake) >= end) break;
     if (tCard <= tWake) {
       quanta++;
@@ -274,10 +347,14 @@ function simulate(options: SimOptions, direction: "capture" | "playback"): SimRe
       }
       continue;
     }
-    // The emulator wakes and runs `burst` USB frames back to back.
+    // The emulator wakes and runs the USB frames that came due, back to back.
     const hostStalled = stalled(tWake, options.hostStalls);
+    const wokeAt = tWake;
+    wakes++;
+    tWake = nextWake();
     mainPort.deliver();
-    for (let b = 0; b < burst; b++) {
+    const due = Math.floor(wokeAt * 1000 + 1e-9) + 1 - frames;
+    for (let b = 0; b < due; b++) {
       const t = frames * 1e-3;
       frames++;
       if (hostStalled) continue;
@@ -297,6 +374,8 @@ function simulate(options: SimOptions, direction: "capture" | "playback"): SimRe
       const s = pipe.stats();
       if (s.ratio !== 1) ratioAlwaysOne = false;
       if (t >= settle) {
+        ratioSum += s.ratio;
+        ratioCount++;
         if (settledBase === null) settledBase = { underruns: s.underruns, overruns: s.overruns };
         minFill = Math.min(minFill, s.fillMs);
         maxFill = Math.max(maxFill, s.fillMs);
@@ -317,5 +396,11 @@ function simulate(options: SimOptions, direction: "capture" | "playback"): SimRe
     output: output ? output.subarray(0, Math.min(outAt, outFrames) * channels) : null,
     targetMs: final.targetMs,
     maxMs: (pipe.maxFrames * 1000) / contextRate,
+    exactFrames: final.exactFrames,
+    resampledFrames: final.resampledFrames,
+    resampledSpans: final.resampledSpans,
+    meanSettledRatio: ratioCount > 0 ? ratioSum / ratioCount : 1,
+    mainStalls: stallCount,
+    longestStallMs: longestStall,
   };
 }
