@@ -17,10 +17,15 @@ export interface GuestUsbDevice {
 const text = (value: unknown): string => (typeof value === "string" ? value : "");
 const num = (value: unknown): number => (typeof value === "number" && Number.isFinite(value) ? value : 0);
 
-/** The non-root-hub USB devices from the guest's `usb-device` events. */
+/**
+ * The non-root-hub USB devices from the guest's `usb-device` events. A plan may list the bus more than
+ * once (an `enum:now` after the streams sees drivers that bound late on a loaded host: /init's wait
+ * stops waiting for unbound interfaces 3 s after the devices appear); the last listing is the truth.
+ */
 export function guestUsbDevices(events: readonly GuestEvent[]): GuestUsbDevice[] {
-  const devices: GuestUsbDevice[] = [];
+  const devices = new Map<string, GuestUsbDevice>();
   for (const e of events) {
+    if (e.event === "item-begin" && text(e["item"]).startsWith("enum")) devices.clear();
     if (e.event !== "usb-device" || e["roothub"] === true) continue;
     const drivers = new Set<string>();
     if (text(e["driver"])) drivers.add(text(e["driver"]));
@@ -31,7 +36,7 @@ export function guestUsbDevices(events: readonly GuestEvent[]): GuestUsbDevice[]
       if (text(driver)) drivers.add(text(driver));
       if (text(hidDriver)) drivers.add(text(hidDriver));
     }
-    devices.push({
+    devices.set(text(e["path"]), {
       path: text(e["path"]),
       vendorId: text(e["idVendor"]),
       productId: text(e["idProduct"]),
@@ -41,7 +46,7 @@ export function guestUsbDevices(events: readonly GuestEvent[]): GuestUsbDevice[]
       drivers: [...drivers],
     });
   }
-  return devices;
+  return [...devices.values()];
 }
 
 /** Input nodes (event0…) the guest found, with the USB vendor/product they belong to. */

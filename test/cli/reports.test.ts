@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { parseStalls, type StreamReport } from "../../src/cli/commands/stream.ts";
-import { guestToolOutput } from "../../src/cli/guest-report.ts";
+import { guestToolOutput, guestUsbDevices } from "../../src/cli/guest-report.ts";
 import type { GuestEvent } from "../../src/cli/guest-vm/guest-serial.ts";
 import { expectedKeyEvents } from "../../src/cli/input-check.ts";
 import { type AudioDirectionReport, audioProblems, listenSeconds } from "../../src/cli/jobs/main-job.ts";
@@ -235,6 +235,31 @@ describe("uhci start: the main job's report", () => {
       "playback: aplay never finished in the guest",
     ]);
     assert.deepEqual(audioProblems("capture", "arecord", clean), []);
+  });
+
+  it("a later bus listing replaces an earlier one: late-bound drivers count, unplugged devices go", () => {
+    const listing = (path: string, driver: string) => ({
+      event: "usb-device",
+      path,
+      roothub: false,
+      idVendor: "1209",
+      product: path,
+      driver: "usb",
+      interfaces: [{ name: `${path}:1.0`, driver, hidDriver: "" }],
+    });
+    const events = [
+      { event: "item-begin", index: 0, item: "enum:3" },
+      listing("1-1", ""),
+      listing("1-2", "usbhid"),
+      { event: "item-begin", index: 1, item: "hid:5:2" },
+      { event: "item-begin", index: 2, item: "enum:now" },
+      listing("1-1", "usbhid"),
+    ] as GuestEvent[];
+    const devices = guestUsbDevices(events);
+    assert.deepEqual(
+      devices.map((d) => [d.path, d.drivers]),
+      [["1-1", ["usb", "usbhid"]]],
+    );
   });
 
   it("head and tail loss beyond 10 ms each are a FAIL", () => {

@@ -72,7 +72,8 @@ export async function runHidJob(options: HidJobOptions): Promise<HidJobReport> {
   return withGuest(
     {
       images: options.images,
-      plan: `enum:2,hid:${LISTEN_SECONDS}:2`,
+      // The closing `enum:now` lists the drivers once the input nodes are open (all bound by then).
+      plan: `enum:2,hid:${LISTEN_SECONDS}:2,enum:now`,
       usb: [keyboard, tablet],
       onProgress: progress,
       describe: (event) => (event.event === "input-open" ? "typing and moving the tablet…" : undefined),
