@@ -109,13 +109,13 @@ export function plugUsbip(
   return plugUsbipInto(handle.clock, rootPorts(handle), connections, firstPort, onGone);
 }
 
-/** {@link plugUsbip} into any ports (`uhci start` plugs them in behind its hub). */
+/** {@link plugUsbip} into any ports (`uhci start` plugs them in behind its hub); `index` is the connection's. */
 export function plugUsbipInto(
   clock: Clock,
   ports: UsbipPorts,
   connections: readonly UsbipConnection[],
   firstPort: number,
-  onGone: (busid: string, message: string) => void,
+  onGone: (busid: string, message: string, index: number) => void,
 ): UsbipDevice[] {
   return connections.map((connection, i) => {
     const port = firstPort + i;
@@ -123,7 +123,7 @@ export function plugUsbipInto(
     device.onGone = (error) => {
       ports.detachIf(port, device);
       // Closed from this side (the job or the shell ended): nothing to report.
-      if (error !== null) onGone(connection.device.busid, error.message);
+      if (error !== null) onGone(connection.device.busid, error.message, i);
     };
     ports.attach(port, device);
     return device;

@@ -108,20 +108,25 @@ describe("USB/IP devices behind the main job's hub", () => {
     ];
     const hub = new UsbHub({ ports: 7 });
     const gone: string[] = [];
-    const devices = plugUsbipInto(clock, hubPorts(hub), connections, USBIP_HUB_PORTS[0] - 1, (busid, why) =>
-      gone.push(`${busid}: ${why}`),
+    const devices = plugUsbipInto(
+      clock,
+      hubPorts(hub),
+      connections,
+      USBIP_HUB_PORTS[0] - 1,
+      (busid, why, index) => gone.push(`${busid} #${index}: ${why}`),
     );
     assert.equal(hub.downstreamPorts[5]?.device, devices[0]);
     assert.equal(hub.downstreamPorts[6]?.device, devices[1]);
-    fake.sessions[0]!.closeFromServer();
-    await new Promise((resolve) => setImmediate(resolve));
-    assert.equal(hub.downstreamPorts[5]?.device, null);
-    assert.equal(gone.length, 1);
-    assert.match(gone[0]!, /^1-1: /);
-    // Closed from this side (the job ended): unplugged, nothing reported.
-    connections[1]!.close();
+    fake.sessions[1]!.closeFromServer();
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(hub.downstreamPorts[6]?.device, null);
+    assert.equal(hub.downstreamPorts[5]?.device, devices[0]);
+    assert.equal(gone.length, 1);
+    assert.match(gone[0]!, /^1-2 #1: /);
+    // Closed from this side (the job ended): unplugged, nothing reported.
+    connections[0]!.close();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(hub.downstreamPorts[5]?.device, null);
     assert.equal(gone.length, 1);
   });
 });

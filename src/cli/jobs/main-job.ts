@@ -205,8 +205,8 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
           hubPorts(hub),
           usbip,
           USBIP_HUB_PORTS[0] - 1,
-          (busid, why) => {
-            const entry = plugged.find((p) => p.lost === null && p.device.disconnected);
+          (busid, why, index) => {
+            const entry = plugged[index];
             if (entry !== undefined) entry.lost = why;
             progress(`USB/IP device ${busid} unplugged: ${why}`);
           },
