@@ -3,7 +3,14 @@ import { UhciController, type UhciOptions } from "../../controller/uhci/uhci-con
 import { VirtualClock } from "../../machine/clock.ts";
 import type { IrqLine } from "../../machine/irq-line.ts";
 import { V86GuestMemory } from "./v86-guest-memory.ts";
-import { V86_UHCI_STATE_ENTRY, type V86Internals, type V86PciBar, v86Internals } from "./v86-shim.ts";
+import {
+  V86_TSC_STATE_ENTRY,
+  V86_UHCI_STATE_ENTRY,
+  type V86Cpu,
+  type V86Internals,
+  type V86PciBar,
+  v86Internals,
+} from "./v86-shim.ts";
 import { controllerStateIn, withControllerState } from "./v86-state.ts";
 
 /** PCI 00:01.2 — function 2 of the PIIX3 ISA bridge device, where a PIIX3's USB function sits. */
@@ -168,6 +175,16 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
     const saved = controllerStateIn(state[V86_UHCI_STATE_ENTRY], devfn);
     const apply = saved === null ? () => controller.reset() : controller.prepareRestore(saved);
     originalSetState.call(this, state);
+    // The guest's time stamp counter resumes from the save. Linux keeps time with it (tsc=reliable),
+    // and v86 leaves it ahead: its set_state sets the counter first and then unpacks RAM and clears its
+    // JIT cache (hundreds of ms for 128 MiB, the thread blocked, the counter running on), and its
+    // set_tsc adds the offset the counter had, so a second restore into the same emulator jumps the
+    // guest's clock forward by the time between the first one's save and restore. Measured in v86
+    // without pause-free time: a restore of 0.9 s into the running emulator ended the arecord that was
+    // recording at the save with EIO (its read timeout, 550 ms for the default buffer, counts jiffies;
+    // docs/architecture.md, "Host stalls").
+    const tsc = tscIn(state);
+    if (tsc !== null) setGuestTsc(cpu, tsc);
     // v86 keeps time with performance.now() (its microtick), or the pause-free time it was loaded with
     // (`now`). The clock may lag it (an emulator created a while ago and not yet running): the restored
     // frame grid starts from now, not from a backlog.
@@ -189,4 +206,29 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
       config.onBarMoved = null;
     },
   };
+}
+
+/** The saved time stamp counter in a v86 state array, or null when it has none of that shape. */
+function tscIn(state: unknown[]): bigint | null {
+  const entry = state[V86_TSC_STATE_ENTRY] as ArrayLike<unknown> | null | undefined;
+  if (entry === null || typeof entry !== "object" || entry.length !== 2) return null;
+  const low = entry[0];
+  const high = entry[1];
+  const word = (x: unknown): x is number =>
+    typeof x === "number" && Number.isInteger(x) && x >= 0 && x <= 0xffffffff;
+  return word(low) && word(high) ? (BigInt(high) << 32n) | BigInt(low) : null;
+}
+
+/**
+ * Sets the guest's time stamp counter to `value` now, through v86's set_tsc, which moves it by its
+ * argument plus the offset it had (v86-shim.ts): set_tsc(0) first makes the offset the counter's
+ * reading T, and set_tsc(y) then leaves T + y, so y = value − T (mod 2⁶⁴: v86's u64 arithmetic wraps).
+ * Once per restore, never on the frame path.
+ */
+function setGuestTsc(cpu: V86Cpu, value: bigint): void {
+  cpu.store_current_tsc();
+  const now = (BigInt(cpu.current_tsc[1]! >>> 0) << 32n) | BigInt(cpu.current_tsc[0]! >>> 0);
+  cpu.set_tsc(0, 0);
+  const y = BigInt.asUintN(64, value - now);
+  cpu.set_tsc(Number(y & 0xffffffffn), Number(y >> 32n));
 }

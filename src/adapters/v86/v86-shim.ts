@@ -65,7 +65,25 @@ export interface V86Cpu {
   get_state(): unknown[];
   /** Restores RAM, registers and the devices (PCI config space with BAR re-mapping, the PIC…). */
   set_state(state: unknown[]): void;
+  /**
+   * Moves the guest's time stamp counter, which runs with v86's clock (`performance.now()` × 10⁶ per
+   * ms, or the time v86 was loaded with), less an offset. Not "set to high:low": v86 computes the new
+   * offset from the counter as read now, so the counter becomes `high:low` plus the offset it had (0 in
+   * an emulator never restored). set_state calls it first, with the saved counter
+   * ({@link V86_TSC_STATE_ENTRY}); the adapter's `setGuestTsc` sets a value.
+   */
+  set_tsc(low: number, high: number): void;
+  /** Copies the counter as the guest would read it now into {@link current_tsc}. */
+  store_current_tsc(): void;
+  /** Two 32-bit words, low then high, written by {@link store_current_tsc}. */
+  readonly current_tsc: ArrayLike<number>;
 }
+
+/**
+ * The entry of {@link V86Cpu.get_state}'s array holding the guest's time stamp counter at the save:
+ * two 32-bit words, low then high (v86 0.5.x src/cpu.js, `state[43] = this.current_tsc`).
+ */
+export const V86_TSC_STATE_ENTRY = 43;
 
 /**
  * The entry of {@link V86Cpu.get_state}'s array where the adapter keeps its own state, as a JSON string
@@ -120,6 +138,9 @@ export function v86Internals(emulator: unknown): V86Internals {
     if (typeof cpu.run_hardware_timers !== "function") missing.push("cpu.run_hardware_timers");
     if (typeof cpu.get_state !== "function") missing.push("cpu.get_state");
     if (typeof cpu.set_state !== "function") missing.push("cpu.set_state");
+    if (typeof cpu.set_tsc !== "function") missing.push("cpu.set_tsc");
+    if (typeof cpu.store_current_tsc !== "function") missing.push("cpu.store_current_tsc");
+    if (typeof cpu.current_tsc?.[1] !== "number") missing.push("cpu.current_tsc");
   }
   if (missing.length > 0) {
     throw new Error(
