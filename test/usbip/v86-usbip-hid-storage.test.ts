@@ -6,14 +6,18 @@
  *   side with QMP send-key reach the guest's evdev in order, none lost; absolute moves arrive as the
  *   positions sent.
  * - Mass storage (bulk): the guest's usb-storage + sd_mod read the disk's first sector and all 8 MiB,
- *   whose sha256 equals the host's disk.img.
+ *   whose sha256 equals the host's disk.img — from a full-speed disk, and from a high-speed one (QEMU's
+ *   usb-storage on the server's EHCI: bulk wMaxPacketSize 512, shown to the guest as 64).
+ * - Server-side unplug: the high-speed disk is unplugged on the server (QMP device_del) while the guest
+ *   reads it: the guest sees a disconnect and an I/O error, the emulator runs on, nothing late lands;
+ *   plugged back, it is imported again on request and the guest reads it.
  * One peer boot, two guest boots.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { GuestEvent } from "../../src/cli/guest-vm/guest-serial.ts";
-import { bootGuestWithPeer, eventsNamed, guestDone } from "./peer/guest.ts";
-import { sha256File, UsbipPeer } from "./peer/peer.ts";
+import { bootGuestWithPeer, eventsNamed, type GuestWithPeer, guestDone } from "./peer/guest.ts";
+import { HS_STORAGE_ID, sha256File, UsbipPeer } from "./peer/peer.ts";
 
 /** QEMU qcodes typed, and the Linux key codes (input-event-codes.h) each must arrive as. */
 const TYPED: readonly (readonly [string, number])[] = [
@@ -52,15 +56,24 @@ const EV_ABS = 3;
 const ABS_X = 0;
 const ABS_Y = 1;
 
+/** Guest shell: n = the name of the disk on root port 1 (usb1's 1-2), from its sysfs path. */
+const DISK_ON_PORT_1 =
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: ${b##*/} is the shell's, not a template's
+  "for b in /sys/block/sd*; do case $(readlink -f $b) in */1-2/*) n=${b##*/};; esac; done";
+
 const num = (e: GuestEvent, key: string): number =>
   typeof e[key] === "number" ? (e[key] as number) : Number.NaN;
 
 describe("the Linux guest in v86 with devices of a real USB/IP server", () => {
   let peer: UsbipPeer;
+  // One guest boot for the disks, shared by the last two tests: the full-speed disk on root port 0,
+  // the high-speed one (EHCI on the server) on root port 1.
+  let disks: GuestWithPeer | null = null;
   before(async () => {
-    peer = await UsbipPeer.start({ devices: ["audio", "kbd", "tablet", "storage"] });
+    peer = await UsbipPeer.start({ devices: ["audio", "kbd", "tablet", "storage", "hs-storage"] });
   });
   after(async () => {
+    await disks?.stop();
     await peer?.stop(true);
   });
 
@@ -116,28 +129,90 @@ describe("the Linux guest in v86 with devices of a real USB/IP server", () => {
     );
   });
 
-  it("reads the server's disk: its first sector, and a sha256 of all 8 MiB equal to the host's file", async () => {
-    const storage = peer.devices.find((d) => d.product === "QEMU USB HARDDRIVE")?.busid ?? "";
-    const guest = await bootGuestWithPeer({ peer, busids: [storage], plan: "wait:1", end: "shell" });
-    try {
-      await guest.vm.waitForEvent((e) => e.event === "shell", 180_000);
-      // The disk has no partition table: sd_mod gives the whole disk as /dev/sda. The answer comes back
-      // as a protocol line, so the terminal's echo of the command is never mistaken for it.
-      guest.vm.sendSerial(
-        "i=0; while [ ! -b /dev/sda ] && [ $i -lt 300 ]; do usleep 100000; i=$((i+1)); done; " +
-          'h=$(head -c 27 /dev/sda); s=$(sha256sum /dev/sda | cut -d" " -f1); echo "@@UHCI {\\"event\\":\\"disk\\",\\"head\\":\\"$h\\",\\"sha256\\":\\"$s\\",\\"bytes\\":$(cat /sys/block/sda/size)}"\n',
-      );
-      const disk = await guest.vm.waitForEvent((e) => e.event === "disk", 240_000);
-      assert.equal(disk["head"], "USBIP-PEER TEST DISK, LBA 0");
-      assert.equal(num(disk, "bytes") * 512, 8 * 1024 * 1024);
-      assert.equal(disk["sha256"], sha256File(peer.images.disk));
-      const stats = guest.devices[0]?.stats;
-      assert.ok(
-        stats !== undefined && stats.dataUrbs + stats.bulkReadAhead.urbs > 0,
-        "bulk went through the client",
-      );
-    } finally {
-      await guest.stop();
+  it("reads the server's disks, full and high speed: first sector, and a sha256 of all 8 MiB equal to the host's file", async () => {
+    const fs = peer.devices.find((d) => d.product === "QEMU USB HARDDRIVE" && d.speed === "12")?.busid ?? "";
+    const hs = peer.devices.find((d) => d.product === "QEMU USB HARDDRIVE" && d.speed === "480")?.busid ?? "";
+    assert.equal(hs, "2-1", "the high-speed disk on the server's EHCI");
+    disks = await bootGuestWithPeer({ peer, busids: [fs, hs], plan: "wait:1", end: "shell" });
+    const guest = disks;
+    await guest.vm.waitForEvent((e) => e.event === "shell", 180_000);
+    assert.equal(guest.devices[1]?.highSpeed, true);
+    // The disks have no partition table: sd_mod gives each whole disk as /dev/sdX; which root port it
+    // hangs off (usb1's 1-1 or 1-2) is in its sysfs path. Answers come back as protocol lines, so the
+    // terminal's echo of the command is never mistaken for one.
+    guest.vm.sendSerial(
+      "i=0; while [ $(ls /sys/block | grep -c ^sd) -lt 2 ] && [ $i -lt 300 ]; do usleep 100000; i=$((i+1)); done; " +
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: ${b##*/} is the shell's, not a template's
+        "for b in /sys/block/sd*; do n=${b##*/}; case $(readlink -f $b) in */1-1/*) p=0;; */1-2/*) p=1;; *) p=9;; esac; " +
+        'h=$(head -c 27 /dev/$n); s=$(sha256sum /dev/$n | cut -d" " -f1); echo "@@UHCI {\\"event\\":\\"disk\\",\\"port\\":$p,\\"head\\":\\"$h\\",\\"sha256\\":\\"$s\\",\\"bytes\\":$(cat $b/size)}"; done\n',
+    );
+    for (const port of [0, 1]) {
+      const disk = await guest.vm.waitForEvent((e) => e.event === "disk" && num(e, "port") === port, 300_000);
+      assert.equal(disk["head"], "USBIP-PEER TEST DISK, LBA 0", `port ${port}`);
+      assert.equal(num(disk, "bytes") * 512, 8 * 1024 * 1024, `port ${port}`);
+      assert.equal(disk["sha256"], sha256File(peer.images.disk), `port ${port}`);
     }
+    const full = guest.devices[0]?.stats;
+    assert.ok(
+      full !== undefined && full.dataUrbs + full.bulkReadAhead.urbs > 0,
+      "bulk went through the client",
+    );
+    const high = guest.devices[1]?.stats;
+    // The guest read 64-byte endpoints: bulk IN and OUT rewritten from 512 in every configuration read.
+    assert.ok(high !== undefined && high.endpointsRewritten >= 2, JSON.stringify(high));
+    assert.ok(high.bulkReadAhead.urbs > 0, "the high-speed disk read ahead in 512-byte multiples");
+  });
+
+  it("survives the server unplugging the high-speed disk mid-read (QMP device_del), and imports it again once it is back", async () => {
+    const guest = disks;
+    assert.ok(guest !== null, "the disk test's guest booted");
+    const attachment = guest.attachments[1]!;
+    const device = guest.devices[1]!;
+    const uhci = guest.vm.uhci!;
+    let unplugged: string | null = null;
+    attachment.onDisconnect = (error) => {
+      unplugged = error?.message ?? "no reason";
+    };
+    // A read the page cache cannot answer, long enough (8 MiB at full speed) to be cut in the middle.
+    guest.vm.sendSerial(
+      `echo 3 > /proc/sys/vm/drop_caches; ${DISK_ON_PORT_1}; ` +
+        'dd if=/dev/$n of=/dev/null bs=65536 2>/dev/null; echo "@@UHCI {\\"event\\":\\"read-end\\",\\"rc\\":$?}"\n',
+    );
+    const urbsBefore = device.stats.bulkReadAhead.urbs;
+    const deadline = performance.now() + 120_000;
+    while (device.stats.bulkReadAhead.urbs < urbsBefore + 40 && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(device.stats.bulkReadAhead.urbs >= urbsBefore + 40, "the read is under way");
+    await (await peer.qmp()).deviceDel(HS_STORAGE_ID);
+
+    const end = await guest.vm.waitForEvent((e) => e.event === "read-end", 120_000);
+    assert.notEqual(num(end, "rc"), 0, "the read failed: the disk went away under it");
+    assert.match(unplugged ?? "", /the server closed the connection/);
+    assert.equal(attachment.device, null, "unplugged from the guest's port");
+    assert.equal(device.disconnected, true);
+    // The emulator runs on: the guest's kernel saw the disconnect and the shell answers.
+    guest.vm.sendSerial(
+      'c=$(dmesg | grep -c "usb 1-2: USB disconnect"); echo "@@UHCI {\\"event\\":\\"after-unplug\\",\\"disconnects\\":$c}"\n',
+    );
+    const after = await guest.vm.waitForEvent((e) => e.event === "after-unplug", 60_000);
+    assert.equal(num(after, "disconnects"), 1);
+    const stale = uhci.controller.staleCompletions;
+
+    // The disk is back on the server: import it again, on request.
+    assert.equal(await peer.replugHsStorage(), "2-1");
+    let again = null;
+    for (let i = 0; i < 10 && again === null; i++) {
+      again = await attachment.connect().catch(() => null);
+      if (again === null) await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.ok(again !== null, `imported again: ${attachment.lastError?.message}`);
+    guest.vm.sendSerial(
+      `i=0; n=; while [ -z "$n" ] && [ $i -lt 300 ]; do ${DISK_ON_PORT_1}; usleep 100000; i=$((i+1)); done; ` +
+        'h=$(head -c 27 /dev/$n); echo "@@UHCI {\\"event\\":\\"replugged\\",\\"name\\":\\"$n\\",\\"head\\":\\"$h\\"}"\n',
+    );
+    const back = await guest.vm.waitForEvent((e) => e.event === "replugged", 120_000);
+    assert.equal(back["head"], "USBIP-PEER TEST DISK, LBA 0");
+    assert.equal(uhci.controller.staleCompletions, stale, "nothing of the old connection arrived later");
   });
 });

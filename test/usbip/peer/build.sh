@@ -78,15 +78,16 @@ else
 fi
 MODDIR=$X/lib/modules/$KVER
 CONFIG=$X/boot/config-$KVER
-for opt in CONFIG_USBIP_CORE=m CONFIG_USBIP_HOST=m CONFIG_USB=m CONFIG_USB_UHCI_HCD=m \
+for opt in CONFIG_USBIP_CORE=m CONFIG_USBIP_HOST=m CONFIG_USB=m CONFIG_USB_UHCI_HCD=m CONFIG_USB_EHCI_PCI=m \
            CONFIG_VIRTIO_NET=m CONFIG_SERIAL_8250_CONSOLE=y CONFIG_DEVTMPFS=y CONFIG_RD_GZIP=y CONFIG_PCI=y; do
   grep -qx "$opt" "$CONFIG" || { echo "kernel config lacks $opt: $(grep "^${opt%%=*}=" "$CONFIG" || echo unset)"; exit 1; }
 done
 
 # ---------------------------------------------------------------- modules
 # Only what the test needs: QEMU's PIIX3 UHCI (the devices are full speed, as a USB 1.1 guest sees
-# them), the virtio NIC for user-mode networking, usbip-host. The hub driver is in usbcore.
-TOP="usb-common usbcore uhci-hcd usbip-core usbip-host virtio_pci virtio_net ${EXTRA_MODULES:-}"
+# them), QEMU's EHCI for the high-speed disk (loaded after uhci-hcd, so the UHCI stays bus 1 and the
+# EHCI is bus 2), the virtio NIC for user-mode networking, usbip-host. The hub driver is in usbcore.
+TOP="usb-common usbcore uhci-hcd ehci-pci usbip-core usbip-host virtio_pci virtio_net ${EXTRA_MODULES:-}"
 # shellcheck disable=SC2086
 $TOOLS moddeps "$MODDIR" $TOP > "$W/modules.load"
 log "modules: $(sed 's#.*/##' "$W/modules.load" | tr '\n' ' ')"

@@ -10,7 +10,9 @@
  * what it receives lands in `wavPath`), `kbd` usb-kbd, `tablet` usb-tablet, `mouse` usb-mouse,
  * `storage` usb-storage on an 8 MiB disk (sector 0 "USBIP-PEER TEST DISK, LBA 0", sector n "LBA n",
  * attached with snapshot=on). The UHCI root hub has 2 ports: with more devices QEMU adds a hub itself
- * (audio at 1-1, then 1-2.1, 1-2.2, …).
+ * (audio at 1-1, then 1-2.1, 1-2.2, …). `hs-storage`: a usb-storage on the same disk (read-only) on an
+ * EHCI controller, so a high-speed device (bcdUSB 2.0, bulk wMaxPacketSize 512) at `2-1`; its QMP id
+ * is {@link HS_STORAGE_ID}, so a test can unplug it (`device_del`) and plug it back ({@link UsbipPeer.replugHsStorage}).
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -20,7 +22,7 @@ import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export type PeerDevice = "audio" | "kbd" | "tablet" | "mouse" | "storage";
+export type PeerDevice = "audio" | "kbd" | "tablet" | "mouse" | "storage" | "hs-storage";
 
 /** One USBIP-DEV line of the VM's /init: a device bound to usbip-host. */
 export interface PeerDeviceLine {
@@ -44,6 +46,18 @@ export interface PeerStartOptions {
 }
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
+
+/** QMP id of the high-speed disk's usb-storage device. */
+export const HS_STORAGE_ID = "hsstick0";
+/** The high-speed disk's usb-storage, as `-device` and QMP `device_add` take it. */
+const HS_STORAGE_DEVICE = {
+  driver: "usb-storage",
+  id: HS_STORAGE_ID,
+  drive: "hsdisk",
+  bus: "ehci.0",
+  // Pinned to the EHCI's first port, so the replugged disk has the busid it had (2-1).
+  port: "1",
+} as const;
 
 /** The build's cache folder: $WORK, else $XDG_CACHE_HOME or ~/.cache, + uhci-usbip-peer (as build.sh). */
 export function peerWorkDir(): string {
@@ -220,6 +234,16 @@ export class Qmp {
     });
   }
 
+  /** Unplugs a device from the VM (QEMU's device_del: a surprise removal for the VM's kernel). */
+  deviceDel(id: string): Promise<unknown> {
+    return this.execute("device_del", { id });
+  }
+
+  /** Plugs a device into the VM (QEMU's device_add). */
+  deviceAdd(args: Readonly<Record<string, string>>): Promise<unknown> {
+    return this.execute("device_add", args);
+  }
+
   /** Moves an absolute pointer (the tablet) to x, y in QEMU's 0…0x7fff input range. */
   movePointer(x: number, y: number): Promise<unknown> {
     return this.execute("input-send-event", {
@@ -277,6 +301,26 @@ export class UsbipPeer {
     return found;
   }
 
+  /**
+   * Plugs the high-speed disk back after a `device_del`, and waits (up to `timeoutMs`) until the VM's
+   * /init has bound it to usbip-host again (a USBIP-REBOUND line after this call). Returns its busid.
+   */
+  async replugHsStorage(timeoutMs = 30_000): Promise<string> {
+    const seen = this.console.length;
+    await (await this.qmp()).deviceAdd(HS_STORAGE_DEVICE);
+    const deadline = performance.now() + timeoutMs;
+    while (performance.now() < deadline) {
+      for (const line of this.console.slice(seen)) {
+        const m = /USBIP-REBOUND busid=(\S+) id=46f4:0001 \S+ bind_rc=0/.exec(line);
+        if (m !== null) return m[1] ?? "";
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(
+      `the replugged disk was not bound to usbip-host in ${timeoutMs} ms: ${this.consoleText()}`,
+    );
+  }
+
   /** QMP, opened on first use. */
   async qmp(): Promise<Qmp> {
     this.qmpHandle ??= await Qmp.open(this.qmpPath);
@@ -304,6 +348,21 @@ export class UsbipPeer {
           `wav,id=snd0,path=${wav},out.mixing-engine=on,out.fixed-settings=on,out.frequency=48000,out.channels=2,out.format=s16`,
           "-device",
           "usb-audio,id=audio0,audiodev=snd0,bus=hc.0",
+        );
+      } else if (d === "hs-storage") {
+        // A -blockdev node outlives a device_del (a -drive would be deleted with its device), so the
+        // same disk can be plugged back. Read-only: both disks share the one file.
+        usb.push(
+          "-device",
+          "usb-ehci,id=ehci",
+          "-blockdev",
+          `driver=file,node-name=hsfile,filename=${images.disk},read-only=on`,
+          "-blockdev",
+          "driver=raw,node-name=hsdisk,file=hsfile,read-only=on",
+          "-device",
+          Object.entries(HS_STORAGE_DEVICE)
+            .map(([k, v]) => (k === "driver" ? v : `${k}=${v}`))
+            .join(","),
         );
       } else if (d === "storage") {
         usb.push(
