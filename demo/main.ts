@@ -11,11 +11,14 @@ import { EVENT_PREFIX, type GuestEvent, GuestSerialParser } from "../src/cli/gue
 import { MouseButton, type UsbDevice, UsbHeadset, UsbKeyboard, UsbTablet } from "../src/index.ts";
 import {
   type AudioBridgeStats,
+  type AudioNodeLike,
   audioWorkletSupport,
+  type BridgeOptions,
   MicrophoneBridge,
   openMicrophone,
   SpeakerBridge,
 } from "../src/web/index.ts";
+import { type FrameGaps, SwitchableSink, SwitchableSource } from "./audio-switch.ts";
 import { AGENT_BOOTSTRAP, AGENT_FUNCTIONS, AgentChannel } from "./guest-agent.ts";
 import { usageOfCode } from "./keymap.ts";
 import { TapRecorder } from "./tap.ts";
@@ -63,7 +66,17 @@ export interface DemoApi {
   saveState(): Promise<number>;
   restoreState(): Promise<void>;
   loopback(on: boolean): void;
-  stats(): { microphone: AudioBridgeStats | null; speaker: AudioBridgeStats | null };
+  /** The bridges in use (the loopback's while it runs), and which profile that is. */
+  stats(): {
+    microphone: AudioBridgeStats | null;
+    speaker: AudioBridgeStats | null;
+    profile: "steady" | "loopback";
+  };
+  /** The main thread's responsiveness since the last `resetResponsiveness()` (see {@link Responsiveness}). */
+  responsiveness(): Responsiveness;
+  resetResponsiveness(): void;
+  /** The bridges' and the guest's loopback settings this page runs with (URL parameters override them). */
+  readonly tuning: Tuning;
   tree(): TreeRow[];
   readonly context: AudioContext | null;
   /** A recorder on the speaker bridge's output (what the guest plays). */
@@ -97,10 +110,75 @@ function failed(what: string, error: unknown): void {
 
 // ---- audio --------------------------------------------------------------------------------------
 
+/**
+ * Two bridge profiles and the guest's loopback command (docs/benchmarks.md, section 5, measured them):
+ * - steady (recording, playing, everything but the loopback): room for this page's jitter. The main
+ *   thread runs v86, and every USB frame with it; when it is late the speaker's ring drains (an
+ *   underrun once the gap outlasts its fill) and the microphone's fills (an overrun past its maximum),
+ *   and overdue frames are then caught up a few per v86 slice. So the speaker's target and the
+ *   microphone's maximum less its target are what a main-thread stall must stay under.
+ * - loopback: small targets, for the round trip (issue 11 aims at ≤ 50 ms through the whole OS).
+ * - loop: `arecord | aplay` in the guest: ALSA period and buffer in frames at 48 kHz, and aplay's start
+ *   threshold in µs (`--start-delay`): arecord and aplay run on the same USB frame clock, so aplay's
+ *   buffer stays as full as it was when playback started: the start threshold, not the buffer size, is
+ *   its share of the round trip, and the rest of the buffer is headroom for the guest's jitter.
+ */
+export interface Tuning {
+  readonly steady: { readonly microphone: BridgeOptions; readonly speaker: BridgeOptions };
+  readonly loopback: { readonly microphone: BridgeOptions; readonly speaker: BridgeOptions };
+  readonly loop: { readonly periodFrames: number; readonly bufferFrames: number; readonly startUs: number };
+}
+
+/** `?name=target,max` (ms) → bridge options, else the default. */
+function bridgeParam(params: URLSearchParams, name: string, fallback: BridgeOptions): BridgeOptions {
+  const [target, max] = (params.get(name) ?? "").split(",").map(Number);
+  if (target === undefined || !(target >= 1 && target <= 1000)) return fallback;
+  return max !== undefined && max > target
+    ? { targetLatencyMs: target, maxLatencyMs: max }
+    : { targetLatencyMs: target };
+}
+
+function readTuning(params: URLSearchParams): Tuning {
+  const [period, buffer, start] = (params.get("loop") ?? "").split(",").map(Number);
+  const ok = (v: number | undefined, lo: number, hi: number): v is number =>
+    v !== undefined && Number.isInteger(v) && v >= lo && v <= hi;
+  return {
+    steady: {
+      microphone: bridgeParam(params, "mic", { targetLatencyMs: 40, maxLatencyMs: 300 }),
+      speaker: bridgeParam(params, "speaker", { targetLatencyMs: 120, maxLatencyMs: 300 }),
+    },
+    loopback: {
+      microphone: bridgeParam(params, "loopMic", { targetLatencyMs: 6, maxLatencyMs: 60 }),
+      speaker: bridgeParam(params, "loopSpeaker", { targetLatencyMs: 10, maxLatencyMs: 60 }),
+    },
+    loop: {
+      periodFrames: ok(period, 16, 4800) ? period : 96,
+      bufferFrames: ok(buffer, 32, 48000) ? buffer : 1536,
+      startUs: ok(start, 0, 1_000_000) ? start : 6000,
+    },
+  };
+}
+
+/**
+ * The main thread's responsiveness while the guest runs: its long tasks (over 50 ms, the browser's
+ * PerformanceObserver 'longtask'), and the largest gap between the headset's USB packets (each 1 ms
+ * apart when v86 keeps time), per direction.
+ */
+export interface Responsiveness {
+  readonly longTasks: number;
+  readonly longestTaskMs: number;
+  readonly microphoneGaps: FrameGaps;
+  readonly speakerGaps: FrameGaps;
+}
+
 interface Audio {
   context: AudioContext | null;
-  microphone: MicrophoneBridge | null;
-  speaker: SpeakerBridge | null;
+  microphone: SwitchableSource | null;
+  speaker: SwitchableSink | null;
+  bridges: {
+    steady: { microphone: MicrophoneBridge; speaker: SpeakerBridge };
+    loopback: { microphone: MicrophoneBridge; speaker: SpeakerBridge };
+  } | null;
   speakerTap: TapRecorder | null;
   microphoneTap: TapRecorder | null;
 }
@@ -110,11 +188,12 @@ interface Audio {
  * no AudioWorklet (an insecure page, an old browser) → no audio at all; no microphone permission →
  * the guest records silence; autoplay policy → a button that resumes the context.
  */
-async function setUpAudio(): Promise<Audio> {
+async function setUpAudio(tuning: Tuning): Promise<Audio> {
   const none: Audio = {
     context: null,
     microphone: null,
     speaker: null,
+    bridges: null,
     speakerTap: null,
     microphoneTap: null,
   };
@@ -135,9 +214,23 @@ async function setUpAudio(): Promise<Audio> {
   if (mic.stream === null) {
     say(`Microphone: silent (${mic.reason ?? "no stream"}); the guest records silence.`, "warn");
   }
-  const microphone = await MicrophoneBridge.create(context, mic.stream);
-  const speaker = await SpeakerBridge.create(context, { destination: context.destination });
-  const speakerTap = await TapRecorder.create(context, speaker.output as unknown as AudioNode);
+  const bridges = {
+    steady: {
+      microphone: await MicrophoneBridge.create(context, mic.stream, tuning.steady.microphone),
+      speaker: await SpeakerBridge.create(context, tuning.steady.speaker),
+    },
+    loopback: {
+      microphone: await MicrophoneBridge.create(context, mic.stream, tuning.loopback.microphone),
+      speaker: await SpeakerBridge.create(context, tuning.loopback.speaker),
+    },
+  };
+  const microphone = new SwitchableSource(bridges.steady.microphone);
+  const speaker = new SwitchableSink(bridges.steady.speaker);
+  // One tap on both speaker bridges' outputs (only the one in use plays; the other outputs silence).
+  const speakerOut = context.createGain();
+  bridges.steady.speaker.output.connect(speakerOut as unknown as AudioNodeLike);
+  bridges.loopback.speaker.output.connect(speakerOut as unknown as AudioNodeLike);
+  const speakerTap = await TapRecorder.create(context, speakerOut);
   const microphoneTap =
     mic.stream === null
       ? null
@@ -153,7 +246,7 @@ async function setUpAudio(): Promise<Audio> {
       });
     });
   }
-  return { context, microphone, speaker, speakerTap, microphoneTap };
+  return { context, microphone, speaker, bridges, speakerTap, microphoneTap };
 }
 
 // ---- serial console ------------------------------------------------------------------------------
@@ -202,9 +295,17 @@ async function main(): Promise<void> {
     markReady = resolve;
   });
   const config = (await (await fetch("/config.json")).json()) as DemoConfig;
-  const audio = await setUpAudio().catch((error: unknown) => {
+  const tuning = readTuning(new URLSearchParams(location.search));
+  const audio = await setUpAudio(tuning).catch((error: unknown): Audio => {
     failed("audio", error);
-    return { context: null, microphone: null, speaker: null, speakerTap: null, microphoneTap: null };
+    return {
+      context: null,
+      microphone: null,
+      speaker: null,
+      bridges: null,
+      speakerTap: null,
+      microphoneTap: null,
+    };
   });
 
   const headset = new UsbHeadset({
@@ -225,6 +326,23 @@ async function main(): Promise<void> {
   terminal.open($("terminal"));
   const consoleView = new ConsoleView(terminal);
   let uhci: UhciOnV86 | null = null;
+  let looping = false;
+
+  // Long tasks on the main thread (Chromium reports tasks over 50 ms): v86 shares this thread with the
+  // DOM, and a task that long stops USB frames for as long (issue 11: the page stays responsive).
+  let longTasks = 0;
+  let longestTaskMs = 0;
+  const noGaps: FrameGaps = { maxGapMs: 0, over10: 0, over20: 0, over50: 0, packets: 0 };
+  try {
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        longTasks++;
+        longestTaskMs = Math.max(longestTaskMs, entry.duration);
+      }
+    }).observe({ type: "longtask", buffered: false });
+  } catch {
+    // A browser without 'longtask' entries: the USB packet gaps still say how late frames ran.
+  }
   let agentUp = false;
 
   const agent = new AgentChannel((event) => {
@@ -305,10 +423,35 @@ async function main(): Promise<void> {
   function run(command: string): void {
     emulator.serial_send_bytes(1, encoder.encode(`${command}\n`));
   }
-  function requestTree(): void {
-    if (agentUp) run("tree");
+  // The guest's view of the tree comes from a shell loop over sysfs (guest-agent.ts): dozens of
+  // processes, guest CPU time that arecord and aplay then wait behind (and a loopback with 2 ms
+  // periods has no room for that). So it is read every 2 s only for 30 s after something changed —
+  // the boot, a plug or unplug, a root port's state as the controller sees it — every 30 s otherwise,
+  // and not while the loopback runs.
+  let treeBusyUntil = performance.now() + 30_000;
+  let lastTreeRequest = 0;
+  let portSignature = "";
+  function treeChanged(): void {
+    treeBusyUntil = performance.now() + 30_000;
   }
-  setInterval(requestTree, 2000);
+  function requestTree(): void {
+    if (agentUp) {
+      lastTreeRequest = performance.now();
+      run("tree");
+    }
+  }
+  setInterval(() => {
+    const signature = (uhci?.controller.ports ?? [])
+      .map((p) => `${p.connected ? 1 : 0}${p.enabled ? 1 : 0}${p.suspended ? 1 : 0}`)
+      .join();
+    if (signature !== portSignature) {
+      portSignature = signature;
+      treeChanged();
+    }
+    const now = performance.now();
+    const every = now < treeBusyUntil ? 2000 : 30_000;
+    if (!looping && now - lastTreeRequest >= every) requestTree();
+  }, 500);
 
   // ---- USB tree and hotplug ----
   function renderTree(): void {
@@ -355,6 +498,7 @@ async function main(): Promise<void> {
     if (slot.plugged || uhci === null) return;
     uhci.controller.attach(port - 1, slot.device);
     slot.plugged = true;
+    treeChanged();
     renderTree();
   }
   function unplug(port: number): void {
@@ -362,6 +506,7 @@ async function main(): Promise<void> {
     if (!slot.plugged || uhci === null) return;
     uhci.controller.detach(port - 1);
     slot.plugged = false;
+    treeChanged();
     renderTree();
   }
   renderTree();
@@ -375,12 +520,17 @@ async function main(): Promise<void> {
       return null;
     }
   };
+  const activeBridges = (): { microphone: MicrophoneBridge | null; speaker: SpeakerBridge | null } => {
+    const b = audio.bridges;
+    if (b === null) return { microphone: null, speaker: null };
+    return looping ? b.loopback : b.steady;
+  };
   function renderStats(): void {
     const body = $("audio-stats");
     body.replaceChildren();
     const streams: [string, AudioBridgeStats | null][] = [
-      ["microphone → guest", safeStats(audio.microphone)],
-      ["guest → speakers", safeStats(audio.speaker)],
+      ["microphone → guest", safeStats(activeBridges().microphone)],
+      ["guest → speakers", safeStats(activeBridges().speaker)],
     ];
     for (const [name, s] of streams) {
       const row = document.createElement("tr");
@@ -460,11 +610,15 @@ async function main(): Promise<void> {
   screen.addEventListener("contextmenu", (event) => event.preventDefault());
 
   // ---- loopback, save and restore ----
-  let looping = false;
   function loopback(on: boolean): void {
     looping = on;
-    // 4 ms periods, a 16 ms buffer: small enough to talk through, large enough for the guest to keep up.
-    run(on ? "loop 192 768" : "unloop");
+    // The bridges switch before the guest's tools start: the loopback's small targets while it runs
+    // (Tuning above), the steady ones again after.
+    const bridges = activeBridges();
+    if (bridges.microphone !== null) audio.microphone?.use(bridges.microphone);
+    if (bridges.speaker !== null) audio.speaker?.use(bridges.speaker);
+    const { periodFrames, bufferFrames, startUs } = tuning.loop;
+    run(on ? `loop ${periodFrames} ${bufferFrames} ${startUs}` : "unloop");
   }
   $("loopback").addEventListener("click", () => loopback(!looping));
 
@@ -503,7 +657,24 @@ async function main(): Promise<void> {
     saveState,
     restoreState,
     loopback,
-    stats: () => ({ microphone: safeStats(audio.microphone), speaker: safeStats(audio.speaker) }),
+    stats: () => ({
+      microphone: safeStats(activeBridges().microphone),
+      speaker: safeStats(activeBridges().speaker),
+      profile: looping ? "loopback" : "steady",
+    }),
+    responsiveness: () => ({
+      longTasks,
+      longestTaskMs,
+      microphoneGaps: audio.microphone?.gaps.snapshot() ?? noGaps,
+      speakerGaps: audio.speaker?.gaps.snapshot() ?? noGaps,
+    }),
+    resetResponsiveness: () => {
+      longTasks = 0;
+      longestTaskMs = 0;
+      audio.microphone?.gaps.reset();
+      audio.speaker?.gaps.reset();
+    },
+    tuning,
     tree: () => guestTree,
     context: audio.context,
     speakerTap: audio.speakerTap,

@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
 import type { Browser, Page } from "puppeteer-core";
 import { AbsCode, BtnCode, EvType, linuxKeycode } from "../../src/cli/linux-input.ts";
+import { DEFAULT_HOST_STALL_POLICY } from "../../src/controller/uhci/frame-clock.ts";
 import { checkTestSignal, type TestSignalReport } from "../../src/devices/audio/signal-check.ts";
 import { generateTestSignal } from "../../src/devices/audio/test-signal.ts";
 import { KeyUsage } from "../../src/devices/hid/keyboard-usages.ts";
@@ -112,7 +113,6 @@ async function waitForTree(
 const has = (rows: TreeRow[], path: string, driver: string) =>
   rows.some((row) => row.path === path && row.drivers.split(" ").includes(driver));
 
-/** Records `frames` mono frames in the guest and returns them. */
 /** Breaks in the microphone stream itself, tapped before the bridge, while `during` runs. */
 async function micStreamBreaks<T>(during: () => Promise<T>): Promise<{ result: T; breaks: number }> {
   await page.evaluate(`${DEMO}.microphoneTap.start()`);
@@ -122,6 +122,7 @@ async function micStreamBreaks<T>(during: () => Promise<T>): Promise<{ result: T
   return { result, breaks: report.breaks };
 }
 
+/** Records `frames` mono frames in the guest and returns them. */
 async function recordInGuest(name: string, frames: number): Promise<Int16Array> {
   const events = await runAndWait(`rec ${RATE} 1 ${frames} ${name}`, (e) => e.event === "blob-end", 60_000);
   const begin = events.find((e) => e.event === "blob-begin");
@@ -135,12 +136,79 @@ async function recordInGuest(name: string, frames: number): Promise<Int16Array> 
 }
 
 interface BridgeLoss {
+  underruns: number;
+  overruns: number;
   underrunFrames: number;
   overrunFrames: number;
+  latencyMs: number;
+  fillMs: number;
+  targetMs: number;
 }
 
-async function bridgeStats(): Promise<{ microphone: BridgeLoss | null; speaker: BridgeLoss | null }> {
+async function bridgeStats(): Promise<{
+  microphone: BridgeLoss | null;
+  speaker: BridgeLoss | null;
+  profile: string;
+}> {
   return inPage(`${DEMO}.stats()`);
+}
+
+interface FrameGaps {
+  maxGapMs: number;
+  over10: number;
+  over20: number;
+  over50: number;
+  packets: number;
+}
+
+/** The page's main thread during a step (demo/main.ts, `responsiveness()`). */
+interface Responsiveness {
+  longTasks: number;
+  longestTaskMs: number;
+  microphoneGaps: FrameGaps;
+  speakerGaps: FrameGaps;
+}
+
+interface StepReport {
+  step: string;
+  microphoneLoss: number;
+  speakerLoss: number;
+  /** Under- and overrun events per bridge during the step: [microphone, speaker]. */
+  underruns: [number, number];
+  overruns: [number, number];
+  responsiveness: Responsiveness;
+}
+
+/** Every audio step's counted loss and the main thread's responsiveness during it, for the report. */
+const stepReports: StepReport[] = [];
+
+/**
+ * Runs an audio step and measures it: the frames each bridge counted as lost (under- and overruns)
+ * while it ran, and the page's responsiveness (its longest main-thread task, the largest gap between
+ * the headset's 1 ms USB packets). Printed, and written to test-output/browser/steps.json at the end.
+ */
+async function audioStep<T>(step: string, run: () => Promise<T>): Promise<{ result: T; report: StepReport }> {
+  await page.evaluate(`${DEMO}.resetResponsiveness()`);
+  const before = await bridgeStats();
+  const result = await run();
+  const now = await bridgeStats();
+  const report: StepReport = {
+    step,
+    microphoneLoss: countedLoss(before.microphone, now.microphone),
+    speakerLoss: countedLoss(before.speaker, now.speaker),
+    underruns: [
+      (now.microphone?.underruns ?? 0) - (before.microphone?.underruns ?? 0),
+      (now.speaker?.underruns ?? 0) - (before.speaker?.underruns ?? 0),
+    ],
+    overruns: [
+      (now.microphone?.overruns ?? 0) - (before.microphone?.overruns ?? 0),
+      (now.speaker?.overruns ?? 0) - (before.speaker?.overruns ?? 0),
+    ],
+    responsiveness: await inPage<Responsiveness>(`${DEMO}.responsiveness()`),
+  };
+  stepReports.push(report);
+  process.stdout.write(`audio step: ${JSON.stringify(report)}\n`);
+  return { result, report };
 }
 
 /** Frames the bridge itself counted as lost (underruns and overruns) on one side since `before`. */
@@ -150,46 +218,114 @@ function countedLoss(before: BridgeLoss | null, now: BridgeLoss | null): number 
 }
 
 /**
+ * The controller's host-pause threshold: USB frames that ran this late (the page's main thread, and
+ * v86 with it, stood still) are a host pause, in which a playback stream loses about the pause by
+ * design (frame-clock.ts, HostStallPolicy "replay"). No buffer of an interactive size covers that.
+ */
+const HOST_PAUSE_MS = DEFAULT_HOST_STALL_POLICY.thresholdMs;
+
+/**
+ * Runs an audio step (see {@link audioStep}) up to three times: again only when a bridge counted a loss
+ * AND the host starved the page meanwhile — a USB packet gap of {@link HOST_PAUSE_MS} or more, or the
+ * microphone stream broken before it reached the bridge (Chromium's fake capture device starved). A
+ * loss without either is returned at once (and fails the step): the bridges' steady profile is sized
+ * for every gap shorter than a host pause. Every attempt is in the printed report and steps.json.
+ */
+async function audioStepRetried<T>(
+  step: string,
+  run: () => Promise<T>,
+  upstreamBreaks: (result: T) => number = () => 0,
+): Promise<{ result: T; report: StepReport }> {
+  for (let attempt = 1; ; attempt++) {
+    const out = await audioStep(attempt === 1 ? step : `${step} (attempt ${attempt})`, run);
+    const { report } = out;
+    const lost = report.microphoneLoss + report.speakerLoss > 0;
+    const gap = Math.max(
+      report.responsiveness.microphoneGaps.maxGapMs,
+      report.responsiveness.speakerGaps.maxGapMs,
+    );
+    const starved = gap >= HOST_PAUSE_MS || upstreamBreaks(out.result) > 0;
+    if (!lost || !starved || attempt === 3) return out;
+    process.stdout.write(
+      `audio step '${step}': lost audio while the host starved the page (USB packet gap ${gap.toFixed(0)} ms, ` +
+        `${upstreamBreaks(out.result)} breaks before the bridge); again\n`,
+    );
+  }
+}
+
+/**
  * The frame counter arrived whole: bit-exact where nothing resampled it; otherwise (the bridge's drift
  * control interpolates) it decodes everywhere, every step 0–2 frames from its start to its end
  * (browser.ts, checkResampledCounter), over at least `minFrames` frames of signal.
  *
- * A break the bridge counted (an underrun or overrun in its statistics while the audio crossed: the
- * emulated machine did not keep real time, on this 2-core host shared with the browser) is a known,
- * reported loss: the test then says so as a todo with the numbers. A break the bridge did not count is a
- * silent drop or repeat, which the issue forbids: that fails.
+ * Any frame a bridge counted as lost (an underrun or overrun while the audio crossed) fails, whether or
+ * not it fell inside the recording: the page's steady profile (demo/main.ts, Tuning) gives the bridges
+ * room for this page's main-thread stalls, so a counted break is data lost that the step must not have.
+ * The failure carries the step's responsiveness (longest task, USB packet gaps) to say why. A break
+ * the bridge did not count is a silent drop or repeat, which the issue forbids: that fails too. A break
+ * that arrived already broken in the microphone stream (tapped before the bridge, with the bridge
+ * counting nothing) is the browser's capture path, upstream of anything here: reported as a todo.
  */
 function assertCounterWhole(
   t: TestContext,
   mono: Int16Array,
   minFrames: number,
-  lossCounted: number,
+  step: StepReport,
   exact: TestSignalReport = checkTestSignal(mono, 1),
   upstreamBreaks = 0,
 ): void {
   const report = checkResampledCounter(mono);
+  const lossCounted = step.microphoneLoss + step.speakerLoss;
   const why = JSON.stringify({
     resampled: report,
-    lossCountedByBridge: lossCounted,
+    step,
     breaksInMicrophoneStream: upstreamBreaks,
     exact: { ...exact, events: exact.events.slice(0, 6) },
   });
+  assert.equal(lossCounted, 0, `the bridges counted frames lost during the step: ${why}`);
   assert.ok(report.start >= 0, `no signal: ${why}`);
   if (exact.bitExact && exact.dropped === 0) return;
-  if (report.breaks > 0 && upstreamBreaks > 0 && lossCounted === 0) {
+  if (report.breaks > 0 && upstreamBreaks > 0) {
     t.todo(
       `${report.breaks} break(s) in the counter, and the microphone stream itself (tapped before the ` +
         `bridge) had ${upstreamBreaks}: lost in the browser's capture path, upstream of the bridge`,
     );
-  }
-  if (report.breaks > 0 && lossCounted > 0) {
-    t.todo(
-      `${report.breaks} break(s) in the counter, and the bridge counted ${lossCounted} frames lost to ` +
-        "underruns/overruns: the guest did not keep real time on this host (docs/benchmarks.md)",
-    );
+    return;
   }
   assert.equal(report.breaks, 0, why);
   assert.ok(report.frames * report.meanStep >= minFrames, `too little signal: ${why}`);
+}
+
+type Tap = { firstFrame: number; channels: number; base64: string };
+
+/**
+ * The loopback's round trips (ms) in one pair of taps. Marks: 20 points of the counter, 200 ms apart,
+ * from 0.5 s in. Each counter value occurs once in 65536 frames (1.37 s), so where it reappears in the
+ * output is that mark's round trip, as a click would be (the counter is a click on every frame).
+ */
+function roundTrips(input: Tap, output: Tap): number[] {
+  const inSamples = channelOf(int16FromBase64(input.base64), input.channels, 0);
+  const outSamples = channelOf(int16FromBase64(output.base64), output.channels, 0);
+  const latencies: number[] = [];
+  for (let k = 0; k < 20; k++) {
+    const at = RATE / 2 + k * (RATE / 5);
+    const value = inSamples[at];
+    if (value === undefined) break;
+    const absolute = input.firstFrame + at;
+    // The output is the input, resampled or not, so the mark is where the counter passes its value:
+    // out[j] ≤ value ≤ out[j + 1] on a rising step of at most 2. Within half the counter's period
+    // (683 ms): beyond it the same value comes round again.
+    const from = Math.max(0, absolute - output.firstFrame);
+    for (let j = from; j + 1 < outSamples.length && j < from + 32768; j++) {
+      const a = outSamples[j]!;
+      const b = outSamples[j + 1]!;
+      if (a <= value && value <= b && b - a <= 2) {
+        latencies.push(((output.firstFrame + j - absolute) / RATE) * 1000);
+        break;
+      }
+    }
+  }
+  return latencies;
 }
 
 describe("the demo page in chromium", () => {
@@ -207,7 +343,9 @@ describe("the demo page in chromium", () => {
     page.on("console", (message) => {
       if (message.type() === "error") pageErrors.push(`console: ${message.text()}`);
     });
-    await page.goto(server.url);
+    // DEMO_QUERY (e.g. "loopMic=6,60&loop=96,768,4000"): the page's tuning parameters (demo/main.ts,
+    // readTuning), to measure other settings without editing the page.
+    await page.goto(`${server.url}${process.env["DEMO_QUERY"] ? `?${process.env["DEMO_QUERY"]}` : ""}`);
     await page.waitForFunction(`${DEMO} !== undefined`, { timeout: 60_000 });
     // The guest boots (10–20 s alone; a minute or more on two shared cores), then the agent starts.
     await page.waitForFunction(`${DEMO}.agent.events.some((e) => e.event === "agent")`, {
@@ -217,6 +355,9 @@ describe("the demo page in chromium", () => {
   });
 
   after(async () => {
+    if (stepReports.length > 0) {
+      writeFileSync(join(OUTPUT_DIR, "steps.json"), `${JSON.stringify(stepReports, null, 2)}\n`);
+    }
     await browser?.close();
     await server?.close();
   });
@@ -238,32 +379,34 @@ describe("the demo page in chromium", () => {
   });
 
   it("records the microphone through the headset: the counter arrives whole", async (t) => {
-    const before = await bridgeStats();
-    const { result: samples, breaks } = await micStreamBreaks(() => recordInGuest("mic", RATE * 2));
-    const loss = countedLoss(before.microphone, (await bridgeStats()).microphone);
-    assertCounterWhole(t, samples, RATE * 1.8, loss, undefined, breaks);
+    const { result, report } = await audioStepRetried(
+      "record",
+      () => micStreamBreaks(() => recordInGuest("mic", RATE * 2)),
+      (r) => r.breaks,
+    );
+    assertCounterWhole(t, result.result, RATE * 1.8, report, undefined, result.breaks);
     await screenshot(page, "02-recorded");
   });
 
   it("plays the test signal into the page: the speaker tap receives it whole", async (t) => {
     const frames = RATE * 2;
-    const before = await bridgeStats();
-    await page.evaluate(`${DEMO}.speakerTap.start()`);
-    const events = await runAndWait(
-      `play ${RATE} 2 ${frames} ${RATE / 20}`,
-      (e) => e.event === "play-end",
-      60_000,
-    );
-    assert.equal(events.find((e) => e.event === "play-end")?.["rc"], 0);
-    await sleep(500);
-    const tap = await inPage<{ channels: number; gaps: number; base64: string }>(`${DEMO}.speakerTap.stop()`);
+    const { result: tap, report } = await audioStepRetried("play", async () => {
+      await page.evaluate(`${DEMO}.speakerTap.start()`);
+      const events = await runAndWait(
+        `play ${RATE} 2 ${frames} ${RATE / 20}`,
+        (e) => e.event === "play-end",
+        60_000,
+      );
+      assert.equal(events.find((e) => e.event === "play-end")?.["rc"], 0);
+      await sleep(500);
+      return inPage<{ channels: number; gaps: number; base64: string }>(`${DEMO}.speakerTap.stop()`);
+    });
     assert.equal(tap.channels, 2);
     assert.equal(tap.gaps, 0, "the tap missed render quanta");
     const samples = int16FromBase64(tap.base64);
     const exact = checkTestSignal(samples, 2, { expectedFrames: frames });
     // Linux never sends a playback's last packets (signal-check.ts): most of it, not all, arrives.
-    const loss = countedLoss(before.speaker, (await bridgeStats()).speaker);
-    assertCounterWhole(t, channelOf(samples, 2, 0), frames * 0.9, loss, exact);
+    assertCounterWhole(t, channelOf(samples, 2, 0), frames * 0.9, report, exact);
     await screenshot(page, "03-played");
   });
 
@@ -338,61 +481,91 @@ describe("the demo page in chromium", () => {
     assert.ok(hasMicTap, "no tap on the microphone stream");
     await page.evaluate(`${DEMO}.loopback(true)`);
     await sleep(2000);
-    await page.evaluate(`${DEMO}.microphoneTap.start(); ${DEMO}.speakerTap.start()`);
-    await sleep(6000);
-    type Tap = { firstFrame: number; channels: number; base64: string };
-    const input = await inPage<Tap>(`${DEMO}.microphoneTap.stop()`);
-    const output = await inPage<Tap>(`${DEMO}.speakerTap.stop()`);
+    // Where the milliseconds sit while the marks cross: each bridge's own latency (its fill and a
+    // render quantum), sampled every 250 ms, and the guest's ALSA delay on the capture and playback
+    // PCMs (/proc/asound: frames queued between arecord/aplay and the USB driver).
+    const bridgeSamples: { microphone: number[]; speaker: number[] } = { microphone: [], speaker: [] };
+    const guestDelays: { capture: number[]; playback: number[] } = { capture: [], playback: [] };
+    const eventsFrom = await eventCount();
+    // 20 marks, 200 ms apart, in one 6 s window. When the host starved the page in a window (the
+    // guest's tools spent it in xruns, so fewer than 20 marks crossed), up to two more windows add
+    // their marks, and the report says how many windows it took.
+    const latencies: number[] = [];
+    const windows: StepReport[] = [];
+    let input: Tap | null = null;
+    let output: Tap | null = null;
+    while (windows.length < 3 && latencies.length < 20) {
+      const { result: taps, report } = await audioStep(`loopback window ${windows.length + 1}`, async () => {
+        await page.evaluate(`${DEMO}.microphoneTap.start(); ${DEMO}.speakerTap.start()`);
+        for (let i = 0; i < 24; i++) {
+          await sleep(250);
+          const now = await bridgeStats();
+          if (now.microphone !== null) bridgeSamples.microphone.push(now.microphone.latencyMs);
+          if (now.speaker !== null) bridgeSamples.speaker.push(now.speaker.latencyMs);
+          if (i % 8 === 4) await page.evaluate(`${DEMO}.run("pcmdelay")`);
+        }
+        return {
+          input: await inPage<Tap>(`${DEMO}.microphoneTap.stop()`),
+          output: await inPage<Tap>(`${DEMO}.speakerTap.stop()`),
+        };
+      });
+      windows.push(report);
+      ({ input, output } = taps);
+      for (const ms of roundTrips(taps.input, taps.output)) {
+        if (latencies.length < 20) latencies.push(ms);
+      }
+    }
+    for (const e of await agentEvents(eventsFrom)) {
+      if (e.event !== "pcm-delay" || typeof e["delay"] !== "number") continue;
+      (e["pcm"] === "pcm0c" ? guestDelays.capture : guestDelays.playback).push((e["delay"] / RATE) * 1000);
+    }
     const stats = await bridgeStats();
+    const tuning = await inPage<unknown>(`${DEMO}.tuning`);
     await page.evaluate(`${DEMO}.loopback(false)`);
     await screenshot(page, "08-loopback");
     await page.waitForFunction(`${DEMO}.agent.events.some((e) => e.event === "loop-off")`, {
       timeout: 20_000,
     });
     const loopMessages = await inPage<string[]>(`${DEMO}.agent.lines.slice(-6)`);
-    const inSamples = channelOf(int16FromBase64(input.base64), input.channels, 0);
-    const outSamples = channelOf(int16FromBase64(output.base64), output.channels, 0);
-    // Marks: 20 points of the counter, 200 ms apart, from 0.5 s in. Each counter value occurs once in
-    // 65536 frames (1.37 s), so where it reappears in the output is that mark's round trip, as a click
-    // would be (the counter is a click on every frame).
-    const latencies: number[] = [];
-    for (let k = 0; k < 20; k++) {
-      const at = RATE / 2 + k * (RATE / 5);
-      const value = inSamples[at];
-      if (value === undefined) break;
-      const absolute = input.firstFrame + at;
-      // The output is the input resampled (ratio ≈ 1), so the mark is where the counter passes its
-      // value: out[j] ≤ value < out[j + 1] on a rising step of at most 2.
-      // Within half the counter's period (683 ms): beyond it the same value comes round again.
-      const from = Math.max(0, absolute - output.firstFrame);
-      for (let j = from; j + 1 < outSamples.length && j < from + 32768; j++) {
-        const a = outSamples[j]!;
-        const b = outSamples[j + 1]!;
-        if (a <= value && value <= b && b - a <= 2) {
-          latencies.push(((output.firstFrame + j - absolute) / RATE) * 1000);
-          break;
-        }
-      }
-    }
+    const outSamples =
+      output === null ? new Int16Array(0) : channelOf(int16FromBase64(output.base64), output.channels, 0);
     const context = await inPage<unknown>(
       `({ rate: ${DEMO}.context.sampleRate, base: ${DEMO}.context.baseLatency, output: ${DEMO}.context.outputLatency })`,
     );
     const sorted = [...latencies].sort((a, b) => a - b);
+    const median = (values: number[]) =>
+      values.length === 0
+        ? null
+        : quantileSorted(
+            [...values].sort((a, b) => a - b),
+            0.5,
+          );
+    const p50Ms = quantileSorted(sorted, 0.5);
+    const parts = {
+      microphoneBridgeMs: median(bridgeSamples.microphone),
+      guestCaptureDelayMs: median(guestDelays.capture),
+      guestPlaybackDelayMs: median(guestDelays.playback),
+      speakerBridgeMs: median(bridgeSamples.speaker),
+    };
+    const accounted = Object.values(parts).reduce<number>((sum, v) => sum + (v ?? 0), 0);
     const result = {
       marks: latencies.length,
-      inputNonZero: inSamples.filter((v) => v !== 0).length,
-      outputNonZero: outSamples.filter((v) => v !== 0).length,
-      outputHead: Array.from(
-        outSamples.subarray(
-          outSamples.findIndex((v) => v !== 0),
-          outSamples.findIndex((v) => v !== 0) + 8,
-        ),
-      ),
-      p50Ms: quantileSorted(sorted, 0.5),
+      windows: windows.length,
+      p50Ms,
       p95Ms: quantileSorted(sorted, 0.95),
       minMs: sorted[0],
       maxMs: sorted.at(-1),
       latenciesMs: latencies.map((v) => Math.round(v * 10) / 10),
+      breakdown: {
+        ...parts,
+        // What the four do not hold: the USB side's queued iso URBs beyond ALSA's delay accounting,
+        // the pipe between arecord and aplay, the guest's scheduling, the marks' own sampling.
+        restMs: Number.isFinite(p50Ms) ? p50Ms - accounted : null,
+      },
+      tuning,
+      steps: windows,
+      inputFrames: input?.base64.length ?? 0,
+      outputNonZero: outSamples.filter((v) => v !== 0).length,
       loopMessages,
       bridges: stats,
       context,
@@ -421,10 +594,12 @@ describe("the demo page in chromium", () => {
     );
     await screenshot(page, "06-replugged");
     // The re-enumerated headset records again.
-    const before = await bridgeStats();
-    const { result: samples, breaks } = await micStreamBreaks(() => recordInGuest("mic-replugged", RATE));
-    const loss = countedLoss(before.microphone, (await bridgeStats()).microphone);
-    assertCounterWhole(t, samples, RATE * 0.9, loss, undefined, breaks);
+    const { result, report } = await audioStepRetried(
+      "record after replug",
+      () => micStreamBreaks(() => recordInGuest("mic-replugged", RATE)),
+      (r) => r.breaks,
+    );
+    assertCounterWhole(t, result.result, RATE * 0.9, report, undefined, result.breaks);
     assert.deepEqual(await inPage<string[]>(`${DEMO}.errors`), []);
     assert.deepEqual(pageErrors, []);
   });
@@ -437,10 +612,12 @@ describe("the demo page in chromium", () => {
     await page.evaluate(`${DEMO}.restoreState()`);
     await sleep(1000);
     await runAndWait("ev after-restore", (e) => e.event === "after-restore", 20_000);
-    const before = await bridgeStats();
-    const { result: samples, breaks } = await micStreamBreaks(() => recordInGuest("mic-restored", RATE));
-    const loss = countedLoss(before.microphone, (await bridgeStats()).microphone);
-    assertCounterWhole(t, samples, RATE * 0.9, loss, undefined, breaks);
+    const { result, report } = await audioStepRetried(
+      "record after restore",
+      () => micStreamBreaks(() => recordInGuest("mic-restored", RATE)),
+      (r) => r.breaks,
+    );
+    assertCounterWhole(t, result.result, RATE * 0.9, report, undefined, result.breaks);
     await screenshot(page, "07-restored");
     assert.deepEqual(pageErrors, []);
   });
