@@ -632,11 +632,9 @@ async function main(): Promise<void> {
   async function restoreState(): Promise<void> {
     if (saved === null) throw new Error("nothing saved yet");
     // The controller and its devices come back from v86's state (the adapter's set_state hook): the
-    // same devices on the same ports restore in place, so the guest's audio streams carry on.
-    // Stopped around it, so no instruction or USB frame runs against a half-restored machine.
-    await emulator.stop();
+    // same devices on the same ports restore in place, so the guest's audio streams carry on. Restored
+    // while running: the adapter resumes the guest's clock from the save (uhci-v86.ts, setGuestTsc).
     await emulator.restore_state(saved);
-    emulator.run();
     say("Restored the machine.");
   }
   $("save").addEventListener("click", () => void saveState().catch((e: unknown) => failed("save", e)));
