@@ -286,6 +286,26 @@ describe("the report of the USB/IP devices", () => {
     ]);
   });
 
+  it("the job's own playback on the device's card (card order not as the hub's ports): a problem", () => {
+    const problems: string[] = [];
+    const events: GuestEvent[] = [
+      { event: "playback-start", card: 2, frames: 96000 },
+      start("1-1.6"),
+      { event: "usbip-playback-end", path: "1-1.6", rc: 0, ms: 2100, xruns: 0 },
+    ];
+    usbipReport(events, hubPath, [speaker], [plugged("1-1", 6)], problems);
+    assert.deepEqual(problems, ["usbip 1-1: the headset's playback went to this device's card 2 too"]);
+    const fine: string[] = [];
+    usbipReport(
+      [{ ...events[0]!, card: 0 }, ...events.slice(1)],
+      hubPath,
+      [speaker],
+      [plugged("1-1", 6)],
+      fine,
+    );
+    assert.deepEqual(fine, []);
+  });
+
   it("a device without a playback card is listed, not played to, and not a problem", () => {
     const problems: string[] = [];
     const keyboard = { ...speaker, drivers: ["usb", "usbhid", "hid-generic"] };

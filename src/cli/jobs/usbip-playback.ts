@@ -201,6 +201,10 @@ export function usbipReport(
       else if (playback.guestExitCode !== 0)
         problems.push(`${name}: aplay exited with ${playback.guestExitCode}${said}`);
       if (playback.guestXruns > 0) problems.push(`${name}: the guest reported ${playback.guestXruns} xruns`);
+      // /init's playback item takes the first USB card that plays; the hub's port order should give the
+      // headset's the lower number. Should it ever not, say so rather than leave a headset that heard nothing.
+      if (events.some((e) => e.event === "playback-start" && e["card"] === playback?.card))
+        problems.push(`${name}: the headset's playback went to this device's card ${playback.card} too`);
     } else if (!skipped && seen !== undefined && p.lost === null) {
       problems.push(`${name}: the guest's shell never reported on it`);
     }
