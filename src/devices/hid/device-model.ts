@@ -1,4 +1,4 @@
-import { EndpointType } from "../../usb/constants.ts";
+import { EndpointType, UsbSpeed } from "../../usb/constants.ts";
 import { hidDescriptor } from "../../usb/descriptors/hid.ts";
 import { type DeviceModel, EndpointDirection, type EndpointModel } from "../../usb/descriptors/model.ts";
 import { HID_INTERFACE_CLASS, type HidInterfaceProtocol, type HidSubclass } from "./hid-constants.ts";
@@ -29,6 +29,13 @@ export interface HidDeviceOptions {
    * an event is merged into the newest report and counted in `reportsOverflowed`.
    */
   readonly reportQueueLimit?: number;
+  /**
+   * Full speed (default) or low speed, as most real keyboards and mice are. A low-speed device on a
+   * root port shows LSDA in PORTSC, behind a hub PORT_LOW_SPEED, and hears only TDs with the LS bit
+   * set (UHCI 3.2.2; behind a hub, the PRE packet: USB 2.0 8.6.5, 11.8.4). Its interrupt endpoints
+   * carry at most 8 bytes and are polled every 10–255 ms (USB 2.0 5.7.3, 9.6.6).
+   */
+  readonly speed?: UsbSpeed;
 }
 
 /** What a concrete device contributes to its descriptors. */
@@ -50,15 +57,30 @@ export interface HidModelSpec {
  */
 export const DEFAULT_VENDOR_ID = 0x1209;
 const DEFAULT_INTERVAL_MS = 10;
+const LOW_SPEED_MIN_INTERVAL_MS = 10;
+const LOW_SPEED_MAX_PACKET = 8;
 
 /**
- * The descriptor tree of a one-interface HID device (HID 1.11 5.1, 7.1): full speed, bus powered,
+ * The descriptor tree of a one-interface HID device (HID 1.11 5.1, 7.1): full or low speed, bus powered,
  * remote wakeup advertised so a host may let a keypress or a mouse move wake it (USB 2.0 9.4.1).
  */
 export function hidDeviceModel(spec: HidModelSpec, options: HidDeviceOptions): DeviceModel {
   const interval = options.interval ?? DEFAULT_INTERVAL_MS;
   if (!Number.isInteger(interval) || interval < 1 || interval > 255) {
     throw new RangeError(`interval ${interval} must be 1–255 frames (USB 2.0 9.6.6)`);
+  }
+  if (options.speed === UsbSpeed.Low) {
+    if (interval < LOW_SPEED_MIN_INTERVAL_MS) {
+      throw new RangeError(
+        `a low-speed interrupt endpoint is polled every 10–255 ms, not ${interval} (USB 2.0 9.6.6)`,
+      );
+    }
+    const largest = Math.max(spec.inputReportLength, spec.outEndpointLength ?? 0);
+    if (largest > LOW_SPEED_MAX_PACKET) {
+      throw new RangeError(
+        `a low-speed interrupt endpoint carries at most 8 bytes, not ${largest} (USB 2.0 5.7.3)`,
+      );
+    }
   }
   const endpoints: EndpointModel[] = [
     {

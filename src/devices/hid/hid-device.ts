@@ -114,7 +114,11 @@ export abstract class HidDevice extends UsbDeviceBase {
   private newestKind: ReportKind = ReportKind.State;
 
   protected constructor(spec: HidDeviceSpec, options: HidDeviceOptions) {
-    super({ name: options.name ?? spec.defaultName, descriptors: hidDeviceModel(spec, options) });
+    super({
+      name: options.name ?? spec.defaultName,
+      descriptors: hidDeviceModel(spec, options),
+      ...(options.speed === undefined ? {} : { speed: options.speed }),
+    });
     this.reportDescriptor = spec.reportDescriptor;
     this.inputLength = spec.inputReportLength;
     this.isBootDevice = spec.subclass === HidSubclass.Boot;
