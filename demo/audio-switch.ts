@@ -9,7 +9,18 @@ import type { AudioSink, AudioSource, StreamFormat } from "../src/index.ts";
  */
 export class FrameGapMeter {
   private last = -1;
+  private first = -1;
+  private ticks = 0;
   maxGapMs = 0;
+  /**
+   * The most the packets ran ahead of the wall clock since the stream (re)started: 1 ms per packet
+   * against the time elapsed. Overdue frames caught up after a lag run ahead of real time, and a
+   * microphone stream that started while USB time lagged then reads its ring faster than the card
+   * fills it — an underrun no packet gap shows.
+   */
+  maxAheadMs = 0;
+  /** The most they fell behind it (the lag the frame clock then catches up). */
+  maxBehindMs = 0;
   /** Gaps longer than 10, 20 and 50 ms since the last reset. */
   over10 = 0;
   over20 = 0;
@@ -20,6 +31,14 @@ export class FrameGapMeter {
 
   tick(): void {
     const t = this.now();
+    if (this.first < 0) {
+      this.first = t;
+      this.ticks = 0;
+    }
+    const ahead = this.ticks - (t - this.first);
+    this.ticks++;
+    if (ahead > this.maxAheadMs) this.maxAheadMs = ahead;
+    if (-ahead > this.maxBehindMs) this.maxBehindMs = -ahead;
     if (this.last >= 0) {
       const gap = t - this.last;
       if (gap > this.maxGapMs) this.maxGapMs = gap;
@@ -34,10 +53,13 @@ export class FrameGapMeter {
   /** A stream stopped: the pause until it starts again is not a late frame. */
   pause(): void {
     this.last = -1;
+    this.first = -1;
   }
 
   reset(): void {
     this.maxGapMs = 0;
+    this.maxAheadMs = 0;
+    this.maxBehindMs = 0;
     this.over10 = 0;
     this.over20 = 0;
     this.over50 = 0;
@@ -47,6 +69,8 @@ export class FrameGapMeter {
   snapshot(): FrameGaps {
     return {
       maxGapMs: this.maxGapMs,
+      maxAheadMs: this.maxAheadMs,
+      maxBehindMs: this.maxBehindMs,
       over10: this.over10,
       over20: this.over20,
       over50: this.over50,
@@ -57,6 +81,8 @@ export class FrameGapMeter {
 
 export interface FrameGaps {
   readonly maxGapMs: number;
+  readonly maxAheadMs: number;
+  readonly maxBehindMs: number;
   readonly over10: number;
   readonly over20: number;
   readonly over50: number;

@@ -148,13 +148,13 @@ function readTuning(params: URLSearchParams): Tuning {
       speaker: bridgeParam(params, "speaker", { targetLatencyMs: 120, maxLatencyMs: 300 }),
     },
     loopback: {
-      microphone: bridgeParam(params, "loopMic", { targetLatencyMs: 6, maxLatencyMs: 60 }),
-      speaker: bridgeParam(params, "loopSpeaker", { targetLatencyMs: 10, maxLatencyMs: 60 }),
+      microphone: bridgeParam(params, "loopMic", { targetLatencyMs: 5, maxLatencyMs: 60 }),
+      speaker: bridgeParam(params, "loopSpeaker", { targetLatencyMs: 8, maxLatencyMs: 60 }),
     },
     loop: {
       periodFrames: ok(period, 16, 4800) ? period : 96,
-      bufferFrames: ok(buffer, 32, 48000) ? buffer : 1536,
-      startUs: ok(start, 0, 1_000_000) ? start : 6000,
+      bufferFrames: ok(buffer, 32, 48000) ? buffer : 768,
+      startUs: ok(start, 0, 1_000_000) ? start : 4000,
     },
   };
 }
@@ -332,7 +332,15 @@ async function main(): Promise<void> {
   // DOM, and a task that long stops USB frames for as long (issue 11: the page stays responsive).
   let longTasks = 0;
   let longestTaskMs = 0;
-  const noGaps: FrameGaps = { maxGapMs: 0, over10: 0, over20: 0, over50: 0, packets: 0 };
+  const noGaps: FrameGaps = {
+    maxGapMs: 0,
+    maxAheadMs: 0,
+    maxBehindMs: 0,
+    over10: 0,
+    over20: 0,
+    over50: 0,
+    packets: 0,
+  };
   try {
     new PerformanceObserver((list) => {
       for (const entry of list.getEntries()) {

@@ -155,6 +155,8 @@ async function bridgeStats(): Promise<{
 
 interface FrameGaps {
   maxGapMs: number;
+  maxAheadMs: number;
+  maxBehindMs: number;
   over10: number;
   over20: number;
   over50: number;
