@@ -381,7 +381,11 @@ export class UsbipPeer {
       ...["-display", "none", "-no-reboot", "-serial", "stdio", "-monitor", "none"],
       ...["-qmp", `unix:${join(runDir, "qmp.sock")},server=on,wait=off`],
       ...["-kernel", images.kernel, "-initrd", images.initrd],
-      ...["-append", `console=ttyS0 panic=-1 loglevel=4 ndev=${devices.length}`],
+      // `rebind`: /init binds devices plugged in later (the high-speed disk's replug).
+      ...[
+        "-append",
+        `console=ttyS0 panic=-1 loglevel=4 ndev=${devices.length}${devices.includes("hs-storage") ? " rebind" : ""}`,
+      ],
       ...[
         "-netdev",
         `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:3240`,
