@@ -35,6 +35,8 @@ import { FakeUsbipServer } from "./testing/fake-server.ts";
 class HighSpeedGadget extends UsbDeviceBase {
   private readonly bytes: number[] = [];
   private ended = true;
+  /** What endpoint 0x85 still has to send of its one 100-byte report. */
+  private report: number[] = Array.from({ length: 100 }, (_, i) => (i * 3 + 1) & 0xff);
   constructor(bulkOnly: boolean) {
     const endpoints: EndpointModel[] = [
       { address: 0x81, type: EndpointType.Bulk, maxPacketSize: 512, interval: 0 },
@@ -96,6 +98,14 @@ class HighSpeedGadget extends UsbDeviceBase {
     });
   }
   protected override handleData(packet: UsbPacket): void {
+    if (packet.endpoint === 5 && packet.pid === Pid.In && this.report.length > 0) {
+      const n = Math.min(packet.length, this.report.length);
+      packet.data.set(this.report.slice(0, n));
+      this.report = this.report.slice(n);
+      packet.actualLength = n;
+      packet.status = PacketStatus.Ack;
+      return;
+    }
     if (packet.endpoint !== 1 && packet.endpoint !== 2) {
       packet.status = PacketStatus.Nak;
       return;
@@ -241,6 +251,23 @@ describe("a high-speed device on the full-speed guest", () => {
     assert.notEqual(read.status, TransferStatus.Ok, "the gadget never answers it");
     const urb = r.server.submits.find((s) => s.ep === 3 && s.dirIn);
     assert.equal(urb?.interval, 64);
+  });
+
+  it("gives a wide interrupt endpoint's report in 64-byte pieces from one URB of the server's packet size", async () => {
+    const r = await rig(false);
+    const first = r.guest.interruptIn(0x85, 64, { timeoutMs: 200 });
+    const second = r.guest.interruptIn(0x85, 64, { timeoutMs: 200 });
+    assert.equal(first.status, TransferStatus.Ok);
+    assert.equal(second.status, TransferStatus.Ok);
+    assert.deepEqual(
+      [...first.data.subarray(0, first.actualLength), ...second.data.subarray(0, second.actualLength)],
+      Array.from({ length: 100 }, (_, i) => (i * 3 + 1) & 0xff),
+    );
+    assert.deepEqual([first.actualLength, second.actualLength], [64, 36]);
+    const urbs = r.server.submits.filter((s) => s.ep === 5 && s.dirIn);
+    assert.ok(urbs.length >= 1);
+    // 1024 bytes, every microframe (bInterval 1 at high speed), as the server's host takes it.
+    assert.deepEqual(urbs[0] && [urbs[0].length, urbs[0].interval], [1024, 1]);
   });
 
   it("refuses isochronous packets on an endpoint it did not offer", async () => {
