@@ -298,7 +298,8 @@ export class PlaybackPipe extends Pipe {
   /** Message transport: frames posted to the worklet, and the worklet's read counter as last reported. */
   private sent = 0;
   private reportedRead = 0;
-  private msSinceReport = 0;
+  /** Guest frames written since the worklet's last report (an integer: a double field written per call is a fresh heap number in V8). */
+  private framesSinceReport = 0;
 
   /**
    * Message transport: frames posted minus the worklet's read counter as last reported, less what
@@ -308,7 +309,8 @@ export class PlaybackPipe extends Pipe {
    */
   fillFrames(): number {
     if (this.shared) return this.ring.availableFrames;
-    const playedSince = Math.round((this.msSinceReport * this.contextRate) / 1000);
+    const guestRate = this.format?.sampleRate ?? this.contextRate;
+    const playedSince = Math.round((this.framesSinceReport * this.contextRate) / guestRate);
     const inFlight = ((this.sent - this.reportedRead) | 0) - playedSince;
     return this.ring.availableFrames + Math.max(inFlight, 0);
   }
@@ -346,7 +348,7 @@ export class PlaybackPipe extends Pipe {
     overrunFrames: number,
   ): Float32Array | null {
     this.reportedRead = read | 0;
-    this.msSinceReport = 0;
+    this.framesSinceReport = 0;
     const header = this.ring.header;
     Atomics.store(header, H_UNDERRUNS, underruns | 0);
     Atomics.store(header, H_UNDERRUN_FRAMES, underrunFrames | 0);
@@ -367,7 +369,7 @@ export class PlaybackPipe extends Pipe {
 
   write(samples: Int16Array, frames: number, format: StreamFormat): number {
     if (!this.sameFormat(format)) this.start(format);
-    this.msSinceReport += (frames * 1000) / format.sampleRate;
+    if (frames > 0) this.framesSinceReport = (this.framesSinceReport + Math.floor(frames)) | 0;
     const fill = this.fillFrames();
     if (this.shedding || fill > this.maxFrames) {
       if (!this.shedding) this.overruns++;

@@ -65,12 +65,17 @@ export class Resampler {
    * a typed array so no double field is written per call and no double crosses a call.
    */
   private readonly position = new Float64Array([1]);
+  /**
+   * [0] the nominal step (input rate / output rate), [1] the step in force, [2] the ratio: doubles
+   * written every call, kept in a typed array like the position so no field's representation can
+   * make V8 box them (the 16 bytes per call measured in syncRatio came from reading the cell as
+   * `cell?.[0] ?? 1`; src/web/allocation.test.ts guards the whole path).
+   */
+  private readonly steps = new Float64Array([1, 1, 1]);
   /** Input frames to discard before the next one kept: going down in rate, the read position may pass the input held. */
   private skipInput = 0;
-  private baseStep = 1;
-  private step = 1;
-  private ratioValue = 1;
-  private ratioCell: Float64Array | null = null;
+  /** Where {@link syncRatio} reads the ratio (the drift controller's cell once bound; never null, see syncRatio). */
+  private ratioCell: Float64Array = new Float64Array([1]);
   /** At ratio 1 with matched rates, the position is being moved to a whole frame. */
   private aligning = false;
   /** Taps either side of the position: 2 (cubic) or the sinc kernel's half-width. */
@@ -95,9 +100,9 @@ export class Resampler {
   configure(inputRate: number, outputRate: number): void {
     if (!(inputRate > 0) || !(outputRate > 0))
       throw new RangeError(`rates ${inputRate} → ${outputRate} must be positive`);
-    this.baseStep = inputRate / outputRate;
-    this.ratioValue = 1;
-    this.step = this.baseStep;
+    this.steps[0] = inputRate / outputRate;
+    this.steps[2] = 1;
+    this.steps[1] = this.steps[0]!;
     this.aligning = false;
     this.sinc = inputRate > outputRate;
     this.half = this.sinc ? this.designFilter(outputRate / inputRate) : CUBIC_HALF;
@@ -151,7 +156,7 @@ export class Resampler {
     this.position[0] = history;
     this.skipInput = 0;
     this.aligning = false;
-    if (this.ratioValue === 1) this.step = this.baseStep;
+    if (this.steps[2] === 1) this.steps[1] = this.steps[0]!;
   }
 
   /**
@@ -159,9 +164,9 @@ export class Resampler {
    * consumes input faster (drains the buffer before it); exactly 1 converts at the nominal rates.
    */
   setRatio(ratio: number): void {
-    this.ratioValue = ratio;
+    this.steps[2] = ratio;
     this.aligning = false;
-    this.step = ratio === 1 ? this.baseStep : this.baseStep * ratio;
+    this.steps[1] = ratio === 1 ? this.steps[0]! : this.steps[0]! * ratio;
   }
 
   /** Takes the ratio from `cell[0]` at each {@link syncRatio} (the drift controller's output). */
@@ -177,16 +182,17 @@ export class Resampler {
    * output is the input bit for bit.
    */
   syncRatio(): void {
-    const r = this.ratioCell?.[0] ?? 1;
-    this.ratioValue = r;
+    // A plain load: `cell?.[0] ?? 1` made V8 box the value (16 bytes per call).
+    const r = this.ratioCell[0]!;
+    this.steps[2] = r;
     if (r !== 1) {
       this.aligning = false;
-      this.step = this.baseStep * r;
+      this.steps[1] = this.steps[0]! * r;
       return;
     }
-    if (this.baseStep !== 1) {
+    if (this.steps[0]! !== 1) {
       this.aligning = false;
-      this.step = this.baseStep;
+      this.steps[1] = this.steps[0]!;
       return;
     }
     const pos = this.position[0]!;
@@ -195,16 +201,16 @@ export class Resampler {
     if (off === 0 || (off < ALIGN_SNAP && off > -ALIGN_SNAP)) {
       this.position[0] = whole;
       this.aligning = false;
-      this.step = 1;
+      this.steps[1] = 1;
       return;
     }
     // Behind the whole frame (off < 0): step a little long to reach it; past it: a little short.
     this.aligning = true;
-    this.step = off < 0 ? 1 + ALIGN_STEP : 1 - ALIGN_STEP;
+    this.steps[1] = off < 0 ? 1 + ALIGN_STEP : 1 - ALIGN_STEP;
   }
 
   get ratio(): number {
-    return this.ratioValue;
+    return this.steps[2]!;
   }
 
   /**
@@ -212,8 +218,8 @@ export class Resampler {
    * alignment) each output is an input sample, bit for bit.
    */
   get exact(): boolean {
-    if (this.ratioValue !== 1 || this.aligning) return false;
-    if (this.baseStep !== 1) return true;
+    if (this.steps[2]! !== 1 || this.aligning) return false;
+    if (this.steps[0]! !== 1) return true;
     const pos = this.position[0]!;
     return pos === Math.floor(pos);
   }
@@ -236,20 +242,21 @@ export class Resampler {
   inputNeeded(frames: number): number {
     if (frames <= 0) return 0;
     const need =
-      Math.floor(this.position[0]! + (frames - 1) * this.step) + this.half + 1 - this.have + this.skipInput;
+      Math.floor(this.position[0]! + (frames - 1) * this.steps[1]!) + this.half + 1 - this.have + this.skipInput;
     return Math.max(need, 0);
   }
 
   /** Output frames readable now. */
   outputAvailable(): number {
     const pos = this.position[0]!;
+    const step = this.steps[1]!;
     const ahead = this.half + 1;
     const room = this.have - ahead - pos;
     if (room < 0) return 0;
-    let n = Math.floor(room / this.step) + 1;
+    let n = Math.floor(room / step) + 1;
     // The division may land a hair off either way; inputNeeded's test is the one that counts.
-    while (n > 0 && Math.floor(pos + (n - 1) * this.step) + ahead > this.have) n--;
-    while (Math.floor(pos + n * this.step) + ahead <= this.have) n++;
+    while (n > 0 && Math.floor(pos + (n - 1) * step) + ahead > this.have) n--;
+    while (Math.floor(pos + n * step) + ahead <= this.have) n++;
     return n;
   }
 
@@ -315,7 +322,7 @@ export class Resampler {
     const n = Math.min(frames, this.outputAvailable());
     const ch = this.channels;
     const buf = this.buf;
-    const step = this.step;
+    const step = this.steps[1]!;
     const sinc = this.sinc;
     const frame = this.frame;
     const mixDown = outChannels === 1 && ch > 1;
@@ -372,7 +379,7 @@ export class Resampler {
     const n = Math.min(frames, this.outputAvailable());
     const ch = this.channels;
     const buf = this.buf;
-    const step = this.step;
+    const step = this.steps[1]!;
     const sinc = this.sinc;
     const frame = this.frame;
     let pos = this.position[0]!;
@@ -409,39 +416,88 @@ export class Resampler {
 
   /**
    * The anti-alias path: the output at `position[0]` into `frame`, one value per channel. Taps are the
-   * input frames i − half + 1 … i + half (i = ⌊position⌋); each weight is the kernel at its distance
-   * from the position, read from the table and linearly interpolated; the weights are normalised to
-   * sum to 1 (the table's sampling leaves the sum a little off 1, which would scale the signal and
-   * bend the counter's ramp).
+   * input frames i − half + 1 … i + half (i = ⌊position⌋, t = position − i); each weight is the kernel
+   * at the tap's distance from the position, read from the table and linearly interpolated. Left of
+   * the position the distances are t + 1, t + 2, … and right of it 1 − t, 2 − t, …: each side walks
+   * the table in whole-frame strides with one interpolation fraction, so a tap costs one
+   * interpolation and one multiply-add per channel. The weights are normalised to sum to 1 (the
+   * table's sampling leaves the sum a little off 1, which would scale the signal and bend the
+   * counter's ramp). Mono and stereo have their own loops (the bridge's ring is stereo).
    */
   private filterFrame(): void {
     const pos = this.position[0]!;
     const half = this.half;
-    const taps = 2 * half;
     const i = Math.floor(pos);
     const t = pos - i;
     const table = this.table;
-    const weights = this.weights;
-    let sum = 0;
-    for (let m = 0; m < taps; m++) {
-      let x = m - half + 1 - t;
-      if (x < 0) x = -x;
-      const u = x * TABLE_STEPS;
-      const j = u | 0;
-      const a = table[j] ?? 0;
-      const w = a + (u - j) * ((table[j + 1] ?? 0) - a);
-      weights[m] = w;
-      sum += w;
-    }
-    const norm = sum === 0 ? 0 : 1 / sum;
     const ch = this.channels;
     const buf = this.buf;
-    const first = (i - half + 1) * ch;
+    // Left: the tap i − k (k = 0 … half − 1) lies t + k frames away; right: i + 1 + k lies 1 − t + k.
+    const left = t * TABLE_STEPS;
+    const leftIndex = left | 0;
+    const leftFrac = left - leftIndex;
+    const right = (1 - t) * TABLE_STEPS;
+    const rightIndex = right | 0;
+    const rightFrac = right - rightIndex;
+    let sum = 0;
+    if (ch === 2) {
+      let acc0 = 0;
+      let acc1 = 0;
+      let j = leftIndex;
+      let at = i * 2;
+      for (let k = 0; k < half; k++) {
+        const a = table[j] ?? 0;
+        const w = a + leftFrac * ((table[j + 1] ?? 0) - a);
+        sum += w;
+        acc0 += w * (buf[at] ?? 0);
+        acc1 += w * (buf[at + 1] ?? 0);
+        j += TABLE_STEPS;
+        at -= 2;
+      }
+      j = rightIndex;
+      at = (i + 1) * 2;
+      for (let k = 0; k < half; k++) {
+        const a = table[j] ?? 0;
+        const w = a + rightFrac * ((table[j + 1] ?? 0) - a);
+        sum += w;
+        acc0 += w * (buf[at] ?? 0);
+        acc1 += w * (buf[at + 1] ?? 0);
+        j += TABLE_STEPS;
+        at += 2;
+      }
+      const norm = sum === 0 ? 0 : 1 / sum;
+      this.frame[0] = acc0 * norm;
+      this.frame[1] = acc1 * norm;
+      return;
+    }
+    const weights = this.weights;
+    let j = leftIndex;
+    for (let k = 0; k < half; k++) {
+      const a = table[j] ?? 0;
+      const w = a + leftFrac * ((table[j + 1] ?? 0) - a);
+      weights[k] = w;
+      sum += w;
+      j += TABLE_STEPS;
+    }
+    j = rightIndex;
+    for (let k = 0; k < half; k++) {
+      const a = table[j] ?? 0;
+      const w = a + rightFrac * ((table[j + 1] ?? 0) - a);
+      weights[half + k] = w;
+      sum += w;
+      j += TABLE_STEPS;
+    }
+    const norm = sum === 0 ? 0 : 1 / sum;
     for (let c = 0; c < ch; c++) {
       let acc = 0;
-      let at = first + c;
-      for (let m = 0; m < taps; m++) {
-        acc += (weights[m] ?? 0) * (buf[at] ?? 0);
+      let at = i * ch + c;
+      for (let k = 0; k < half; k++) {
+        acc += (weights[k] ?? 0) * (buf[at] ?? 0);
+        at -= ch;
+      }
+      at = (i + 1) * ch + c;
+      for (let k = 0; k < half; k++) {
+        acc += (weights[half + k] ?? 0) * (buf[at] ?? 0);
         at += ch;
       }
       this.frame[c] = acc * norm;
