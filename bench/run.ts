@@ -147,9 +147,12 @@ if (wanted("usbip") && !options.quick) {
 
 if (wanted("stick") && !options.quick) {
   log(
-    "6. USB stick throughput in v86: dd of 16 MiB from and to the raw disk, capped and uncapped (two boots)",
+    "6. USB stick throughput in v86: dd of 16 MiB from and to the raw disk, capped and uncapped (one boot per setting and run)",
   );
-  const result = { ...meta("stick"), ...(await runStickDd(log)) };
+  const result = {
+    ...meta("stick"),
+    ...(await runStickDd(log, { modes: options.stickModes, runs: options.stickRuns })),
+  };
   writer.json("stick", result);
   log(`   done at ${elapsed()}`);
 } else if (wanted("stick")) {

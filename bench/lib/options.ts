@@ -41,6 +41,10 @@ export interface BenchOptions {
   only: readonly string[];
   /** Seconds of the real-time run. */
   realtimeSeconds: number;
+  /** The stick benchmark's settings to run (`--stick-modes`; empty: its default set). */
+  stickModes: readonly string[];
+  /** Boots per stick setting (`--stick-runs`, default 1). */
+  stickRuns: number;
   outDir: string;
   /** The command that reproduces this run, for the reports. */
   command: string;
@@ -64,6 +68,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   const only: string[] = [];
   let realtimeSeconds: number | undefined;
   let outDir: string | undefined;
+  const stickModes: string[] = [];
+  let stickRuns = 1;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string => {
@@ -75,6 +81,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     else if (arg === "--only") only.push(...value().split(","));
     else if (arg === "--realtime-seconds") realtimeSeconds = Number(value());
     else if (arg === "--out") outDir = value();
+    else if (arg === "--stick-modes") stickModes.push(...value().split(","));
+    else if (arg === "--stick-runs") stickRuns = Number(value());
     else if (arg === "--help" || arg === "-h") {
       console.log(
         [
@@ -83,6 +91,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
           `  --only a,b              run only these: ${BENCHMARK_NAMES.join(", ")}`,
           "  --realtime-seconds N    length of the real-time run (default 60, quick 3)",
           "  --out DIR               where results go (default bench/results)",
+          "  --stick-modes a,b       stick settings to boot: capped, uncapped, uncapped-budget-1024 (default capped,uncapped)",
+          "  --stick-runs N          boots per stick setting (default 1)",
         ].join("\n"),
       );
       process.exit(0);
@@ -91,12 +101,16 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   for (const name of only) {
     if (!(BENCHMARK_NAMES as readonly string[]).includes(name)) throw new Error(`no benchmark ${name}`);
   }
+  if (!Number.isInteger(stickRuns) || stickRuns < 1)
+    throw new Error("--stick-runs must be a whole number ≥ 1");
   const seconds = realtimeSeconds ?? (quick ? 3 : 60);
   if (!(seconds > 0)) throw new Error("--realtime-seconds must be positive");
   return {
     quick,
     only,
     realtimeSeconds: seconds,
+    stickModes,
+    stickRuns,
     outDir: outDir ?? (quick ? join("bench", "results", "tmp", "quick") : join("bench", "results")),
     command: ["npm run bench", ...(argv.length > 0 ? ["--", ...argv] : [])].join(" "),
   };
