@@ -5,7 +5,7 @@
  * monotonic clock. One boot per setting and run (`--stick-modes`, `--stick-runs`):
  *   capped    the controller's default 1280 bytes per frame, as QEMU and Bochs do: the ~1.2 MB/s
  *             that full-speed bulk reaches on real USB 1.1 (19 × 64-byte packets per 1 ms frame)
- *   uncapped  `bandwidthBytesPerFrame: 65536` and `maxLinkVisitsPerFrame: 8192` (emulation only): how
+ *   uncapped  `UHCI_EMULATION_SPEED`: `bandwidthBytesPerFrame: 65536`, `maxLinkVisitsPerFrame: 8192`: how
  *             fast the emulated stick can go when nothing needs real USB timing. uhci-hcd links a
  *             queue's TDs breadth-first, so with bandwidth reclamation every TD costs a trip round
  *             the reclamation loop (~6 links): the default budget of 1024 links ends a frame after
@@ -18,6 +18,7 @@
  */
 import type { GuestEvent } from "../src/cli/guest-vm/guest-serial.ts";
 import { GuestVm } from "../src/cli/guest-vm/guest-vm.ts";
+import { UHCI_EMULATION_SPEED } from "../src/controller/uhci/uhci-controller.ts";
 import { MemoryBlockStore } from "../src/devices/storage/block-store.ts";
 import { UsbMassStorage } from "../src/devices/storage/mass-storage.ts";
 import { BUNDLED_GUEST_CMDLINE, loadGuestImages } from "../src/node/bundled-guest.ts";
@@ -45,7 +46,7 @@ export interface StickDdResult {
 /** The settings the benchmark can boot with (`--stick-modes`); see the header. */
 export const STICK_SETTINGS = {
   capped: { bandwidthBytesPerFrame: 1280, maxLinkVisitsPerFrame: 1024 },
-  uncapped: { bandwidthBytesPerFrame: 65536, maxLinkVisitsPerFrame: 8192 },
+  uncapped: UHCI_EMULATION_SPEED,
   "uncapped-budget-1024": { bandwidthBytesPerFrame: 65536, maxLinkVisitsPerFrame: 1024 },
 } as const;
 export type StickSetting = keyof typeof STICK_SETTINGS;

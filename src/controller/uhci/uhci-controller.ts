@@ -61,6 +61,21 @@ export const UHCI_DEFAULTS = {
 } as const;
 
 /**
+ * Options for emulation speed rather than USB 1.1 timing, for a guest that does not need real bus timing
+ * (a USB stick read as fast as the emulator allows: docs/benchmarks.md, section 6). 64 KiB per frame
+ * instead of the 1280 bytes a full-speed frame carries, and a link budget of 8192 instead of 1024: Linux's
+ * uhci-hcd links a bulk queue's TDs breadth-first, so with full-speed bandwidth reclamation every TD
+ * executed costs a trip round the reclamation loop (~6 links), and the default budget ended a frame
+ * after ~170 TDs — a 64 KiB read took 6 frames the guest waited through; here it takes one. The budget
+ * still bounds what a hostile schedule costs per frame (8 × the default). Spread into the options:
+ * `new UhciController({ memory, irq, clock, ...UHCI_EMULATION_SPEED })`.
+ */
+export const UHCI_EMULATION_SPEED = {
+  bandwidthBytesPerFrame: 65536,
+  maxLinkVisitsPerFrame: 8192,
+} as const;
+
+/**
  * An Intel UHCI host controller (UHCI Design Guide rev 1.1), built from injected parts: guest memory
  * for DMA, a level IRQ line and a clock. It exposes a 32-byte I/O register window and a PCI function
  * (configuration space with BAR4); an emulator adapter maps them. Nothing a guest writes makes it throw.
