@@ -32,9 +32,17 @@ export interface MicrophoneResult {
 }
 
 export interface BridgeOptions {
-  /** The fill the drift controller holds, in ms of audio; default 20. */
+  /**
+   * The fill the drift controller holds, in ms of audio; default 20. The ratio stays exactly 1 while
+   * the fill is within a band of it (0.4 × the target, at most 6 ms). A speaker's target must exceed
+   * the page's longest main-thread stall, or the card runs dry during it (an underrun).
+   */
   readonly targetLatencyMs?: number;
-  /** The fill at which the buffer counts an overrun and discards down to the target; default max(3 × target, target + 20). */
+  /**
+   * The fill at which the buffer counts an overrun and discards down to the target; default
+   * max(3 × target, target + 60): room for a 50 ms main-thread stall, during which the microphone's
+   * card keeps filling the ring.
+   */
   readonly maxLatencyMs?: number;
   /**
    * How samples cross between the main thread and the worklet. Default: "shared" (a SharedArrayBuffer
