@@ -298,14 +298,15 @@ export class PlaybackPipe extends Pipe {
   /** Message transport: frames posted to the worklet, and the worklet's read counter as last reported. */
   private sent = 0;
   private reportedRead = 0;
-  /** Guest frames written since the worklet's last report (an integer: a double field written per call is a fresh heap number in V8). */
+  /** Guest frames written since the worklet's last report (whole frames: an integer, never a double to box). */
   private framesSinceReport = 0;
 
   /**
    * Message transport: frames posted minus the worklet's read counter as last reported, less what
-   * the card has played since (estimated from the USB frames run since the report: each is 1 ms),
-   * plus the frames queued here for the next batch. Without that correction the estimate sits a report
-   * interval above the truth and swings by two, which pushed matched-rate streams out of the dead band.
+   * the card has played since (estimated from the guest frames written since the report, at the
+   * context's rate), plus the frames queued here for the next batch. Without that correction the
+   * estimate sits a report interval above the truth and swings by two, which pushed matched-rate
+   * streams out of the band where the ratio stays exactly 1.
    */
   fillFrames(): number {
     if (this.shared) return this.ring.availableFrames;
