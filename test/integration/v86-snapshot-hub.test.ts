@@ -30,8 +30,8 @@ import { BUNDLED_GUEST_CMDLINE, loadGuestImages } from "../../src/node/bundled-g
 const KEYBOARD_PRODUCT = 0x0001;
 const RATE = 16_000;
 /** The recording the save falls in, and the one started after the restore (seconds). */
-const FIRST_SECONDS = 6;
-const SECOND_SECONDS = 2;
+const FIRST_SECONDS = 4;
+const SECOND_SECONDS = 1;
 const FILE = "host.bin";
 const PLAN = [
   "enum:4",
@@ -39,7 +39,7 @@ const PLAN = [
   // snapshot (docs/snapshots.md), so the new machine's stick gets the same bytes again.
   "mount:ro",
   `capture:${RATE}:1:${FIRST_SECONDS}`,
-  "hid:5:1",
+  "hid:3:1",
   `capture:${RATE}:1:${SECOND_SECONDS}`,
   `sha:${FILE}`,
 ].join(",");
@@ -136,11 +136,11 @@ describe("v86 save_state / restore_state with a hub and devices behind it", () =
     let vmB: GuestVm | null = null;
     try {
       await vmA.waitForEvent((e) => e.event === "capture-start", 90_000);
-      // Mid-recording: a second of it has been recorded when the machine is saved.
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // Mid-recording: about a second of it has been recorded when the machine is saved.
+      await new Promise((resolve) => setTimeout(resolve, 1200));
       const state = await vmA.saveState();
       // The guest records on; then the same emulator, still running, goes back to the save.
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await new Promise((resolve) => setTimeout(resolve, 1000));
       assert.equal(nth(vmA.serial.events, "capture-end", 0), undefined, "restored before the recording ends");
       await vmA.restoreState(state);
       await carriesOn(vmA, a.keyboard, fileSha, "same emulator");
