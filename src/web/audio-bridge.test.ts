@@ -202,6 +202,11 @@ describe("MicrophoneBridge and SpeakerBridge", () => {
         assert.equal(s.running, true);
         assert.equal(s.underruns + s.overruns, 0);
         assert.equal(s.ratio, 1);
+        // Matched rates, no drift: every frame passed exactly, no correction ever started.
+        assert.equal(s.mode, "exact");
+        assert.ok(s.exactFrames > 48 * 300, `${s.exactFrames} exact frames`);
+        assert.equal(s.resampledFrames, 0);
+        assert.equal(s.resampledSpans, 0);
         assert.ok(s.fillMs > 10 && s.fillMs < 30, `fill ${s.fillMs} ms`);
         assert.ok(s.latencyMs > s.fillMs);
       }
