@@ -120,6 +120,8 @@ export class FrameWalker {
   readonly isoDropped = new IsoDropCounters();
   /** Set when the walk should stop: the controller halted or single-stepped. */
   private halted = false;
+  /** USBCMD.SWDBG as the frame began (no register can change while a frame is walked). */
+  private singleStep = false;
   private tdsSinceLoopCheck = 0;
   private readonly qhSeen = new Uint32Array(QH_SEEN_CAPACITY);
   private qhSeenCount = 0;
@@ -147,6 +149,7 @@ export class FrameWalker {
     this.tdsSinceLoopCheck = 0;
     this.qhSeenCount = 0;
     this.frameEntry = frameListEntryAddress;
+    this.singleStep = this.host.singleStep;
     const memory = this.host.memory;
 
     const ramSize = memory.size;
@@ -346,9 +349,12 @@ export class FrameWalker {
 
   private executeTd(address: number, ctrl: number, token: number, buffer: number): Outcome {
     const asyncs = this.host.asyncs;
+    // With no request out (every synchronous device, a stick included) the two lookups below find nothing:
+    // skipped, as a 64 KiB frame of an uncapped stick read meets 1024 TDs.
+    const anyOut = asyncs.size !== 0;
     if (!(ctrl & TdCtrl.ACTIVE)) {
       // The guest took back a TD whose request is still out: cancel it (Linux unlinking an URB).
-      const stale = asyncs.findByTd(address);
+      const stale = anyOut ? asyncs.findByTd(address) : null;
       if (stale !== null) asyncs.cancel(stale);
       // UHCI 3.2.2 IOC: even a TD fetched with Active already clear raises IOC at the end of the frame.
       // Linux uhci-hcd relies on it: it sets IOC on its inactive terminating TD to get an interrupt at
@@ -372,7 +378,7 @@ export class FrameWalker {
     const isochronous = (ctrl & TdCtrl.IOS) !== 0;
     const maxLen = decodeLength(maxLenField);
 
-    let pairing = asyncs.find(address, token, buffer, isochronous);
+    let pairing = anyOut ? asyncs.find(address, token, buffer, isochronous) : null;
     if (
       pairing !== null &&
       isochronous &&
@@ -397,7 +403,7 @@ export class FrameWalker {
       this.host.releasePacket(packet);
       return this.afterTransaction(outcome);
     }
-    const stale = asyncs.findByTd(address);
+    const stale = anyOut ? asyncs.findByTd(address) : null;
     if (stale !== null) asyncs.cancel(stale);
 
     const packet = this.packet;
@@ -446,7 +452,7 @@ export class FrameWalker {
 
   private afterTransaction(outcome: Outcome): Outcome {
     this.tdsSinceLoopCheck++;
-    if (this.host.singleStep && !this.halted) {
+    if (this.singleStep && !this.halted) {
       this.halted = true;
       this.stepped = true;
       return Outcome.StopFrame;
