@@ -145,7 +145,7 @@ abstract class Pipe {
       targetMs: this.targetFrames * msPerFrame,
       latencyMs: (fill + RENDER_QUANTUM + resamplerDelay) * msPerFrame,
       ratio: this.controller.ratio,
-      mode: this.format !== null && this.isExact() ? "exact" : "resampling",
+      mode: this.isExact() ? "exact" : "resampling",
       exactFrames: this.exactFrames,
       resampledFrames: this.resampledFrames,
       resampledSpans: this.controller.trackingSpans,
