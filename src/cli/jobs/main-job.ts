@@ -184,7 +184,8 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobReport
   const plugged: UsbipPlugged[] = [];
   const audioItem = `${sampleRate}:${channels}:${seconds}`;
   const plan = [
-    `enum:${1 + behindHub.length + usbip.length},capture:${audioItem},playback:${audioItem},hid:${listenSeconds(options.text)}:1`,
+    // The second listing (after the input nodes open) sees drivers that bound late on a loaded host.
+    `enum:${1 + behindHub.length + usbip.length},capture:${audioItem},playback:${audioItem},hid:${listenSeconds(options.text)}:1,enum:now`,
     trip.planItems,
     // The USB/IP devices' turn comes last, through a shell on the console (jobs/usbip-playback.ts).
     ...(usbip.length > 0 ? ["shell"] : []),
