@@ -381,10 +381,11 @@ export class UsbipPeer {
       ...["-display", "none", "-no-reboot", "-serial", "stdio", "-monitor", "none"],
       ...["-qmp", `unix:${join(runDir, "qmp.sock")},server=on,wait=off`],
       ...["-kernel", images.kernel, "-initrd", images.initrd],
-      // `rebind`: /init binds devices plugged in later (the high-speed disk's replug).
+      // `ehci rebind`: /init loads the EHCI driver and binds devices plugged in later (the high-speed
+      // disk and its replug); without the disk the VM runs as it did before it came.
       ...[
         "-append",
-        `console=ttyS0 panic=-1 loglevel=4 ndev=${devices.length}${devices.includes("hs-storage") ? " rebind" : ""}`,
+        `console=ttyS0 panic=-1 loglevel=4 ndev=${devices.length}${devices.includes("hs-storage") ? " ehci rebind" : ""}`,
       ],
       ...[
         "-netdev",
