@@ -3,8 +3,8 @@
  * with a 4-port hub on root port 1 and behind it a headset, a keyboard and a stick. The machine is saved
  * (v86's save_state, the controller and everything behind the hub riding along in it) while arecord
  * records the headset's microphone, and restored twice:
- * - into the same emulator while it runs (no stop around restore_state): the guest goes back to the
- *   save and carries on;
+ * - into the same emulator while it runs (no stop around restore_state), twice: the guest goes back
+ *   to the save and carries on;
  * - into a new emulator with new devices plugged in the same places.
  * Each time the recording carries on from the save (the frame counter decodes across it), a second
  * recording started after the restore is whole, keys typed afterwards arrive, and the stick still reads
@@ -139,10 +139,19 @@ describe("v86 save_state / restore_state with a hub and devices behind it", () =
       // Mid-recording: about a second of it has been recorded when the machine is saved.
       await new Promise((resolve) => setTimeout(resolve, 1200));
       const state = await vmA.saveState();
-      // The guest records on; then the same emulator, still running, goes back to the save.
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      assert.equal(nth(vmA.serial.events, "capture-end", 0), undefined, "restored before the recording ends");
-      await vmA.restoreState(state);
+      // The guest records on; then the same emulator, still running, goes back to the save, twice: from
+      // the second restore on, v86 alone would leave the guest's clock ahead by the time between the
+      // first save and restore (its set_tsc adds the offset the counter had), and the arecord blocked
+      // in read() at the save would end with EIO (uhci-v86.ts, setGuestTsc).
+      for (let restore = 0; restore < 2; restore++) {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        assert.equal(
+          nth(vmA.serial.events, "capture-end", 0),
+          undefined,
+          "restored before the recording ends",
+        );
+        await vmA.restoreState(state);
+      }
       await carriesOn(vmA, a.keyboard, fileSha, "same emulator");
       await vmA.stop();
 
