@@ -40,17 +40,18 @@ export const AGENT_FUNCTIONS = [
   // loop PERIOD BUFFER START_US — arecord | aplay on the headset (plughw: the microphone is mono, the
   // headphones stereo) with small periods: the page's microphone heard through the guest. aplay starts
   // playing once START_US of audio is queued (--start-delay), and as both tools run on the same USB
-  // frame clock its buffer then stays that full: the rest of BUFFER is headroom, not latency.
+  // frame clock its buffer then stays about that full: the rest of BUFFER is headroom, not latency.
   // arecord reads each period as it completes, so its buffer is headroom only; it is 0.5 s because a
-  // capture read that sleeps longer than 1.1 × the buffer time fails with EIO (and a host stall of
-  // v86 moves the guest's jiffies past it: docs/architecture.md, "Host stalls"), which ends the loop.
-  "loop(){ killall aplay arecord >/dev/null 2>&1; c=$(card c) || return; mix $c; (arecord -q -D plughw:$c,0 -t raw -f S16_LE -r 48000 -c 1 --period-size=$1 --buffer-size=24000 | aplay -q -D plughw:$c,0 -t raw -f S16_LE -r 48000 -c 1 --period-size=$1 --buffer-size=$2 --start-delay=$3) >/dev/null 2>/tmp/loop.err & ev loop-on; }",
+  // read or write that sleeps longer than 1.1 × the buffer time fails with EIO (a host stall of v86
+  // moves the guest's jiffies past it: docs/architecture.md, "Host stalls"). aplay's small buffer can
+  // still get that EIO (seen after a stall with 384 frames), so the pair is restarted until unloop.
+  "loop(){ killall aplay arecord >/dev/null 2>&1; c=$(card c) || return; mix $c; touch /tmp/loop.on; (while [ -e /tmp/loop.on ]; do arecord -q -D plughw:$c,0 -t raw -f S16_LE -r 48000 -c 1 --period-size=$1 --buffer-size=24000 | aplay -q -D plughw:$c,0 -t raw -f S16_LE -r 48000 -c 1 --period-size=$1 --buffer-size=$2 --start-delay=$3; done) >/dev/null 2>/tmp/loop.err & ev loop-on; }",
+  // unloop — stops it, and passes on what arecord and aplay said.
+  "unloop(){ rm -f /tmp/loop.on; killall aplay arecord >/dev/null 2>&1; cat /tmp/loop.err 2>/dev/null; ev loop-off; }",
   // pcmdelay — the ALSA delay (frames queued between the application and the wire) of the USB
   // capture and playback PCMs that are running, from /proc/asound: where the loopback's ms sit in the guest.
   // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
   'pcmdelay(){ for f in /proc/asound/card[0-9]*/pcm0[cp]/sub0/status; do d=$(sed -n "s/^delay *: *//p" $f); a=$(sed -n "s/^avail *: *//p" $f); [ -n "$d" ] && { x=${f%/sub0/status}; ev pcm-delay ",\\"pcm\\":\\"${x##*/}\\",\\"delay\\":$d,\\"avail\\":${a:-0}"; }; done; }',
-  // unloop — stops it, and passes on what arecord and aplay said.
-  "unloop(){ killall aplay arecord >/dev/null 2>&1; cat /tmp/loop.err 2>/dev/null; ev loop-off; }",
   // inputs MS — the USB input event nodes and their names, then every input_event for MS ms (background).
   // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
   'inputs(){ ns=; for e in /sys/class/input/event*; do read -r ph <$e/device/phys; case "$ph" in usb-*) read -r nm <$e/device/name; ns="$ns ${e##*/}"; ev input-device ",\\"node\\":\\"${e##*/}\\",\\"name\\":\\"$nm\\"";; esac; done; uhcitool evdev $1 $ns & }',
