@@ -281,6 +281,64 @@ describe("under- and overruns are counted when the buffer truly empties or overf
   }
 });
 
+/** Frames of channel 0 inside silent runs (two or more zeros: the counter is zero at one frame only) after the signal starts. */
+function silentFrames(output: Int16Array, channels: number): number {
+  let started = false;
+  let run = 0;
+  let silent = 0;
+  for (let i = 0; i < output.length; i += channels) {
+    const zero = output[i] === 0;
+    if (!started) {
+      started = !zero;
+      continue;
+    }
+    if (zero) run++;
+    else {
+      if (run >= 2) silent += run;
+      run = 0;
+    }
+  }
+  return silent + (run >= 2 ? run : 0);
+}
+
+describe("every frame of silence sent or played instead of audio is counted (underrunFrames)", () => {
+  const base = {
+    contextRate: 48000,
+    guestRate: 48000,
+    channels: 1,
+    driftPpm: 0,
+    seconds: 14,
+    settleSeconds: 12,
+    keepOutput: true,
+  } as const;
+  for (const transport of ["shared", "message"] as const) {
+    it(`microphone, ${transport}: the silence in the guest's packets, priming again included, in guest frames`, () => {
+      const r = simulateCapture({ ...base, transport, cardStalls: [[10, 10.2]] });
+      const silent = silentFrames(r.output ?? new Int16Array(0), 1);
+      assert.equal(r.underruns, 1);
+      // The 200 ms stall plus the re-priming to the 20 ms target: well beyond the ring's last frames.
+      assert.ok(silent > 48 * 150, `${silent} silent frames`);
+      assert.equal(r.underrunFrames, silent);
+    });
+
+    it(`microphone, ${transport}, 44.1 kHz card → 48 kHz guest: counted in the guest's frames`, () => {
+      const r = simulateCapture({ ...base, contextRate: 44100, transport, cardStalls: [[10, 10.2]] });
+      const silent = silentFrames(r.output ?? new Int16Array(0), 1);
+      assert.equal(r.underrunFrames, silent);
+      assert.ok(silent > 48 * 150, `${silent} silent frames`);
+      assert.equal(r.underruns, 1);
+    });
+
+    it(`speaker, ${transport}: the silence the card played, priming again included, in the context's frames`, () => {
+      const r = simulatePlayback({ ...base, transport, hostStalls: [[10, 10.2]] });
+      const silent = silentFrames(r.output ?? new Int16Array(0), 1);
+      assert.equal(r.underrunFrames, silent);
+      assert.ok(silent > 48 * 150, `${silent} silent frames`);
+      assert.equal(r.underruns, 1);
+    });
+  }
+});
+
 describe("a guest that changes its format mid-stream, or sends odd packets", () => {
   it("re-primes on a rate change without throwing, and odd frame counts or buffers never throw", async () => {
     const { CapturePipe, PlaybackPipe } = await import("./pipes.ts");

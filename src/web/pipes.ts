@@ -41,8 +41,13 @@ export interface AudioBridgeStats {
   readonly underruns: number;
   /** Times the buffer passed `maxLatencyMs` or could not take a block (each: frames discarded down to the target). */
   readonly overruns: number;
-  /** Frames lost to underruns (silence played or sent) and to overruns (discarded), at the context's rate. */
+  /**
+   * Frames of silence sent or played instead of real audio, from each underrun until the buffer is
+   * primed again. The microphone counts the guest's frames (the silence its packets carried, at the
+   * guest's rate: what a recording shows as a gap); the speaker the context's (silence the card played).
+   */
   readonly underrunFrames: number;
+  /** Frames discarded by overruns, at the context's rate. */
   readonly overrunFrames: number;
   /** Frames queued between the sound card and the USB frame clock now, at the context's rate. */
   readonly fillFrames: number;
@@ -239,8 +244,12 @@ export class CapturePipe extends Pipe {
     if (!this.primed) {
       if (fill < this.targetFrames) {
         out.fill(0, 0, frames * ch);
-        // Silence before the first fill is the stream starting; after an underrun it is loss.
-        return this.afterUnderrun ? 0 : frames;
+        // Silence before the first fill is the stream starting; after an underrun it is loss, and
+        // every frame of it is counted (the embed page's capture held 800 silent frames where the
+        // bridge had counted 52, the re-priming left out).
+        if (!this.afterUnderrun) return frames;
+        this.underrunFrames += frames > 0 ? Math.floor(frames) : 0;
+        return 0;
       }
       this.primed = true;
       this.resampler.reset();
@@ -275,7 +284,7 @@ export class CapturePipe extends Pipe {
       done += this.resampler.readInt16(out, done, frames - done, ch);
       out.fill(0, done * ch, frames * ch);
       this.underruns++;
-      this.underrunFrames += Math.round(((frames - done) * this.contextRate) / format.sampleRate);
+      this.underrunFrames += Math.floor(frames) - done;
       this.primed = false;
       this.afterUnderrun = true;
     }

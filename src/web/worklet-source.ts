@@ -153,6 +153,8 @@ class UhciSpeakerBridge extends AudioWorkletProcessor {
     this.reportEvery = Math.max(1, options.reportEvery | 0);
     this.ring = ringFor(options);
     this.primed = false;
+    // Silence while priming again after an underrun is loss too (counted), unlike before the first fill.
+    this.afterUnderrun = false;
     this.closed = false;
     this.quanta = 0;
     this.port.onmessage = (event) => {
@@ -190,10 +192,14 @@ class UhciSpeakerBridge extends AudioWorkletProcessor {
     if (Atomics.load(header, H_ACTIVE) === 0) {
       play = Math.min(available, frames);
       this.primed = false;
+      this.afterUnderrun = false;
     } else if (!this.primed) {
       if (available >= Math.max(frames, Atomics.load(header, H_PRIME))) {
         this.primed = true;
+        this.afterUnderrun = false;
         play = frames;
+      } else if (this.afterUnderrun) {
+        ring.add(H_UNDERRUN_FRAMES, frames);
       }
     } else if (available >= frames) {
       play = frames;
@@ -202,6 +208,7 @@ class UhciSpeakerBridge extends AudioWorkletProcessor {
       ring.add(H_UNDERRUNS, 1);
       ring.add(H_UNDERRUN_FRAMES, frames - available);
       this.primed = false;
+      this.afterUnderrun = true;
     }
     ring.readPlanar(left, right, 0, play);
     for (let i = play; i < frames; i++) {

@@ -192,6 +192,8 @@ export interface SimOptions {
 export interface SimResult {
   readonly underruns: number;
   readonly overruns: number;
+  /** The pipe's `underrunFrames` (guest frames for the microphone, the context's for the speaker). */
+  readonly underrunFrames: number;
   readonly settledUnderruns: number;
   readonly settledOverruns: number;
   /** Fill after settling, ms. */
@@ -386,6 +388,7 @@ function simulate(options: SimOptions, direction: "capture" | "playback"): SimRe
   return {
     underruns: final.underruns,
     overruns: final.overruns,
+    underrunFrames: final.underrunFrames,
     settledUnderruns: final.underruns - (settledBase?.underruns ?? final.underruns),
     settledOverruns: final.overruns - (settledBase?.overruns ?? final.overruns),
     minFillMs: minFill,
