@@ -223,12 +223,25 @@ function tscIn(state: unknown[]): bigint | null {
  * Sets the guest's time stamp counter to `value` now, through v86's set_tsc, which moves it by its
  * argument plus the offset it had (v86-shim.ts): set_tsc(0) first makes the offset the counter's
  * reading T, and set_tsc(y) then leaves T + y, so y = value − T (mod 2⁶⁴: v86's u64 arithmetic wraps).
- * Once per restore, never on the frame path.
+ * Read back: a v86 whose set_tsc sets the value as given (a later fix) is left at y; it then gets the
+ * value itself. Once per restore, never on the frame path.
  */
 function setGuestTsc(cpu: V86Cpu, value: bigint): void {
-  cpu.store_current_tsc();
-  const now = (BigInt(cpu.current_tsc[1]! >>> 0) << 32n) | BigInt(cpu.current_tsc[0]! >>> 0);
+  const t = readGuestTsc(cpu);
   cpu.set_tsc(0, 0);
-  const y = BigInt.asUintN(64, value - now);
+  const y = BigInt.asUintN(64, value - t);
   cpu.set_tsc(Number(y & 0xffffffffn), Number(y >> 32n));
+  // Microseconds pass between the calls (10⁶ per ms): a second of difference is another set_tsc.
+  const off = BigInt.asIntN(64, readGuestTsc(cpu) - value);
+  if (off > TSC_CHECK_SLACK || off < -TSC_CHECK_SLACK) {
+    cpu.set_tsc(Number(value & 0xffffffffn), Number(BigInt.asUintN(64, value) >> 32n));
+  }
+}
+
+/** A second of v86's counter (10⁶ per ms). */
+const TSC_CHECK_SLACK = 1_000_000_000n;
+
+function readGuestTsc(cpu: V86Cpu): bigint {
+  cpu.store_current_tsc();
+  return (BigInt(cpu.current_tsc[1]! >>> 0) << 32n) | BigInt(cpu.current_tsc[0]! >>> 0);
 }

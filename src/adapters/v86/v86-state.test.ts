@@ -17,7 +17,7 @@ import { V86_TSC_STATE_ENTRY, V86_UHCI_STATE_ENTRY } from "./v86-shim.ts";
  */
 const TSC_PER_MS = 1_000_000;
 
-function fakeEmulator(options: { restoreMs?: number } = {}) {
+function fakeEmulator(options: { restoreMs?: number; absoluteSetTsc?: boolean } = {}) {
   const calls = { setState: 0, raised: [] as number[], lowered: [] as number[] };
   const time = { ms: 1000 };
   // u64 as v86 has it (wrapping): the counter is the clock less the offset.
@@ -25,7 +25,10 @@ function fakeEmulator(options: { restoreMs?: number } = {}) {
   const readTsc = (): bigint => BigInt.asUintN(64, BigInt(time.ms * TSC_PER_MS) - tscOffset);
   // v86's set_tsc as it is: the new offset from the counter as read now, the old offset included.
   const setTsc = (low: number, high: number) => {
-    tscOffset = BigInt.asUintN(64, readTsc() - ((BigInt(high) << 32n) | BigInt(low)));
+    const value = (BigInt(high) << 32n) | BigInt(low);
+    // `absoluteSetTsc`: a v86 whose set_tsc sets the value as given.
+    const raw = BigInt(time.ms * TSC_PER_MS);
+    tscOffset = BigInt.asUintN(64, (options.absoluteSetTsc ? raw : readTsc()) - value);
   };
   const currentTsc = new Uint32Array(2);
   const spaces: Int32Array[] = [];
@@ -163,6 +166,17 @@ describe("v86 snapshot hooks (fake emulator)", () => {
     }
     a.time.ms += 2;
     assert.equal(a.readTsc(), savedTsc + BigInt(2 * TSC_PER_MS), "and runs on with the host's clock");
+
+    // A v86 whose set_tsc sets the value as given (should it be fixed) ends at the saved value too.
+    const fixed = fakeEmulator({ restoreMs: 900, absoluteSetTsc: true });
+    attachUhciToV86(fixed.emulator);
+    const fixedState = throughV86(fixed.cpu.get_state());
+    const fixedSaved = fixed.readTsc();
+    for (const round of [1, 2]) {
+      fixed.time.ms += 1500;
+      fixed.cpu.set_state(fixedState);
+      assert.equal(fixed.readTsc(), fixedSaved, `absolute set_tsc, restore ${round}`);
+    }
 
     // A state whose counter entry is not two 32-bit words is left to v86 (nothing thrown).
     const odd = throughV86(a.cpu.get_state());
