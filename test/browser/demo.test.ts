@@ -243,7 +243,8 @@ async function audioStepRetried<T>(
   for (let attempt = 1; ; attempt++) {
     const out = await audioStep(attempt === 1 ? step : `${step} (attempt ${attempt})`, run);
     const { report } = out;
-    const lost = report.microphoneLoss + report.speakerLoss > 0;
+    // A microphone stream already broken before the bridge is retried too: it would make the step a todo.
+    const lost = report.microphoneLoss + report.speakerLoss > 0 || upstreamBreaks(out.result) > 0;
     const { microphoneGaps: mic, speakerGaps: speaker } = report.responsiveness;
     const gap = Math.max(mic.maxGapMs, speaker.maxGapMs, mic.maxBehindMs, speaker.maxBehindMs);
     const starved = gap >= HOST_PAUSE_MS || upstreamBreaks(out.result) > 0;
