@@ -75,8 +75,8 @@ describe("Linux in v86: audio through the hub while the stick is read and writte
     await vm?.stop();
   });
 
-  // todo while it fails on a loaded host (1 pass in 2 runs at load average 4–7, more failures in runs
-  // of the same script at 5–10): not the bus — the stick never cost a capture packet — but the frame
+  // todo while it fails on a loaded host (2 passes in 3 runs at load average 4–7, each pass with no lag
+  // beyond 100 ms during the streams; more failures in runs of the same script at 5–10): not the bus — the stick never cost a capture packet — but the frame
   // clock replaying a slow guest's lags beyond 100 ms as host pauses, the playback losing the replayed
   // frames past snd-usb-audio's queue (docs/benchmarks.md, section 6). It runs in full and reports.
   const todo =
