@@ -76,9 +76,10 @@ describe("Linux in v86: audio through the hub while the stick is read and writte
   });
 
   // todo while it fails on a loaded host (2 passes in 3 runs at load average 4–7, each pass with no lag
-  // beyond 100 ms during the streams; more failures in runs of the same script at 5–10): not the bus — the stick never cost a capture packet — but the frame
-  // clock replaying a slow guest's lags beyond 100 ms as host pauses, the playback losing the replayed
-  // frames past snd-usb-audio's queue (docs/benchmarks.md, section 6). It runs in full and reports.
+  // beyond 100 ms during the streams; more failures in runs of the same script at 5–10, some without
+  // the dd's at all): not the bus, but the frame clock replaying a slow guest's lags beyond 100 ms as
+  // host pauses, the playback losing the replayed frames past snd-usb-audio's queue
+  // (docs/benchmarks.md, section 6). It runs in full and reports.
   const todo =
     "playback loses frames at the frame clock's host-pause replays when v86 runs slowly (loaded host); open in issue 12";
   it("records twice and plays once bit-exact while dd reads and writes the stick", { todo }, async (t) => {
