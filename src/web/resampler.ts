@@ -242,7 +242,11 @@ export class Resampler {
   inputNeeded(frames: number): number {
     if (frames <= 0) return 0;
     const need =
-      Math.floor(this.position[0]! + (frames - 1) * this.steps[1]!) + this.half + 1 - this.have + this.skipInput;
+      Math.floor(this.position[0]! + (frames - 1) * this.steps[1]!) +
+      this.half +
+      1 -
+      this.have +
+      this.skipInput;
     return Math.max(need, 0);
   }
 
