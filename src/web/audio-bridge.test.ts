@@ -207,7 +207,9 @@ describe("MicrophoneBridge and SpeakerBridge", () => {
         assert.ok(s.exactFrames > 48 * 300, `${s.exactFrames} exact frames`);
         assert.equal(s.resampledFrames, 0);
         assert.equal(s.resampledSpans, 0);
-        assert.ok(s.fillMs > 10 && s.fillMs < 30, `fill ${s.fillMs} ms`);
+        // The default target: 20 ms on the shared ring, 50 ms through MessagePort batches.
+        assert.equal(s.targetMs, transport === "shared" ? 20 : 50);
+        assert.ok(Math.abs(s.fillMs - s.targetMs) < 10, `fill ${s.fillMs} ms`);
         assert.ok(s.latencyMs > s.fillMs);
       }
       mic.stop();

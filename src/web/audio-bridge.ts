@@ -33,7 +33,9 @@ export interface MicrophoneResult {
 
 export interface BridgeOptions {
   /**
-   * The fill the drift controller holds, in ms of audio; default 20. The ratio stays exactly 1 while
+   * The fill the drift controller holds, in ms of audio; default 20 with the shared transport, 50 with
+   * the message transport (its batches wait for the main thread, where the emulator runs: a 20 ms
+   * fill underran in an ordinary page). The ratio stays exactly 1 while
    * the fill is within a band of it (0.4 × the target, at most 6 ms). A speaker's target must exceed
    * the page's longest main-thread stall, or the card runs dry during it (an underrun).
    */
@@ -41,7 +43,8 @@ export interface BridgeOptions {
   /**
    * The fill at which the buffer counts an overrun and discards down to the target; default
    * max(3 × target, target + 60): room for a 50 ms main-thread stall, during which the microphone's
-   * card keeps filling the ring.
+   * card keeps filling the ring; 300 with the message transport's default target (an emulator stopped
+   * for ~125 ms on a loaded host: the audio is kept as latency rather than cut).
    */
   readonly maxLatencyMs?: number;
   /**

@@ -339,6 +339,51 @@ describe("every frame of silence sent or played instead of audio is counted (und
   }
 });
 
+describe("the default target suits the transport (the README's page: message transport, v86 on the main thread)", () => {
+  // The emulator holds the main thread 20–30 ms at a time, running the frames that come due while the
+  // worklet's batches wait for the next task (measured in test/browser/embed.test.ts: the fill swung
+  // from 26 ms to 0–3 ms with no long task), ±3 ms jitter, a 44.1 kHz card and a 48 kHz guest.
+  const page = {
+    contextRate: 44100,
+    guestRate: 48000,
+    channels: 1,
+    driftPpm: 0,
+    seconds: 20,
+    settleSeconds: 5,
+    transport: "message",
+    jitterMs: 3,
+  } as const;
+  for (const burst of [20, 30]) {
+    it(`frames in ${burst} ms tasks: 20 ms underruns; the message transport's default (50 ms) does not`, () => {
+      const small = simulateCapture({ ...page, burst, targetMs: 20 });
+      assert.ok(small.underruns > 0, "a 20 ms fill runs dry under such tasks");
+      const r = simulateCapture({ ...page, burst, bridgeDefaults: true });
+      assert.equal(r.targetMs, 50);
+      assert.equal(r.underruns, 0);
+      assert.equal(r.overruns, 0);
+      assert.equal(r.decoder.bad, 0, "the counter decodes at every frame");
+    });
+  }
+
+  it("the emulator stopped for 130 ms (a loaded host): the default keeps the audio; the old 150 ms maximum cut it", () => {
+    const stalled = { ...page, burst: 20, hostStalls: [[10, 10.13]] as const };
+    const old = simulateCapture({ ...stalled, targetMs: 50, maxMs: 150 });
+    assert.ok(old.overruns > 0 && old.decoder.bad > 0, "discarding down to the target breaks the counter");
+    const r = simulateCapture({ ...stalled, bridgeDefaults: true });
+    assert.equal(r.maxMs, 300);
+    assert.equal(r.overruns + r.underruns, 0);
+    assert.equal(r.decoder.bad, 0, "the guest's packets stay contiguous");
+  });
+
+  it("the shared ring keeps 20 ms by default, and an explicit small target is kept", async () => {
+    const { CapturePipe, PlaybackPipe } = await import("./pipes.ts");
+    assert.equal(new CapturePipe({ contextRate: 48000, shared: true }).stats().targetMs, 20);
+    assert.equal(new PlaybackPipe({ contextRate: 48000, shared: true }).stats().targetMs, 20);
+    assert.equal(new PlaybackPipe({ contextRate: 48000, shared: false }).stats().targetMs, 50);
+    assert.equal(new CapturePipe({ contextRate: 48000, shared: false, targetMs: 8 }).stats().targetMs, 8);
+  });
+});
+
 describe("a guest that changes its format mid-stream, or sends odd packets", () => {
   it("re-primes on a rate change without throwing, and odd frame counts or buffers never throw", async () => {
     const { CapturePipe, PlaybackPipe } = await import("./pipes.ts");

@@ -27,6 +27,26 @@ const CHUNK = 256;
 /** Message transport: the speaker worklet reports its position every this many render quanta. */
 export const REPORT_EVERY = 2;
 
+/** The default target with the shared ring: the worklet writes into it whatever the main thread does. */
+export const DEFAULT_TARGET_MS = 20;
+/**
+ * The default target with MessagePort batches (a page that is not cross-origin isolated): a batch
+ * reaches the ring only between the main thread's tasks, and v86 runs there, so the fill swings by the
+ * length of its tasks on top of the frame clock's. In the README's page (test/browser/embed.test.ts,
+ * fill sampled every 20 ms) it swung from 26 ms to 0–3 ms within 100 ms with no long task (> 50 ms)
+ * at all: a 20 ms target underran three times in the first second of an arecord, each costing a
+ * re-prime of silence.
+ */
+export const DEFAULT_MESSAGE_TARGET_MS = 50;
+/**
+ * The default maximum with the message transport's default target. In the same page the emulator
+ * stopped for ~125 ms at a time on a loaded host (the fill jumped from 50 to 175 ms; a longtask of
+ * 57 ms in it): the guest's recording misses those frames' packets but stays contiguous, so keeping
+ * the audio (latency the drift controller then takes back) leaves it whole, where discarding it down
+ * to the target (the old max(3 × target, target + 60) = 150 ms) put a break in it.
+ */
+export const DEFAULT_MESSAGE_MAX_MS = 300;
+
 export interface PipeOptions {
   readonly contextRate: number;
   readonly targetMs?: number;
@@ -110,12 +130,14 @@ abstract class Pipe {
     const rate = options.contextRate;
     if (!(rate >= 3000 && rate <= 768000))
       throw new RangeError(`context rate ${rate} Hz is not an audio rate`);
-    const targetMs = options.targetMs ?? 20;
+    const messageDefaults = options.targetMs === undefined && !options.shared;
+    const targetMs = options.targetMs ?? (options.shared ? DEFAULT_TARGET_MS : DEFAULT_MESSAGE_TARGET_MS);
     if (!(targetMs >= 1 && targetMs <= 1000))
       throw new RangeError(`target latency ${targetMs} ms must be 1–1000`);
     // The default leaves room for a main-thread stall of 50 ms or so (the microphone's card keeps
     // filling the ring while the emulator does not run) before an overrun discards anything.
-    const maxMs = options.maxMs ?? Math.max(3 * targetMs, targetMs + 60);
+    const maxMs =
+      options.maxMs ?? (messageDefaults ? DEFAULT_MESSAGE_MAX_MS : Math.max(3 * targetMs, targetMs + 60));
     if (!(maxMs > targetMs))
       throw new RangeError(`max latency ${maxMs} ms must be above the target ${targetMs} ms`);
     this.contextRate = rate;

@@ -527,6 +527,11 @@ describe("README 'In your own page', from the packed package, in chromium", () =
       microphone: Microphone;
     }>();
     const microphone = state.microphone;
+    // The page's long tasks and the bridge's loss counters over time, for whoever looks into a break.
+    writeFileSync(
+      join(OUTPUT_DIR, "embed-headset-trace.json"),
+      JSON.stringify(await page.evaluate<unknown>("window.embed.trace()")),
+    );
     const lossCounted = microphone.underrunFrames + microphone.overrunFrames;
     const why = JSON.stringify({ report, microphone, lossCounted });
     assert.equal(state.headset, 1, "the guest configured the headset");

@@ -185,6 +185,8 @@ export interface SimOptions {
   readonly cardBurst?: number;
   /** Seed for the jitter and the stalls. Default 1. */
   readonly seed?: number;
+  /** The pipe's own default target (and maximum) for the transport, instead of `targetMs` (default 20). */
+  readonly bridgeDefaults?: boolean;
   /** Passed to the pipe (BridgeOptions.maxLatencyMs). */
   readonly maxMs?: number;
 }
@@ -239,7 +241,7 @@ function simulate(options: SimOptions, direction: "capture" | "playback"): SimRe
   const pipeOptions = {
     contextRate,
     shared: transport === "shared",
-    targetMs: options.targetMs ?? 20,
+    ...(options.bridgeDefaults === true ? {} : { targetMs: options.targetMs ?? 20 }),
     ...(options.maxMs !== undefined ? { maxMs: options.maxMs } : {}),
   };
   const pipe = direction === "capture" ? new CapturePipe(pipeOptions) : new PlaybackPipe(pipeOptions);

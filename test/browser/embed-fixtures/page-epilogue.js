@@ -2,7 +2,46 @@
 // protocol lines) and what the devices the README's lines made report (the test fills in which).
 const serialBytes = [];
 emulator.add_listener("serial0-output-byte", (byte) => serialBytes.push(byte));
+const readState = () => /* the mix's state */ null;
+// Where a break in the microphone comes from: the main thread's long tasks (v86 runs there) and each
+// change of the bridge's loss counters, on the page's clock (performance.now(), ms).
+const longTasks = [];
+try {
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) longTasks.push([Math.round(e.startTime), Math.round(e.duration)]);
+  }).observe({ type: "longtask" });
+} catch {
+  // No longtask timing in this browser: the trace has the counters only.
+}
+const losses = [];
+const fills = [];
+let lastLoss = "";
+let window100 = null;
+setInterval(() => {
+  const m = readState()?.microphone;
+  if (!m) return;
+  // The fill's range over each 100 ms while the guest streams.
+  const t = Math.round(performance.now());
+  if (m.running) {
+    if (window100 === null || t - window100[0] >= 100) {
+      if (window100 !== null) fills.push(window100);
+      window100 = [t, Math.round(m.fillMs), Math.round(m.fillMs)];
+    }
+    window100[1] = Math.min(window100[1], Math.round(m.fillMs));
+    window100[2] = Math.max(window100[2], Math.round(m.fillMs));
+  }
+  const loss = `${m.underruns}/${m.underrunFrames}/${m.overruns}/${m.overrunFrames}/${m.running}`;
+  if (loss === lastLoss) return;
+  lastLoss = loss;
+  losses.push({ t: Math.round(performance.now()), loss, fillMs: Math.round(m.fillMs) });
+}, 20);
 window.embed = {
   serial: () => serialBytes.splice(0),
-  state: () => /* the mix's state */ null,
+  state: readState,
+  trace: () => ({
+    now: Math.round(performance.now()),
+    longTasks: longTasks.splice(0),
+    losses: losses.splice(0),
+    fills: fills.splice(0),
+  }),
 };
