@@ -191,7 +191,7 @@ interface Audio {
  * no AudioWorklet (an insecure page, an old browser) → no audio at all; no microphone permission →
  * the guest records silence; autoplay policy → a button that resumes the context.
  */
-async function setUpAudio(tuning: Tuning): Promise<Audio> {
+async function setUpAudio(tuning: Tuning, usbLagMs: () => number): Promise<Audio> {
   const none: Audio = {
     context: null,
     microphone: null,
@@ -227,7 +227,7 @@ async function setUpAudio(tuning: Tuning): Promise<Audio> {
       speaker: await SpeakerBridge.create(context, tuning.loopback.speaker),
     },
   };
-  const microphone = new SwitchableSource(bridges.steady.microphone);
+  const microphone = new SwitchableSource(bridges.steady.microphone, usbLagMs);
   const speaker = new SwitchableSink(bridges.steady.speaker);
   // One tap on both speaker bridges' outputs (only the one in use plays; the other outputs silence).
   const speakerOut = context.createGain();
@@ -299,7 +299,10 @@ async function main(): Promise<void> {
   });
   const config = (await (await fetch("/config.json")).json()) as DemoConfig;
   const tuning = readTuning(new URLSearchParams(location.search));
-  const audio = await setUpAudio(tuning).catch((error: unknown): Audio => {
+  let uhci: UhciOnV86 | null = null;
+  // How far USB time lags the wall clock (the adapter keeps the controller's clock on performance.now()).
+  const usbLagMs = (): number => (uhci === null ? 0 : performance.now() - uhci.clock.now());
+  const audio = await setUpAudio(tuning, usbLagMs).catch((error: unknown): Audio => {
     failed("audio", error);
     return {
       context: null,
@@ -328,7 +331,6 @@ async function main(): Promise<void> {
   const terminal = new Terminal({ convertEol: false, fontSize: 13, rows: 24, cols: 100, scrollback: 2000 });
   terminal.open($("terminal"));
   const consoleView = new ConsoleView(terminal);
-  let uhci: UhciOnV86 | null = null;
   let looping = false;
 
   // Long tasks on the main thread (Chromium reports tasks over 50 ms): v86 shares this thread with the
