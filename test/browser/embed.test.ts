@@ -543,15 +543,9 @@ describe("README 'In your own page', from the packed package, in chromium", () =
     assert.deepEqual(page.errors, []);
     assert.equal(page.events("capture-end")[0]?.["rc"], 0, why);
     assert.ok(report.start >= 0, `silence: ${why}`);
-    if (report.breaks > 0 && lossCounted > 0) {
-      // As test/browser/demo.test.ts: a break the bridge counted (an underrun or overrun while the audio
-      // crossed) is the emulated machine not keeping real time on this shared 2-core host, reported;
-      // a break it did not count would be a silent drop or repeat, which fails.
-      t.todo(
-        `${report.breaks} break(s) in the counter, and the bridge counted ${lossCounted} frames lost to ` +
-          "underruns/overruns: the guest did not keep real time on this host",
-      );
-    }
+    // With the message transport's defaults (50 ms target, 300 ms maximum: src/web/pipes.ts, measured
+    // in this page) the capture is whole: a break fails, and so does a loss the bridge counted.
+    assert.equal(lossCounted, 0, `the bridge counted frames lost: ${why}`);
     assert.equal(report.breaks, 0, why);
     assert.ok(report.frames * report.meanStep >= RATE * 0.8, `too little signal: ${why}`);
   });
