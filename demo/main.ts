@@ -186,20 +186,22 @@ interface Audio {
   microphoneTap: TapRecorder | null;
 }
 
+/** The page without audio: the guest runs on with a silent microphone and nowhere to play. */
+const NO_AUDIO: Audio = {
+  context: null,
+  microphone: null,
+  speaker: null,
+  bridges: null,
+  speakerTap: null,
+  microphoneTap: null,
+};
+
 /**
  * The AudioContext and both bridges. Every way this can fall short leaves a running guest and says why:
  * no AudioWorklet (an insecure page, an old browser) → no audio at all; no microphone permission →
  * the guest records silence; autoplay policy → a button that resumes the context.
  */
 async function setUpAudio(tuning: Tuning, usbLagMs: () => number): Promise<Audio> {
-  const none: Audio = {
-    context: null,
-    microphone: null,
-    speaker: null,
-    bridges: null,
-    speakerTap: null,
-    microphoneTap: null,
-  };
   const support = audioWorkletSupport();
   if (!support.ok) {
     say(
@@ -207,7 +209,7 @@ async function setUpAudio(tuning: Tuning, usbLagMs: () => number): Promise<Audio
         "The guest runs with a silent microphone and its sound goes nowhere.",
       "warn",
     );
-    return none;
+    return NO_AUDIO;
   }
   // 48 kHz, the guest's usual rate, unless the page is opened with ?rate=N: the bridge then has no rate
   // to convert (the browser converts to the sound card's rate after it, in its own mixer).
@@ -304,14 +306,7 @@ async function main(): Promise<void> {
   const usbLagMs = (): number => (uhci === null ? 0 : performance.now() - uhci.clock.now());
   const audio = await setUpAudio(tuning, usbLagMs).catch((error: unknown): Audio => {
     failed("audio", error);
-    return {
-      context: null,
-      microphone: null,
-      speaker: null,
-      bridges: null,
-      speakerTap: null,
-      microphoneTap: null,
-    };
+    return NO_AUDIO;
   });
 
   const headset = new UsbHeadset({

@@ -20,7 +20,12 @@ import { readFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import type { GuestEvent } from "../../src/cli/guest-vm/guest-serial.ts";
 import { GuestVm } from "../../src/cli/guest-vm/guest-vm.ts";
-import { type AudioDirectionReport, audioProblems, mainJobHubDevices } from "../../src/cli/jobs/main-job.ts";
+import {
+  type AudioDirectionReport,
+  audioProblems,
+  mainJobHubDevices,
+  signalDirectionReport,
+} from "../../src/cli/jobs/main-job.ts";
 import { UsbHeadset } from "../../src/devices/audio/headset.ts";
 import { UsbMicrophone } from "../../src/devices/audio/microphone.ts";
 import { checkTestSignal } from "../../src/devices/audio/signal-check.ts";
@@ -165,20 +170,7 @@ describe("Linux in v86: audio through the hub while the stick is read and writte
       output: string[],
     ): Omit<AudioDirectionReport, "samples"> => {
       const check = checkTestSignal(samples, CHANNELS, { expectedFrames: frames });
-      return {
-        format: { sampleRate: RATE, channels: CHANNELS, bits: 16 },
-        framesSent: frames,
-        framesReceived: check.framesReceived,
-        bitExact: check.bitExact,
-        dropped: check.dropped,
-        inserted: check.inserted,
-        headLossFrames: check.headLossFrames,
-        tailLossFrames: check.tailLossFrames ?? 0,
-        leadingSilenceFrames: check.leadingSilenceFrames,
-        guestXruns: num(tool.xruns),
-        guestExitCode: num(tool.rc),
-        guestToolOutput: output,
-      };
+      return signalDirectionReport(check, { sampleRate: RATE, channels: CHANNELS }, frames, tool, output);
     };
     const recording = (name: string) => {
       const blob = machine.serial.blobs.get(name);

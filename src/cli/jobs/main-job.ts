@@ -404,8 +404,23 @@ function directionReport(
   end: GuestEvent | undefined,
   toolOutput: string[],
 ): AudioDirectionReport {
+  const exit = end === undefined ? undefined : { rc: end["rc"], xruns: end["xruns"] };
+  return { ...signalDirectionReport(check, options, framesSent, exit, toolOutput), samples };
+}
+
+/**
+ * One direction's report from the test-signal check and the guest tool's exit (`rc`, `xruns`; none:
+ * the tool never finished), without the samples — shared with tests that judge streams as this job does.
+ */
+export function signalDirectionReport(
+  check: TestSignalReport,
+  format: { readonly sampleRate: number; readonly channels: number },
+  framesSent: number,
+  exit: { readonly rc?: unknown; readonly xruns?: unknown } | undefined,
+  toolOutput: string[],
+): Omit<AudioDirectionReport, "samples"> {
   return {
-    format: { sampleRate: options.sampleRate, channels: options.channels, bits: 16 },
+    format: { sampleRate: format.sampleRate, channels: format.channels, bits: 16 },
     framesSent,
     framesReceived: check.framesReceived,
     bitExact: check.bitExact,
@@ -414,10 +429,9 @@ function directionReport(
     headLossFrames: check.headLossFrames,
     tailLossFrames: check.tailLossFrames ?? 0,
     leadingSilenceFrames: check.leadingSilenceFrames,
-    guestXruns: num(end?.["xruns"]),
-    guestExitCode: end === undefined ? null : num(end["rc"]),
+    guestXruns: num(exit?.xruns),
+    guestExitCode: exit === undefined ? null : num(exit.rc),
     guestToolOutput: toolOutput,
-    samples,
   };
 }
 
