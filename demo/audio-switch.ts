@@ -89,6 +89,17 @@ export interface FrameGaps {
   readonly packets: number;
 }
 
+/** What a meter that has seen no packet reports (a stream the page does not have). */
+export const NO_FRAME_GAPS: FrameGaps = Object.freeze({
+  maxGapMs: 0,
+  maxAheadMs: 0,
+  maxBehindMs: 0,
+  over10: 0,
+  over20: 0,
+  over50: 0,
+  packets: 0,
+});
+
 /** USB time may lag the wall clock by this much when a microphone bridge starts priming. */
 export const START_LAG_MS = 10;
 /** Packets a start waits for USB time to catch up, at most (then it starts anyway). */

@@ -18,7 +18,7 @@ import {
   openMicrophone,
   SpeakerBridge,
 } from "../src/web/index.ts";
-import { type FrameGaps, SwitchableSink, SwitchableSource } from "./audio-switch.ts";
+import { type FrameGaps, NO_FRAME_GAPS, SwitchableSink, SwitchableSource } from "./audio-switch.ts";
 import { AGENT_BOOTSTRAP, AGENT_FUNCTIONS, AgentChannel } from "./guest-agent.ts";
 import { usageOfCode } from "./keymap.ts";
 import { TapRecorder } from "./tap.ts";
@@ -332,15 +332,6 @@ async function main(): Promise<void> {
   // DOM, and a task that long stops USB frames for as long (issue 11: the page stays responsive).
   let longTasks = 0;
   let longestTaskMs = 0;
-  const noGaps: FrameGaps = {
-    maxGapMs: 0,
-    maxAheadMs: 0,
-    maxBehindMs: 0,
-    over10: 0,
-    over20: 0,
-    over50: 0,
-    packets: 0,
-  };
   try {
     new PerformanceObserver((list) => {
       for (const entry of list.getEntries()) {
@@ -671,8 +662,8 @@ async function main(): Promise<void> {
     responsiveness: () => ({
       longTasks,
       longestTaskMs,
-      microphoneGaps: audio.microphone?.gaps.snapshot() ?? noGaps,
-      speakerGaps: audio.speaker?.gaps.snapshot() ?? noGaps,
+      microphoneGaps: audio.microphone?.gaps.snapshot() ?? NO_FRAME_GAPS,
+      speakerGaps: audio.speaker?.gaps.snapshot() ?? NO_FRAME_GAPS,
     }),
     resetResponsiveness: () => {
       longTasks = 0;
