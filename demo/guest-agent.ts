@@ -8,13 +8,20 @@ import type { GuestEvent } from "../src/cli/guest-vm/guest-serial.ts";
  * the loopback, input events) goes through here.
  */
 
+/** The serial console's size in the page (xterm.js) and, through the bootstrap's `stty`, in the guest. */
+export const CONSOLE_COLS = 100;
+export const CONSOLE_ROWS = 24;
+
 /**
- * Typed once into the guest's shell on ttyS0: the command loop in the background, which first makes
- * ttyS1 raw while it holds it open (no echo of our commands, no CR added; set from outside with
- * `stty -F` it did not stick) and says `agent-up`, and a login shell on the VGA console's tty1, so what is typed on the
- * USB keyboard into the screen runs there (the guest's console is ttyS0: nothing else reads tty1).
+ * Typed once into the guest's shell on ttyS0: the console's size (a serial tty has none, so the shell
+ * wrapped its line editing at 80 columns in a 100-column terminal, tried headed), the command loop in
+ * the background, which first makes ttyS1 raw while it holds it open (no echo of our commands, no CR
+ * added; set from outside with `stty -F` it did not stick) and says `agent-up`, and a login shell on the
+ * VGA console's tty1, so what is typed on the USB keyboard into the screen runs there (the guest's
+ * console is ttyS0: nothing else reads tty1).
  */
 export const AGENT_BOOTSTRAP =
+  `stty cols ${CONSOLE_COLS} rows ${CONSOLE_ROWS}; ` +
   '(stty raw -echo; echo \'@@UHCI {"event":"agent-up"}\'; while read -r l; do eval "$l"; done) ' +
   "</dev/ttyS1 >/dev/ttyS1 2>&1 & (setsid sh -c 'exec cttyhack sh -l </dev/tty1 >/dev/tty1 2>&1' &); clear\n";
 

@@ -19,9 +19,10 @@ import {
   SpeakerBridge,
 } from "../src/web/index.ts";
 import { type FrameGaps, NO_FRAME_GAPS, SwitchableSink, SwitchableSource } from "./audio-switch.ts";
-import { AGENT_BOOTSTRAP, AGENT_FUNCTIONS, AgentChannel } from "./guest-agent.ts";
+import { AGENT_BOOTSTRAP, AGENT_FUNCTIONS, AgentChannel, CONSOLE_COLS, CONSOLE_ROWS } from "./guest-agent.ts";
 import { usageOfCode } from "./keymap.ts";
 import { TapRecorder } from "./tap.ts";
+import { driverSummary, formatText } from "./view-text.ts";
 
 declare global {
   interface Window {
@@ -95,12 +96,13 @@ const $ = <T extends HTMLElement>(id: string): T => {
 
 const messages: string[] = [];
 const errors: string[] = [];
-function say(text: string, kind: "info" | "warn" = "info"): void {
+function say(text: string, kind: "info" | "warn" = "info"): HTMLLIElement {
   messages.push(text);
   const item = document.createElement("li");
   item.textContent = text;
   item.className = kind;
   $("messages").append(item);
+  return item;
 }
 function failed(what: string, error: unknown): void {
   const text = `${what}: ${error instanceof Error ? error.message : String(error)}`;
@@ -240,18 +242,41 @@ async function setUpAudio(tuning: Tuning, usbLagMs: () => number): Promise<Audio
     mic.stream === null
       ? null
       : await TapRecorder.create(context, context.createMediaStreamSource(mic.stream as MediaStream));
-  if (context.state !== "running") {
-    // Chrome's autoplay policy: a context made before any user gesture starts suspended.
-    const button = $<HTMLButtonElement>("start-audio");
-    button.hidden = false;
-    say("Audio is blocked until you click “Start audio” (the browser's autoplay policy).", "warn");
-    button.addEventListener("click", () => {
-      void context.resume().then(() => {
-        button.hidden = true;
-      });
-    });
-  }
+  if (context.state !== "running") offerAudioStart(context);
   return { context, microphone, speaker, bridges, speakerTap, microphoneTap };
+}
+
+/**
+ * Chrome's autoplay policy: a context made before any user gesture starts suspended, and only a gesture
+ * may resume it. The “Start audio” button is that gesture; so is the first click or key anywhere in the
+ * page (tried headed: a user's first click is usually into the screen). Once the context runs, the
+ * button goes and the message says so: a warning left standing after the click read as if audio were
+ * still blocked.
+ */
+function offerAudioStart(context: AudioContext): void {
+  const button = $<HTMLButtonElement>("start-audio");
+  button.hidden = false;
+  const notice = say(
+    "Audio is blocked until you click “Start audio” (the browser's autoplay policy).",
+    "warn",
+  );
+  const resume = (): void => {
+    if (context.state === "suspended") void context.resume().catch(() => {});
+  };
+  button.addEventListener("click", resume);
+  document.addEventListener("pointerdown", resume, { capture: true });
+  document.addEventListener("keydown", resume, { capture: true });
+  const onState = (): void => {
+    if (context.state !== "running") return;
+    button.hidden = true;
+    notice.textContent = "Audio started (it waited for a click: the browser's autoplay policy).";
+    notice.className = "info";
+    messages.push(notice.textContent);
+    document.removeEventListener("pointerdown", resume, { capture: true });
+    document.removeEventListener("keydown", resume, { capture: true });
+    context.removeEventListener("statechange", onState);
+  };
+  context.addEventListener("statechange", onState);
 }
 
 // ---- serial console ------------------------------------------------------------------------------
@@ -323,7 +348,13 @@ async function main(): Promise<void> {
     { label: "tablet", device: tablet, plugged: true },
   ];
 
-  const terminal = new Terminal({ convertEol: false, fontSize: 13, rows: 24, cols: 100, scrollback: 2000 });
+  const terminal = new Terminal({
+    convertEol: false,
+    fontSize: 13,
+    rows: CONSOLE_ROWS,
+    cols: CONSOLE_COLS,
+    scrollback: 2000,
+  });
   terminal.open($("terminal"));
   const consoleView = new ConsoleView(terminal);
   let looping = false;
@@ -453,14 +484,35 @@ async function main(): Promise<void> {
   }, 500);
 
   // ---- USB tree and hotplug ----
+  // One row per root port, made once; renderTree only changes the cells' text. Rebuilt on every tree
+  // update (every 2 s after a change), a row's button could be replaced between a person's press and
+  // release, and the click on "Unplug" was lost (tried headed).
+  const setText = (element: HTMLElement, text: string): void => {
+    if (element.textContent !== text) element.textContent = text;
+  };
+  const treeView = slots.map((slot, port) => {
+    const row = document.createElement("tr");
+    const cells = ["port", "device", "speed", "controller", "guest", "driver"].map((name) => {
+      const cell = row.appendChild(document.createElement("td"));
+      cell.className = name;
+      return cell;
+    });
+    const button = row
+      .appendChild(document.createElement("td"))
+      .appendChild(document.createElement("button"));
+    button.type = "button";
+    button.dataset["port"] = String(port + 1);
+    button.addEventListener("click", () => (slot.plugged ? unplug(port + 1) : plug(port + 1)));
+    $("usb-tree").append(row);
+    return { cells, button };
+  });
   function renderTree(): void {
-    const body = $("usb-tree");
-    body.replaceChildren();
     slots.forEach((slot, port) => {
+      const view = treeView[port];
+      if (view === undefined) return;
       const root = uhci?.controller.ports[port];
       const guest = guestTree.find((row) => row.path === `1-${port + 1}`);
-      const row = document.createElement("tr");
-      const cells = [
+      const texts = [
         String(port + 1),
         slot.plugged ? `${slot.label} (${slot.device.name})` : `— (${slot.label} unplugged)`,
         slot.plugged ? (root?.speed ?? "") : "",
@@ -470,21 +522,13 @@ async function main(): Promise<void> {
             ? "not enabled"
             : "",
         guest === undefined ? "" : `${guest.product} · ${guest.speed} Mb/s · dev ${guest.devnum}`,
-        guest === undefined ? "" : guest.drivers || "(none)",
+        guest === undefined ? "" : driverSummary(guest.drivers),
       ];
-      for (const text of cells) {
-        const cell = document.createElement("td");
-        cell.textContent = text;
-        row.append(cell);
-      }
-      const action = document.createElement("td");
-      const button = document.createElement("button");
-      button.textContent = slot.plugged ? "Unplug" : "Plug in";
-      button.dataset["port"] = String(port + 1);
-      button.addEventListener("click", () => (slot.plugged ? unplug(port + 1) : plug(port + 1)));
-      action.append(button);
-      row.append(action);
-      body.append(row);
+      texts.forEach((text, i) => {
+        const cell = view.cells[i];
+        if (cell !== undefined) setText(cell, text);
+      });
+      setText(view.button, slot.plugged ? "Unplug" : "Plug in");
     });
   }
   function slotAt(port: number): PortSlot {
@@ -538,12 +582,16 @@ async function main(): Promise<void> {
           ? [name, "no audio", "", "", "", "", ""]
           : [
               name,
-              s.running ? `${s.guestRate} Hz × ${s.channels} (context ${s.contextRate} Hz)` : "idle",
-              `${s.fillMs.toFixed(1)} / ${s.targetMs.toFixed(0)} ms`,
+              // The context's rate is on the line under the table. An idle bridge's fill is what it
+              // held when its stream stopped (a stale 68 ms read as a live value, tried headed).
+              s.running ? formatText(s.guestRate, s.channels) : "idle",
+              s.running
+                ? `${s.fillMs.toFixed(1)} / ${s.targetMs.toFixed(0)} ms`
+                : `— / ${s.targetMs.toFixed(0)} ms`,
               String(s.underruns),
               String(s.overruns),
-              `${s.latencyMs.toFixed(1)} ms`,
-              s.ratio.toFixed(5),
+              s.running ? `${s.latencyMs.toFixed(1)} ms` : "—",
+              s.running ? s.ratio.toFixed(5) : "—",
             ];
       for (const text of cells) {
         const cell = document.createElement("td");
