@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { PerformanceObserver, performance } from "node:perf_hooks";
 import { after, before, describe, it } from "node:test";
 import type { StreamFormat } from "../devices/audio/stream-format.ts";
-import { CapturePipe, PlaybackPipe, RENDER_QUANTUM } from "./pipes.ts";
+import { CapturePipe, PlaybackPipe, RENDER_QUANTUM, REPORT_EVERY } from "./pipes.ts";
+import { loadWorklet, portPair } from "./testing/audio-sim.ts";
 
 /**
  * The bridges' per-frame calls allocate nothing, with a drift correction in force, while the
@@ -135,6 +136,48 @@ describe("the bridges' per-frame calls allocate nothing", () => {
       );
     });
   }
+
+  it("the microphone worklet watching its source (no channels, runs of zeros, signal) and read, shared transport", async () => {
+    const overhead = await emptyWindow();
+    const format: StreamFormat = { sampleRate: 48000, channels: 2 };
+    const capture = new CapturePipe({ contextRate: 48000, shared: true });
+    const [, workletPort] = portPair();
+    const { microphone } = loadWorklet(() => workletPort);
+    const processor = new microphone({
+      processorOptions: {
+        transport: "shared",
+        buffer: capture.ring.buffer,
+        capacityFrames: capture.ring.capacityFrames,
+        reportEvery: REPORT_EVERY,
+      },
+    });
+    capture.start(format);
+    const relay = new CapturePipe({ contextRate: 48000, shared: false });
+    const signal = new Float32Array(RENDER_QUANTUM).map((_, i) => Math.sin(i / 10) * 0.5 + 0.6);
+    const zeros = new Float32Array(RENDER_QUANTUM);
+    // The card's inputs made once, as WebAudio reuses its own: a quantum with no channels (a
+    // MediaStream source with no data), one of exact zeros, one of signal.
+    const gap: Float32Array[][] = [[]];
+    const silent = [[zeros, zeros]];
+    const heard = [[signal, signal]];
+    const outputs = [[new Float32Array(RENDER_QUANTUM)]];
+    const packet = new Int16Array(96);
+    let quanta = 0;
+    const bytes = await bytesPerWindow(() => {
+      while (capture.ring.availableFrames < capture.targetFrames) {
+        const k = quanta++ % 8;
+        processor.process(k === 0 ? gap : k < 3 ? silent : heard, outputs);
+      }
+      capture.read(packet, 48, format);
+      // The message transport's main-thread side of the same counts (on the port's event).
+      relay.receiveSourceCounts(quanta, quanta, quanta, quanta, quanta);
+    });
+    const s = capture.stats();
+    assert.ok(s.sourceGaps > 0 && s.silentRuns > 0 && s.longestSilentRun === 384, JSON.stringify(s));
+    assert.equal(relay.stats().silentRuns, quanta);
+    assert.equal(s.underruns + s.overruns, 0);
+    assert.ok(bytes - overhead < CALLS / 10, `${bytes - overhead} B per ${CALLS} calls`);
+  });
 
   it("while the position glides back to whole frames (the correction released at matched rates)", async () => {
     const overhead = await emptyWindow();

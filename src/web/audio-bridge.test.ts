@@ -217,3 +217,121 @@ describe("MicrophoneBridge and SpeakerBridge", () => {
     });
   }
 });
+
+/**
+ * What the source failed to deliver (AudioBridgeStats.sourceGaps … longestSilentRun): counted in the
+ * worklet, the only place that sees the card's input, so a break in a recording can be told apart
+ * from a loss in the bridge or the guest. The embed test's capture once held ~10 ms of zeros the
+ * bridge did not count (docs/web-audio.md, Transports); Chromium hands a worklet an input with no
+ * channels while a MediaStream source has no data.
+ */
+describe("MicrophoneBridge counts what its source failed to deliver", () => {
+  type Quantum = "gap" | readonly [left: Float32Array, right: Float32Array];
+  /** 128 frames of the frame counter from `frame` (never exactly zero there), as the card's stereo. */
+  const signal = (frame: number): [Float32Array, Float32Array] => {
+    const s = generateTestSignal(128, 2, frame);
+    const left = new Float32Array(128).map((_, i) => (s[i * 2] ?? 0) / 32768);
+    const right = new Float32Array(128).map((_, i) => (s[i * 2 + 1] ?? 0) / 32768);
+    return [left, right];
+  };
+  /** The signal with frames [from, to) exactly zero on both channels. */
+  const zeroed = (frame: number, from: number, to: number): [Float32Array, Float32Array] => {
+    const [left, right] = signal(frame);
+    left.fill(0, from, to);
+    right.fill(0, from, to);
+    return [left, right];
+  };
+
+  async function microphone(transport: "shared" | "message") {
+    globals["AudioWorkletNode"] = FakeWorkletNode;
+    const { context } = fakeContext();
+    const mic = await MicrophoneBridge.create(context, fakeStream(), { transport });
+    const node = FakeWorkletNode.made[0];
+    if (!node) throw new Error("no worklet node");
+    /** The card renders these quanta; the main thread then takes the worklet's messages. */
+    const feed = (quanta: readonly Quantum[]): void => {
+      for (const q of quanta) {
+        node.worklet.deliver();
+        node.processor.process(q === "gap" ? [[]] : [[q[0], q[1]]], [[new Float32Array(128)]]);
+      }
+      node.port.deliver();
+    };
+    const counts = () => {
+      const s = mic.stats();
+      return [s.sourceGaps, s.sourceGapFrames, s.silentRuns, s.silentFrames, s.longestSilentRun];
+    };
+    return { mic, node, feed, counts };
+  }
+
+  const format = { sampleRate: 48000, channels: 2 } as const;
+
+  for (const transport of ["shared", "message"] as const) {
+    it(`channel-less quanta and runs of exact zeros, spanning quanta, counted while the guest streams (${transport} transport)`, async () => {
+      const { mic, feed, counts } = await microphone(transport);
+      // Before the guest streams nothing is counted: silence then is nobody's loss.
+      feed(["gap", "gap", zeroed(0, 0, 128)]);
+      assert.deepEqual(counts(), [0, 0, 0, 0, 0]);
+      mic.start(format);
+      // A real signal: nothing.
+      feed([signal(1000), signal(1128), signal(1256)]);
+      assert.deepEqual(counts(), [0, 0, 0, 0, 0], "a signal");
+      // Three channel-less quanta in a row: one gap of 384 frames, and a silent run as long.
+      feed(["gap", "gap", "gap", signal(2000)]);
+      assert.deepEqual(counts(), [1, 384, 1, 384, 384]);
+      // 28 + 128 + 44 = 200 zero frames across three quanta: one run.
+      feed([zeroed(3000, 100, 128), zeroed(3128, 0, 128), zeroed(3256, 0, 44)]);
+      assert.deepEqual(counts(), [1, 384, 2, 584, 384]);
+      // 63 zeros are a signal's business (below 64 frames); 64 are the source's silence.
+      feed([zeroed(4000, 10, 73), zeroed(4128, 10, 74)]);
+      assert.deepEqual(counts(), [1, 384, 3, 648, 384]);
+      // Zeros on one channel only: the other carries signal.
+      const [left, right] = signal(5000);
+      left.fill(0);
+      feed([[left, right]]);
+      assert.deepEqual(counts(), [1, 384, 3, 648, 384], "one channel still carries signal");
+      // Zeros, a gap and zeros again: one gap, one silent run of them all; a run in progress is
+      // counted as it grows, and becomes the longest while it does.
+      feed([zeroed(6000, 0, 128), "gap", zeroed(6128, 0, 128)]);
+      assert.deepEqual(counts(), [2, 512, 4, 1032, 384]);
+      feed([zeroed(6256, 0, 128), zeroed(6384, 0, 100)]);
+      assert.deepEqual(counts(), [2, 512, 4, 1260, 612], "the run grew to 612 frames");
+      feed([signal(7000)]);
+      // The guest stops: nothing more is counted, and a run does not carry over into the next stream.
+      feed([zeroed(7128, 100, 128)]);
+      mic.stop();
+      feed(["gap", "gap"]);
+      mic.start(format);
+      feed([zeroed(8000, 0, 40), signal(8128)]);
+      assert.deepEqual(counts(), [2, 512, 4, 1260, 612], "28 + 40 zeros, but a stop in between");
+      // What was counted is the source's, not the bridge's: no under- or overrun.
+      const s = mic.stats();
+      assert.equal(s.underruns + s.overruns, 0);
+    });
+  }
+
+  it("a speaker reports none; a malformed samples message counts nothing and throws nothing", async () => {
+    const { mic, node, counts } = await microphone("message");
+    const speaker = await SpeakerBridge.create(fakeContext().context);
+    mic.start(format);
+    assert.deepEqual(
+      [speaker.stats().sourceGaps, speaker.stats().silentRuns, speaker.stats().longestSilentRun],
+      [0, 0, 0],
+    );
+    for (const junk of ["7", Number.NaN, Number.POSITIVE_INFINITY, null, {}, undefined]) {
+      node.worklet.postMessage({
+        type: "samples",
+        data: new Float32Array(8),
+        sourceGaps: junk,
+        sourceGapFrames: junk,
+        silentRuns: junk,
+        silentFrames: junk,
+        longestSilentRun: junk,
+      });
+      node.port.deliver();
+      assert.deepEqual(counts(), [0, 0, 0, 0, 0], String(junk));
+    }
+    node.worklet.postMessage({ type: "samples", data: new Float32Array(8), silentRuns: -5 });
+    node.port.deliver();
+    assert.ok(Number.isInteger(mic.stats().silentRuns), "an integer whatever a message says");
+  });
+});

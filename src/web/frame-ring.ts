@@ -25,6 +25,24 @@ export const H_OVERRUN_FRAMES = 6;
 export const H_PRIME = 7;
 /** Render quanta the worklet has run (worklet): shows it is alive. */
 export const H_QUANTA = 8;
+/**
+ * Microphone, what the source failed to deliver while the guest streams (worklet; with the message
+ * transport copied from the worklet's own header by the main thread): runs of render quanta that
+ * arrived with no channels and their frames; runs of frames with no signal at all (no channels, or
+ * exact zeros on every channel) at least SILENT_RUN_MIN_FRAMES long, their frames, and the longest.
+ */
+export const H_SOURCE_GAPS = 9;
+export const H_SOURCE_GAP_FRAMES = 10;
+export const H_SILENT_RUNS = 11;
+export const H_SILENT_FRAMES = 12;
+export const H_LONGEST_SILENT_RUN = 13;
+/**
+ * The shortest run of exact digital zeros (on every channel) counted as the source delivering
+ * nothing: 64 frames, 1.3 ms at 48 kHz. A signal crosses zero on single frames (the frame-counter
+ * test signal is exactly 0 on one frame in 65536), and a real microphone's noise keeps its samples
+ * off zero; 64 zeros in a row on every channel come from a muted, disconnected or starved source.
+ */
+export const SILENT_RUN_MIN_FRAMES = 64;
 export const HEADER_SLOTS = 16;
 const HEADER_BYTES = HEADER_SLOTS * 4;
 

@@ -4,9 +4,14 @@ import { FillController, MODE_EXACT } from "./fill-controller.ts";
 import {
   FrameRing,
   H_ACTIVE,
+  H_LONGEST_SILENT_RUN,
   H_OVERRUN_FRAMES,
   H_OVERRUNS,
   H_PRIME,
+  H_SILENT_FRAMES,
+  H_SILENT_RUNS,
+  H_SOURCE_GAP_FRAMES,
+  H_SOURCE_GAPS,
   H_UNDERRUN_FRAMES,
   H_UNDERRUNS,
 } from "./frame-ring.ts";
@@ -69,6 +74,25 @@ export interface AudioBridgeStats {
   readonly underrunFrames: number;
   /** Frames discarded by overruns, at the context's rate. */
   readonly overrunFrames: number;
+  /**
+   * Microphone (0 for the speaker), while the guest streams: what the source itself failed to deliver,
+   * before the bridge — so a break in a recording can be told apart from a loss in the bridge or the
+   * guest (those are the under- and overruns). `sourceGaps`: times the worklet's input arrived with no
+   * channels (runs of such render quanta: Chromium's input while a MediaStream source has no data, or
+   * while no stream is connected); `sourceGapFrames`: their frames, at the context's rate.
+   */
+  readonly sourceGaps: number;
+  readonly sourceGapFrames: number;
+  /**
+   * Microphone (0 for the speaker), while the guest streams: runs of at least 64 frames (1.3 ms at
+   * 48 kHz) in which the source gave no signal at all — exact digital zeros on every channel, or no
+   * channels — and their frames (the context's rate; channel-less quanta included). A real microphone's
+   * noise is never exactly zero for that long; a muted, disconnected or starved source is.
+   */
+  readonly silentRuns: number;
+  readonly silentFrames: number;
+  /** The longest such run, in the context's frames (0 if none reached 64). */
+  readonly longestSilentRun: number;
   /** Frames queued between the sound card and the USB frame clock now, at the context's rate. */
   readonly fillFrames: number;
   readonly fillMs: number;
@@ -167,6 +191,12 @@ abstract class Pipe {
       overruns: this.overruns + Atomics.load(header, H_OVERRUNS),
       underrunFrames: this.underrunFrames + Atomics.load(header, H_UNDERRUN_FRAMES),
       overrunFrames: this.overrunFrames + Atomics.load(header, H_OVERRUN_FRAMES),
+      // Unsigned: a stream with no source counts 2^31 frames in 12 h at 48 kHz.
+      sourceGaps: Atomics.load(header, H_SOURCE_GAPS) >>> 0,
+      sourceGapFrames: Atomics.load(header, H_SOURCE_GAP_FRAMES) >>> 0,
+      silentRuns: Atomics.load(header, H_SILENT_RUNS) >>> 0,
+      silentFrames: Atomics.load(header, H_SILENT_FRAMES) >>> 0,
+      longestSilentRun: Atomics.load(header, H_LONGEST_SILENT_RUN) >>> 0,
       fillFrames: fill,
       fillMs: fill * msPerFrame,
       targetMs: this.targetFrames * msPerFrame,
@@ -257,6 +287,25 @@ export class CapturePipe extends Pipe {
     } else {
       this.overflowing = false;
     }
+  }
+
+  /**
+   * Message transport: the worklet's counts of what the source failed to deliver (cumulative, carried
+   * on each samples message), kept where the shared transport's worklet writes them.
+   */
+  receiveSourceCounts(
+    sourceGaps: number,
+    sourceGapFrames: number,
+    silentRuns: number,
+    silentFrames: number,
+    longestSilentRun: number,
+  ): void {
+    const header = this.ring.header;
+    Atomics.store(header, H_SOURCE_GAPS, sourceGaps | 0);
+    Atomics.store(header, H_SOURCE_GAP_FRAMES, sourceGapFrames | 0);
+    Atomics.store(header, H_SILENT_RUNS, silentRuns | 0);
+    Atomics.store(header, H_SILENT_FRAMES, silentFrames | 0);
+    Atomics.store(header, H_LONGEST_SILENT_RUN, longestSilentRun | 0);
   }
 
   read(out: Int16Array, frames: number, format: StreamFormat): number {
@@ -456,7 +505,16 @@ export class PlaybackPipe extends Pipe {
 interface SamplesMessage {
   readonly type: "samples";
   readonly data: Float32Array;
+  /** Microphone: the worklet's source counts so far (AudioBridgeStats). */
+  readonly sourceGaps?: unknown;
+  readonly sourceGapFrames?: unknown;
+  readonly silentRuns?: unknown;
+  readonly silentFrames?: unknown;
+  readonly longestSilentRun?: unknown;
 }
+
+/** A count from a message: a finite number, else 0 (a message is data, never trusted to be well formed). */
+const count = (value: unknown): number => (typeof value === "number" && Number.isFinite(value) ? value : 0);
 interface ReportMessage {
   readonly type: "report";
   readonly read: number;
@@ -486,7 +544,16 @@ function isReport(m: unknown): m is ReportMessage {
 /** The port a capture pipe listens on (message transport): the worklet's batches go into the ring. */
 export function wireCapturePort(pipe: CapturePipe, port: MessagePortLike): void {
   port.addEventListener("message", (event) => {
-    if (isSamples(event.data)) pipe.receive(event.data.data);
+    const m = event.data;
+    if (!isSamples(m)) return;
+    pipe.receive(m.data);
+    pipe.receiveSourceCounts(
+      count(m.sourceGaps),
+      count(m.sourceGapFrames),
+      count(m.silentRuns),
+      count(m.silentFrames),
+      count(m.longestSilentRun),
+    );
   });
   pipe.notify = (config) => port.postMessage(config, []);
   port.start();

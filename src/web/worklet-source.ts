@@ -1,14 +1,20 @@
 import {
   H_ACTIVE,
+  H_LONGEST_SILENT_RUN,
   H_OVERRUN_FRAMES,
   H_OVERRUNS,
   H_PRIME,
   H_QUANTA,
   H_READ,
+  H_SILENT_FRAMES,
+  H_SILENT_RUNS,
+  H_SOURCE_GAP_FRAMES,
+  H_SOURCE_GAPS,
   H_UNDERRUN_FRAMES,
   H_UNDERRUNS,
   H_WRITE,
   HEADER_SLOTS,
+  SILENT_RUN_MIN_FRAMES,
 } from "./frame-ring.ts";
 
 /** The processor names the module registers. */
@@ -38,6 +44,10 @@ export interface WorkletProcessorOptions {
  * WebAudio (channelCount 2, explicit), goes into the ring while the guest streams (H_ACTIVE); a quantum
  * that does not fit is dropped and counted (one overrun per episode). Without a connected input it
  * writes silence, so a page without a microphone still feeds the guest on the sound card's clock.
+ * While the guest streams it also counts what the source failed to deliver, which only it can see: a
+ * quantum with no channels (Chromium's input while a MediaStream source has no data, or no stream is
+ * connected) and runs of exact zeros on every channel (H_SOURCE_GAPS…H_LONGEST_SILENT_RUN); with the
+ * message transport those counts ride on each samples message.
  *
  * Speaker processor: plays the ring into its stereo output. After a start or an underrun it waits for
  * H_PRIME frames first (silence meanwhile, not counted); a quantum it cannot fill is an underrun
@@ -46,7 +56,10 @@ export interface WorkletProcessorOptions {
 export const WORKLET_SOURCE = `"use strict";
 const H_WRITE = ${H_WRITE}, H_READ = ${H_READ}, H_ACTIVE = ${H_ACTIVE}, H_UNDERRUNS = ${H_UNDERRUNS},
   H_UNDERRUN_FRAMES = ${H_UNDERRUN_FRAMES}, H_OVERRUNS = ${H_OVERRUNS}, H_OVERRUN_FRAMES = ${H_OVERRUN_FRAMES},
-  H_PRIME = ${H_PRIME}, H_QUANTA = ${H_QUANTA}, HEADER_SLOTS = ${HEADER_SLOTS};
+  H_PRIME = ${H_PRIME}, H_QUANTA = ${H_QUANTA}, HEADER_SLOTS = ${HEADER_SLOTS},
+  H_SOURCE_GAPS = ${H_SOURCE_GAPS}, H_SOURCE_GAP_FRAMES = ${H_SOURCE_GAP_FRAMES}, H_SILENT_RUNS = ${H_SILENT_RUNS},
+  H_SILENT_FRAMES = ${H_SILENT_FRAMES}, H_LONGEST_SILENT_RUN = ${H_LONGEST_SILENT_RUN},
+  SILENT_RUN_MIN_FRAMES = ${SILENT_RUN_MIN_FRAMES};
 const CHANNELS = 2;
 
 class Ring {
@@ -109,11 +122,47 @@ class UhciMicrophoneBridge extends AudioWorkletProcessor {
     this.ring = ringFor(options);
     this.overflowing = false;
     this.closed = false;
+    // The source's silence in progress (frames) and whether the last quantum had no channels.
+    this.silentRun = 0;
+    this.inGap = false;
     this.port.onmessage = (event) => {
       const m = event.data;
       if (m && m.type === "config") Atomics.store(this.ring.header, H_ACTIVE, m.active ? 1 : 0);
       else if (m && m.type === "close") this.closed = true;
     };
+  }
+  // Counts what the source did not deliver in this quantum: no channels at all, or exact zeros on
+  // every channel for SILENT_RUN_MIN_FRAMES frames or more (a run may span quanta).
+  watchSource(left, right, frames) {
+    const ring = this.ring;
+    let run = this.silentRun, runs = 0, silent = 0, longest = 0;
+    if (left === null) {
+      if (!this.inGap) ring.add(H_SOURCE_GAPS, 1);
+      this.inGap = true;
+      ring.add(H_SOURCE_GAP_FRAMES, frames);
+      if (run >= SILENT_RUN_MIN_FRAMES) silent = frames;
+      else if (run + frames >= SILENT_RUN_MIN_FRAMES) { runs = 1; silent = run + frames; }
+      run += frames;
+    } else {
+      this.inGap = false;
+      for (let i = 0; i < frames; i++) {
+        if (left[i] === 0 && (right === null || right[i] === 0)) {
+          run++;
+          if (run > SILENT_RUN_MIN_FRAMES) silent++;
+          else if (run === SILENT_RUN_MIN_FRAMES) { runs++; silent += run; }
+        } else {
+          if (run > longest) longest = run;
+          run = 0;
+        }
+      }
+    }
+    this.silentRun = run;
+    if (runs !== 0) ring.add(H_SILENT_RUNS, runs);
+    if (silent !== 0) ring.add(H_SILENT_FRAMES, silent);
+    // A run ended in this quantum, or one still going (the longest grows with it).
+    if (run > longest) longest = run;
+    if (longest >= SILENT_RUN_MIN_FRAMES && longest > Atomics.load(ring.header, H_LONGEST_SILENT_RUN))
+      Atomics.store(ring.header, H_LONGEST_SILENT_RUN, longest | 0);
   }
   process(inputs) {
     if (this.closed) return false;
@@ -123,14 +172,29 @@ class UhciMicrophoneBridge extends AudioWorkletProcessor {
     const left = input && input.length > 0 ? input[0] : null;
     const right = input && input.length > 1 ? input[1] : null;
     const frames = left ? left.length : 128;
-    if (Atomics.load(ring.header, H_ACTIVE) === 0) return true;
+    if (Atomics.load(ring.header, H_ACTIVE) === 0) {
+      // Silence while the guest does not stream is nobody's loss; a run starts afresh with the stream.
+      this.silentRun = 0;
+      this.inGap = false;
+      return true;
+    }
+    this.watchSource(left, right, frames);
     if (this.message) {
       const data = new Float32Array(frames * CHANNELS);
       for (let i = 0; i < frames; i++) {
         data[i * CHANNELS] = left ? left[i] : 0;
         data[i * CHANNELS + 1] = right ? right[i] : left ? left[i] : 0;
       }
-      this.port.postMessage({ type: "samples", data }, [data.buffer]);
+      const h = ring.header;
+      this.port.postMessage({
+        type: "samples",
+        data,
+        sourceGaps: h[H_SOURCE_GAPS],
+        sourceGapFrames: h[H_SOURCE_GAP_FRAMES],
+        silentRuns: h[H_SILENT_RUNS],
+        silentFrames: h[H_SILENT_FRAMES],
+        longestSilentRun: h[H_LONGEST_SILENT_RUN],
+      }, [data.buffer]);
       return true;
     }
     if (ring.capacity - ring.available() < frames) {
