@@ -171,3 +171,83 @@ describe("UsbHub requests (USB 2.0 11.24.2)", () => {
     assert.equal(hub.wakeupsSignalled, 1);
   });
 });
+
+/**
+ * The hub as other operating systems' hub drivers use it (findings table in README.md): each test
+ * replays what one driver sends, read from its published source, and cites it with the USB 2.0
+ * chapter 11 section the answer follows.
+ */
+describe("UsbHub as FreeBSD, Haiku and ReactOS drive it", () => {
+  it("FreeBSD (usb_request.c usbd_req_get_hub_descriptor): wLength (nports + 71) / 8, first with nports 1, is answered in full for 1–15 ports — FreeBSD fails a short control read (USB_ERR_SHORT_XFER) (11.23.2.1)", () => {
+    for (let ports = 1; ports <= 15; ports++) {
+      const { hub, host } = ready(ports);
+      // uhub_attach: 'assuming that there is one port', then the whole descriptor when nports >= 8.
+      const first = host.control(SetupPacket.of(HUB_IN, HubRequest.GetDescriptor, 0x2900, 0, (1 + 71) >> 3));
+      assert.equal(first.status, PacketStatus.Ack);
+      assert.equal(first.data.length, 9, `${ports} ports: all 9 bytes`);
+      assert.equal(first.data[2], ports, "bNbrPorts");
+      const wLength = (ports + 71) >> 3;
+      const full = host.control(SetupPacket.of(HUB_IN, HubRequest.GetDescriptor, 0x2900, 0, wLength));
+      assert.equal(full.data.length, wLength, `${ports} ports: wLength ${wLength} answered in full`);
+      assert.deepEqual(full.data, [...hub.hubDescriptor.subarray(0, wLength)]);
+    }
+  });
+
+  it("ReactOS (usbhub USBH_SyncGetHubDescriptor: class device IN, 0x2900, sizeof(USB_HUB_DESCRIPTOR) = 71) and Haiku (Hub.cpp: class GET_DESCRIPTOR, at least 8 bytes): one read, bDescriptorLength ≤ 71 ends ReactOS's loop; the hub's standard GET_STATUS says self-powered (11.23.2.1, 9.4.5)", () => {
+    const { hub, host } = ready(7);
+    const r = host.control(SetupPacket.of(HUB_IN, HubRequest.GetDescriptor, 0x2900, 0, 71));
+    assert.equal(r.status, PacketStatus.Ack);
+    assert.equal(r.data[0], r.data.length, "bDescriptorLength = bytes sent");
+    assert.ok(r.data[0]! <= 71 && r.data[0]! >= 8);
+    assert.deepEqual(r.data, [...hub.hubDescriptor]);
+    // USBH_SyncGetStatus (URB_FUNCTION_GET_STATUS_FROM_DEVICE): bit 0 self-powered.
+    const status = host.control(SetupPacket.of(0x80, 0, 0, 0, 2));
+    assert.equal(status.status, PacketStatus.Ack);
+    assert.equal(status.data[0]! & 1, 1);
+  });
+
+  it("a port reset as Haiku (Hub::ResetPort) and ReactOS (USBH_SyncResetPort, which waits for the status change endpoint) run it: the bitmap names the port, GET_STATUS shows the reset done and the port enabled, C_PORT_RESET clears; no SuperSpeed change bit ever (11.24.2.7, 11.12.4)", () => {
+    const { hub, host } = ready(4);
+    for (let port = 1; port <= 4; port++) setPort(host, port, PortFeature.Power);
+    hub.attach(2, new UsbKeyboard());
+    // Explore: the connect change on the status change endpoint, GET_STATUS, CLEAR_FEATURE(C_PORT_CONNECTION).
+    assert.deepEqual(host.poll(1, 1).data, [1 << 3]);
+    assert.equal(portStatus(host, 3).change, PortChange.Connection);
+    assert.equal(clearPort(host, 3, PortFeature.CConnection), PacketStatus.Ack);
+    assert.equal(host.poll(1, 1).status, PacketStatus.Nak);
+    assert.equal(setPort(host, 3, PortFeature.Reset), PacketStatus.Ack);
+    assert.deepEqual(host.poll(1, 1).data, [1 << 3], "ReactOS's reset wait ends on the SCE");
+    const after = portStatus(host, 3);
+    assert.equal(after.status & PortStatus.Reset, 0, "Haiku: reset done");
+    assert.equal(after.change, PortChange.Reset);
+    assert.equal(
+      after.status,
+      PortStatus.Connection | PortStatus.Enable | PortStatus.Power,
+      "enabled, full speed (no PORT_HIGH_SPEED)",
+    );
+    assert.equal(clearPort(host, 3, PortFeature.CReset), PacketStatus.Ack);
+    assert.equal(host.poll(1, 1).status, PacketStatus.Nak);
+    // Haiku's Explore clears C_PORT_LINK_STATE and C_PORT_BH_PORT_RESET when their bits are set: never here.
+    hub.detach(2);
+    assert.equal(portStatus(host, 3).change & ~0x1f, 0);
+  });
+
+  it("selective suspend as FreeBSD (usbd_req_set/clear_port_feature UHF_PORT_SUSPEND) and ReactOS do it: resume completes with C_PORT_SUSPEND on the status change endpoint, then the host clears it (11.24.2.7.1.3, 11.24.2.7.2.3)", () => {
+    const { hub, host } = ready(2);
+    setPort(host, 1, PortFeature.Power);
+    hub.attach(0, new UsbKeyboard());
+    clearPort(host, 1, PortFeature.CConnection);
+    setPort(host, 1, PortFeature.Reset);
+    clearPort(host, 1, PortFeature.CReset);
+    assert.equal(setPort(host, 1, PortFeature.Suspend), PacketStatus.Ack);
+    assert.ok((portStatus(host, 1).status & PortStatus.Suspend) !== 0);
+    assert.equal(host.poll(1, 1).status, PacketStatus.Nak, "suspending raises no change");
+    assert.equal(clearPort(host, 1, PortFeature.Suspend), PacketStatus.Ack);
+    assert.deepEqual(host.poll(1, 1).data, [1 << 1]);
+    const resumed = portStatus(host, 1);
+    assert.equal(resumed.status & PortStatus.Suspend, 0);
+    assert.equal(resumed.change, PortChange.Suspend);
+    clearPort(host, 1, PortFeature.CSuspend);
+    assert.equal(host.poll(1, 1).status, PacketStatus.Nak);
+  });
+});
