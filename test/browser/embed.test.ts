@@ -427,6 +427,52 @@ async function movePointer(
   return expected;
 }
 
+/** The longest run of exact zeros in a recording after its first sound, and where it starts. */
+function longestZeroRun(samples: Int16Array, start: number): { at: number; frames: number } {
+  let end = samples.length;
+  while (end > start && samples[end - 1] === 0) end--; // trailing silence is the stream's end
+  let best = { at: -1, frames: 0 };
+  for (let k = Math.max(start, 0), run = 0; k < end; k++) {
+    run = samples[k] === 0 ? run + 1 : 0;
+    if (run > best.frames) best = { at: k - run + 1, frames: run };
+  }
+  return best;
+}
+
+/**
+ * Whether the microphone's source reported a gap while the guest recorded (AudioBridgeStats
+ * sourceGaps … longestSilentRun, counted in the worklet before the bridge), beside the longest run of
+ * zeros in the recording: a break that came in with the card's input is the browser's capture path;
+ * one with no gap reported was made after it (the bridge, the controller or the guest).
+ */
+function sourceVerdict(
+  m: {
+    contextRate: number;
+    sourceGaps: number;
+    sourceGapFrames: number;
+    silentRuns: number;
+    silentFrames: number;
+    longestSilentRun: number;
+  },
+  samples: Int16Array,
+  start: number,
+): string {
+  const ms = (frames: number, rate: number) => `${((frames * 1000) / rate).toFixed(1)} ms`;
+  const zeros = longestZeroRun(samples, start);
+  const recorded =
+    zeros.frames > 1
+      ? `the recording's longest run of zeros: ${ms(zeros.frames, RATE)} at frame ${zeros.at}`
+      : "no run of zeros in the recording";
+  if (m.sourceGaps + m.silentRuns === 0) {
+    return `the source reported no gap while the guest recorded (${recorded})`;
+  }
+  return (
+    `the source reported gaps while the guest recorded: ${m.silentRuns} run(s) with no signal ` +
+    `(${ms(m.silentFrames, m.contextRate)} in all, the longest ${ms(m.longestSilentRun, m.contextRate)}), ` +
+    `${m.sourceGaps} stretch(es) of input with no channels (${ms(m.sourceGapFrames, m.contextRate)}); ${recorded}`
+  );
+}
+
 // ---- the tests -----------------------------------------------------------------------------------
 
 let browser: Browser | undefined;
@@ -514,7 +560,17 @@ describe("README 'In your own page', from the packed package, in chromium", () =
     }
     // The microphone: 1 s of arecord through the headset; the frame counter decodes throughout. It is the
     // page's only audio stream: what the bridge counted lost (since the page opened) is the capture's.
-    type Microphone = { underrunFrames: number; overrunFrames: number; transport: string };
+    type Microphone = {
+      underrunFrames: number;
+      overrunFrames: number;
+      transport: string;
+      contextRate: number;
+      sourceGaps: number;
+      sourceGapFrames: number;
+      silentRuns: number;
+      silentFrames: number;
+      longestSilentRun: number;
+    };
     const end = await page.event("blob-end", 60_000);
     const blob = page.serial.blobs.get(String(end["name"]));
     assert.ok(blob !== undefined, "the capture's blob");
@@ -533,7 +589,11 @@ describe("README 'In your own page', from the packed package, in chromium", () =
       JSON.stringify(await page.evaluate<unknown>("window.embed.trace()")),
     );
     const lossCounted = microphone.underrunFrames + microphone.overrunFrames;
-    const why = JSON.stringify({ report, microphone, lossCounted });
+    // What the source (Chromium's fake capture device) failed to deliver while the guest recorded: the
+    // bridge counts it only while the guest streams, and this capture is the page's only stream.
+    const source = sourceVerdict(microphone, samples, report.start);
+    const why = `${source}; ${JSON.stringify({ report, microphone, lossCounted })}`;
+    t.diagnostic(source);
     assert.equal(state.headset, 1, "the guest configured the headset");
     assert.equal(state.tablet, 1, "the guest configured the tablet");
     assert.equal(state.context, "running");

@@ -4,7 +4,8 @@ const serialBytes = [];
 emulator.add_listener("serial0-output-byte", (byte) => serialBytes.push(byte));
 const readState = () => /* the mix's state */ null;
 // Where a break in the microphone comes from: the main thread's long tasks (v86 runs there) and each
-// change of the bridge's loss counters, on the page's clock (performance.now(), ms).
+// change of the bridge's loss counters and of its source counts (gaps/gap frames/silent runs/silent
+// frames/longest run), on the page's clock (performance.now(), ms).
 const longTasks = [];
 try {
   new PerformanceObserver((list) => {
@@ -31,9 +32,11 @@ setInterval(() => {
     window100[2] = Math.max(window100[2], Math.round(m.fillMs));
   }
   const loss = `${m.underruns}/${m.underrunFrames}/${m.overruns}/${m.overrunFrames}/${m.running}`;
-  if (loss === lastLoss) return;
-  lastLoss = loss;
-  losses.push({ t: Math.round(performance.now()), loss, fillMs: Math.round(m.fillMs) });
+  // What the source failed to deliver (no channels; runs of exact zeros), counted before the bridge.
+  const source = `${m.sourceGaps}/${m.sourceGapFrames}/${m.silentRuns}/${m.silentFrames}/${m.longestSilentRun}`;
+  if (`${loss} ${source}` === lastLoss) return;
+  lastLoss = `${loss} ${source}`;
+  losses.push({ t: Math.round(performance.now()), loss, source, fillMs: Math.round(m.fillMs) });
 }, 20);
 window.embed = {
   serial: () => serialBytes.splice(0),
