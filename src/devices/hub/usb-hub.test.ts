@@ -193,6 +193,22 @@ describe("UsbHub as FreeBSD, Haiku and ReactOS drive it", () => {
     }
   });
 
+  it("the status change endpoint's wMaxPacketSize is the bitmap's ⌈(ports + 1) / 8⌉ bytes: FreeBSD (uhub_config .bufsize 0), ReactOS (SCEBitmapLength = MaximumPacketSize) and Linux read wMaxPacketSize and get the whole bitmap, never a babble (11.12.4, 11.12.3)", () => {
+    for (let ports = 1; ports <= 15; ports++) {
+      const { hub, host } = ready(ports);
+      const config = host.configurationDescriptor();
+      // configuration 9 + interface 9, then the endpoint descriptor: wMaxPacketSize at its bytes 4–5.
+      const maxPacket = config[18 + 4]! | (config[18 + 5]! << 8);
+      assert.equal(maxPacket, (ports + 1 + 7) >> 3, `${ports} ports`);
+      setPort(host, ports, PortFeature.Power);
+      hub.attach(ports - 1, new UsbKeyboard());
+      const r = host.poll(1, maxPacket);
+      assert.equal(r.status, PacketStatus.Ack);
+      assert.equal(r.data.length, maxPacket);
+      assert.equal((r.data[ports >> 3]! >> (ports & 7)) & 1, 1, `bit ${ports}: the last port`);
+    }
+  });
+
   it("ReactOS (usbhub USBH_SyncGetHubDescriptor: class device IN, 0x2900, sizeof(USB_HUB_DESCRIPTOR) = 71) and Haiku (Hub.cpp: class GET_DESCRIPTOR, at least 8 bytes): one read, bDescriptorLength ≤ 71 ends ReactOS's loop; the hub's standard GET_STATUS says self-powered (11.23.2.1, 9.4.5)", () => {
     const { hub, host } = ready(7);
     const r = host.control(SetupPacket.of(HUB_IN, HubRequest.GetDescriptor, 0x2900, 0, 71));

@@ -280,3 +280,21 @@ describe("ReactOS / Windows (drivers/usb/usbstor/scsi.c; Windows-driver-samples 
     passed(host.command(Cdb.testUnitReady()));
   });
 });
+
+describe("Linux (drivers/usb/storage/transport.c), beyond the path v86 proves", () => {
+  it("INQUIRY of 36 and READ CAPACITY(10) of 8 end with residue 0: usb_stor_Bulk_transport marks a stick whose good CSW carries a residue there as US_FL_IGNORE_RESIDUE and ignores every residue after (BOT 5.2)", () => {
+    const { host } = bootStick({ store: new MemoryBlockStore(2048) });
+    for (const [cdb, length] of [
+      [Cdb.inquiry(36), 36],
+      [Cdb.readCapacity10(), 8],
+    ] as const) {
+      const r = host.command(cdb, { dataIn: length });
+      passed(r);
+      assert.equal(r.csw?.residue, 0);
+    }
+    // A residue where the data was short stays meaningful: sd's 192-byte MODE SENSE of page 3Fh.
+    const ms = host.command(Cdb.modeSense6(0x3f, 192), { dataIn: 192 });
+    passed(ms);
+    assert.equal(ms.csw?.residue, 192 - (ms.data[0]! + 1));
+  });
+});
