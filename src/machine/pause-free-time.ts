@@ -210,7 +210,7 @@ export class PauseFreeTime {
     let t = this.lastRealMs - this.removed - this.held;
     // A leash: beyond its limit (never below what was already returned) time is held, and what it held
     // is taken out like a pause, so time resumes from the limit when the limit moves, without a jump.
-    const cap = this.limit > this.lastOut ? this.limit : this.lastOut;
+    const cap = Math.max(this.limit, this.lastOut);
     if (t > cap) {
       this.held += t - cap;
       t = cap;

@@ -6,9 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { PauseFreeTime } from "../../machine/pause-free-time.ts";
+import { type HeartbeatScheduler, PauseFreeTime } from "../../machine/pause-free-time.ts";
 import { loadV86WithPauseFreeTime } from "./pause-free-v86.ts";
-import { attachUhciToV86 } from "./uhci-v86.ts";
+import {
+  attachUhciToV86,
+  DEFAULT_MAX_CATCH_UP_MS,
+  DEFAULT_TIME_LEAD_MS,
+  UHCI_INITIAL_IO_BASE,
+} from "./uhci-v86.ts";
 
 const spin = (ms: number) => {
   const until = performance.now() + ms;
@@ -67,6 +72,9 @@ describe("loadV86WithPauseFreeTime", () => {
 
 /** Just enough of v86 for the adapter to attach (the PCI wiring is tested in uhci-v86.test.ts). */
 function minimalV86() {
+  // The port handlers the adapter registers (the guest's OUT instructions), by port.
+  const writes16 = new Map<number, (value: number) => void>();
+  const writes32 = new Map<number, (value: number) => void>();
   const cpu = {
     devices: {
       pci: {
@@ -80,7 +88,19 @@ function minimalV86() {
         set_io_bars: () => {},
       },
     },
-    io: { register_read: () => {}, register_write: () => {} },
+    io: {
+      register_read: () => {},
+      register_write: (
+        port: number,
+        _device: object,
+        _w8: (value: number) => void,
+        w16: (value: number) => void,
+        w32: (value: number) => void,
+      ) => {
+        writes16.set(port, w16);
+        writes32.set(port, w32);
+      },
+    },
     wasm_memory: { buffer: new ArrayBuffer(1 << 20) },
     mem8: { byteOffset: 0 },
     memory_size: [1 << 20],
@@ -92,7 +112,81 @@ function minimalV86() {
     get_state: (): unknown[] => [],
     set_state: (_state: unknown[]) => {},
   };
-  return { emulator: { v86: { cpu } }, cpu };
+  // v86's public event bus (V86.add_listener), for "emulator-stopped".
+  const listeners = new Map<string, Set<() => void>>();
+  const emulator = {
+    v86: { cpu },
+    add_listener: (event: string, listener: () => void) => {
+      const set = listeners.get(event) ?? new Set();
+      set.add(listener);
+      listeners.set(event, set);
+    },
+    remove_listener: (event: string, listener: () => void) => listeners.get(event)?.delete(listener),
+  };
+  const send = (event: string) => {
+    for (const listener of listeners.get(event) ?? []) listener();
+  };
+  /** The guest writing a UHCI register through v86's port (the BAR at its initial base). */
+  const out = (offset: number, width: 2 | 4, value: number) =>
+    (width === 2 ? writes16 : writes32).get(UHCI_INITIAL_IO_BASE + offset)?.(value);
+  return { emulator, cpu, send, listeners, out };
+}
+
+/** Real time the test moves by hand, the pause-free time's heartbeat firing every 5 ms of it. */
+function fakeHost() {
+  let real = 10_000;
+  let beat: (() => void) | null = null;
+  const scheduler: HeartbeatScheduler = {
+    start: (callback) => {
+      beat = callback;
+      return 1;
+    },
+    stop: () => {
+      beat = null;
+    },
+  };
+  const time = new PauseFreeTime({ realNow: () => real, scheduler });
+  return {
+    time,
+    /** Real time passes while the guest runs and reads the time every `readEveryMs` (rdtsc, the PIT). */
+    run(ms: number, readEveryMs = 1) {
+      for (let t = 0; t < ms; t += readEveryMs) {
+        real += Math.min(readEveryMs, ms - t);
+        time.now();
+        if (Math.floor((real - 10_000) / 5) !== Math.floor((real - 10_000 - readEveryMs) / 5)) beat?.();
+      }
+    },
+  };
+}
+
+/** The guest starts the controller's schedule (RS) over a frame list whose entries all terminate. */
+function startSchedule(v86: ReturnType<typeof minimalV86>): void {
+  new Uint32Array(v86.cpu.wasm_memory.buffer, 0x1000, 1024).fill(1);
+  v86.out(0x08, 4, 0x1000); // FRBASEADD
+  v86.out(0x00, 2, 0x0001); // USBCMD.RS
+}
+
+/**
+ * The guest's side of a slow host, as v86 runs it: slices of guest code reading the time, and the timer
+ * hook (where frames run) only every `hookEveryMs` of real time. Returns the largest lag of USB time
+ * behind the guest's clock seen at a hook.
+ */
+function slowHost(
+  host: ReturnType<typeof fakeHost>,
+  v86: ReturnType<typeof minimalV86>,
+  uhci: ReturnType<typeof attachUhciToV86>,
+  now: () => number,
+  hooks: number,
+  hookEveryMs: number,
+): number {
+  let worstLag = 0;
+  for (let i = 0; i < hooks; i++) {
+    host.run(hookEveryMs);
+    const t = now();
+    worstLag = Math.max(worstLag, t - uhci.clock.now());
+    v86.cpu.run_hardware_timers(false, t);
+  }
+  return worstLag;
 }
 
 describe("v86 adapter: the `now` option (the time v86 keeps)", () => {
@@ -107,6 +201,126 @@ describe("v86 adapter: the `now` option (the time v86 keeps)", () => {
     guestMs = 90_000;
     v86.cpu.set_state(v86.cpu.get_state());
     assert.equal(uhci.clock.now(), 90_000);
+    uhci.detach();
+  });
+});
+
+/**
+ * The leash (issue 12): under pause-free time a lag is a slow host, not a pause — the guest's clock waits
+ * for the bus. Measured before it: v86's hook came up to 335 ms apart under load while the guest ran on,
+ * the frame clock replayed the lag as a host pause, and playback frames beyond snd-usb-audio's queue
+ * carried nothing (docs/architecture.md, "Host stalls").
+ */
+describe("v86 adapter: the `time` option holds the guest's clock to the bus", () => {
+  it("hooks 335 ms apart: the guest's clock waits (lag ≤ the lead), no host pause, nothing replayed, every frame run in its turn", () => {
+    const host = fakeHost();
+    const v86 = minimalV86();
+    const uhci = attachUhciToV86(v86.emulator, { time: host.time });
+    startSchedule(v86);
+    const guestStart = host.time.now();
+    const lag = slowHost(host, v86, uhci, host.time.now, 30, 335);
+    const stall = uhci.controller.hostStallStats;
+    assert.equal(stall.pauses, 0, JSON.stringify(stall));
+    assert.equal(stall.framesReplayed, 0);
+    assert.equal(stall.framesHeld, 0);
+    assert.ok(lag <= DEFAULT_TIME_LEAD_MS + 1, `USB time lagged the guest's clock by ${lag} ms`);
+    // The guest advanced by what the bus ran (a catch-up step per hook), not by 10 s of a slow host.
+    const guestMoved = host.time.now() - guestStart;
+    assert.ok(
+      guestMoved <= 30 * DEFAULT_MAX_CATCH_UP_MS + DEFAULT_TIME_LEAD_MS + 1,
+      `guest ${guestMoved} ms`,
+    );
+    assert.ok(host.time.stats.heldMs > 9000, JSON.stringify(host.time.stats));
+    assert.equal(host.time.stats.pauses, 0, "a slow host is not a pause");
+    uhci.detach();
+  });
+
+  it("the same host with `now` only (no leash): the lag grows past 100 ms and the frame clock takes it for a host pause", () => {
+    const host = fakeHost();
+    const v86 = minimalV86();
+    const uhci = attachUhciToV86(v86.emulator, { now: host.time.now });
+    startSchedule(v86);
+    const lag = slowHost(host, v86, uhci, host.time.now, 30, 335);
+    assert.ok(lag >= 300, `lag ${lag}`);
+    assert.ok(uhci.controller.hostStallStats.pauses >= 29, JSON.stringify(uhci.controller.hostStallStats));
+    assert.equal(host.time.stats.heldMs, 0);
+    uhci.detach();
+  });
+
+  it("a host that keeps up (hooks every ms, as v86's HLT loop sleeps 1 ms while frames run) is never held", () => {
+    const host = fakeHost();
+    const v86 = minimalV86();
+    const uhci = attachUhciToV86(v86.emulator, { time: host.time });
+    startSchedule(v86);
+    const start = host.time.now();
+    slowHost(host, v86, uhci, host.time.now, 2000, 1);
+    assert.equal(host.time.stats.heldMs, 0);
+    assert.equal(host.time.now() - start, 2000, "the guest's clock is real time");
+    assert.ok(uhci.clock.now() >= start + 1999);
+    uhci.detach();
+  });
+
+  it("a stopped controller holds nothing: an idle guest whose hooks come 50 ms apart (HLT) keeps real time, and USB time follows", () => {
+    const host = fakeHost();
+    const v86 = minimalV86();
+    const uhci = attachUhciToV86(v86.emulator, { time: host.time });
+    const start = host.time.now();
+    slowHost(host, v86, uhci, host.time.now, 40, 50);
+    assert.equal(host.time.stats.heldMs, 0);
+    assert.equal(host.time.now() - start, 2000);
+    assert.equal(uhci.clock.now(), host.time.now(), "nothing was due: USB time went all the way");
+    uhci.detach();
+  });
+
+  it("the held guest always moves on: each hook runs a catch-up step and lets the guest's clock follow", () => {
+    const host = fakeHost();
+    const v86 = minimalV86();
+    const uhci = attachUhciToV86(v86.emulator, { time: host.time });
+    startSchedule(v86);
+    host.run(500);
+    let before = host.time.now();
+    for (let i = 0; i < 50; i++) {
+      v86.cpu.run_hardware_timers(false, host.time.now());
+      host.run(40);
+      const after = host.time.now();
+      assert.ok(after - before >= DEFAULT_MAX_CATCH_UP_MS, `hook ${i}: the guest moved ${after - before} ms`);
+      before = after;
+    }
+    uhci.detach();
+  });
+
+  it("the emulator stopping releases the leash (the realm's other guests keep time); the next hook holds again; detach for good", () => {
+    const host = fakeHost();
+    const v86 = minimalV86();
+    const uhci = attachUhciToV86(v86.emulator, { time: host.time });
+    startSchedule(v86);
+    v86.cpu.run_hardware_timers(false, host.time.now());
+    host.run(100);
+    const held = host.time.now();
+    assert.ok(held - uhci.clock.now() <= DEFAULT_TIME_LEAD_MS + 1);
+    v86.send("emulator-stopped");
+    host.run(100);
+    assert.equal(host.time.now(), held + 100, "free while stopped");
+    v86.cpu.run_hardware_timers(false, host.time.now()); // running again: a lag of 100 ms
+    host.run(100);
+    assert.ok(host.time.now() - uhci.clock.now() <= DEFAULT_TIME_LEAD_MS + 1, "held again");
+    uhci.detach();
+    assert.equal(v86.listeners.get("emulator-stopped")?.size, 0, "detach removed its listener");
+    const free = host.time.now();
+    host.run(100);
+    assert.equal(host.time.now(), free + 100, "free after detach");
+  });
+
+  it("a restore rejoins the guest's (held) clock and holds it from the restored grid", () => {
+    const host = fakeHost();
+    const v86 = minimalV86();
+    const uhci = attachUhciToV86(v86.emulator, { time: host.time });
+    startSchedule(v86);
+    slowHost(host, v86, uhci, host.time.now, 5, 200);
+    v86.cpu.set_state(v86.cpu.get_state());
+    assert.equal(uhci.clock.now(), host.time.now());
+    host.run(300);
+    assert.ok(host.time.now() - uhci.clock.now() <= DEFAULT_TIME_LEAD_MS + 1);
     uhci.detach();
   });
 });

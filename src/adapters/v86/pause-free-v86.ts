@@ -10,17 +10,21 @@ import { PauseFreeTime, type PauseFreeTimeOptions } from "../../machine/pause-fr
  * put back before this resolves: everything else in the page or process keeps real time.
  *
  * This must be the first evaluation of v86 in the realm (page, Worker, Node process): a module already
- * evaluated keeps the clock it bound. Pass the same `time.now` to {@link attachUhciToV86} (`now`), so
- * the adapter's frame grid starts on the guest's clock:
+ * evaluated keeps the clock it bound. Pass the same `time` to {@link attachUhciToV86} (`time`), so
+ * the adapter's frame grid runs on the guest's clock and holds it on a leash: on a slow host (v86's
+ * timer hook, where USB frames run, far apart while the guest runs on) the guest's clock waits for the
+ * bus instead of the bus replaying the lag as a host pause:
  *
  * ```ts
  * const { module: { V86 }, time } = await loadV86WithPauseFreeTime(() => import("v86"));
  * const emulator = new V86({ ... });
- * emulator.add_listener("emulator-ready", () => attachUhciToV86(emulator, { now: time.now }));
+ * emulator.add_listener("emulator-ready", () => attachUhciToV86(emulator, { time }));
  * ```
  *
  * `time` keeps a light heartbeat (every 5 ms) for the life of the page or process; `time.stats` counts
- * the pauses taken out.
+ * the pauses taken out (`pauses`, `removedMs`) and the time the guest waited for the bus (`heldMs`).
+ * Every emulator of the realm shares it: a leash held by one holds them all (each adapter releases its
+ * own while its emulator is stopped).
  */
 export async function loadV86WithPauseFreeTime<M>(
   importer: () => Promise<M>,

@@ -2,6 +2,7 @@ import { PciCommand, PciConfigOffset } from "../../controller/uhci/pci-config.ts
 import { UhciController, type UhciOptions } from "../../controller/uhci/uhci-controller.ts";
 import { VirtualClock } from "../../machine/clock.ts";
 import type { IrqLine } from "../../machine/irq-line.ts";
+import type { PauseFreeTime, TimeLeash } from "../../machine/pause-free-time.ts";
 import { V86GuestMemory } from "./v86-guest-memory.ts";
 import {
   V86_TSC_STATE_ENTRY,
@@ -9,6 +10,7 @@ import {
   type V86Cpu,
   type V86Internals,
   type V86PciBar,
+  v86Events,
   v86Internals,
 } from "./v86-shim.ts";
 import { controllerStateIn, withControllerState } from "./v86-state.ts";
@@ -24,6 +26,15 @@ export const UHCI_INITIAL_IO_BASE = 0xec00;
 /** Milliseconds of frames run per v86 timer hook at most while the lag is below a host pause (see the hook). */
 export const DEFAULT_MAX_CATCH_UP_MS = 4;
 
+/**
+ * With pause-free time (`time`): how far the guest's clock may run ahead of the bus — of USB's next timer,
+ * normally the next frame — before it waits (ms). More than {@link DEFAULT_MAX_CATCH_UP_MS}, so a hook's
+ * catch-up step never has to stop the guest, and well under the frame clock's 100 ms host-pause
+ * threshold, so a slow host never looks like a pause; about half of what snd-usb-audio keeps queued
+ * (10–18 frames of iso URBs), so the guest never schedules further ahead of the bus than a real one would.
+ */
+export const DEFAULT_TIME_LEAD_MS = 8;
+
 export interface AttachUhciOptions extends Omit<UhciOptions, "memory" | "irq" | "clock"> {
   /**
    * Milliseconds of backlog run per v86 timer hook at most while USB time lags v86's by less than the
@@ -38,9 +49,19 @@ export interface AttachUhciOptions extends Omit<UhciOptions, "memory" | "irq" | 
   /**
    * The time v86 keeps the guest's clock with, in ms (default `performance.now()`): the adapter's frame
    * grid starts on it and rejoins it after a restore. When v86 was loaded with
-   * {@link loadV86WithPauseFreeTime}, pass its `time.now` here.
+   * {@link loadV86WithPauseFreeTime}, pass its `time` instead (`time.now` here works, without the leash).
    */
   now?: () => number;
+  /**
+   * The pause-free time v86 was loaded with ({@link loadV86WithPauseFreeTime}). The adapter keeps time by
+   * it (as `now`) and holds it on a leash: the guest's clock never runs more than `timeLeadMs` past USB's
+   * next timer, so on a slow host the guest waits for the bus instead of the bus replaying frames as
+   * after a host pause (docs/architecture.md, "Host stalls"). Released while the emulator is stopped and
+   * on detach.
+   */
+  time?: PauseFreeTime;
+  /** With `time`: default {@link DEFAULT_TIME_LEAD_MS}. */
+  timeLeadMs?: number;
 }
 
 export interface UhciOnV86 {
@@ -72,9 +93,22 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
     // Level-triggered through v86's PIRQ routing: raised while the controller requests service.
     set: (level) => (level ? pci.raise_irq(devfn) : pci.lower_irq(devfn)),
   };
-  const now = options.now ?? (() => performance.now());
+  const now = options.time?.now ?? options.now ?? (() => performance.now());
   const clock = new VirtualClock(now());
   const controller = new UhciController({ ...options, memory: new V86GuestMemory(cpu), irq, clock });
+
+  // The leash on pause-free time (`time`; see the timer hook below): time may run `leadMs` past USB's
+  // next timer, and is free while none is armed. Held again at each hook, after a restore, and after a
+  // write to USBCMD: the guest setting RS arms the frame clock between hooks, and its clock must not run
+  // on unheld until the next hook (a slow host's hooks came 335 ms apart) — nor after HCRESET/GRESET.
+  const leadMs = options.timeLeadMs ?? DEFAULT_TIME_LEAD_MS;
+  const leash: TimeLeash | null = options.time?.leash() ?? null;
+  const holdLeash = () => {
+    if (leash === null) return;
+    const due = clock.nextDueMs();
+    if (due === undefined) leash.release();
+    else leash.hold(Math.max(due, clock.now()) + leadMs);
+  };
 
   // Port handlers: offset i is bound to its own closure, so the handlers stay right when v86 moves the
   // whole BAR's port entries after the BIOS reprograms it.
@@ -87,12 +121,29 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
       () => controller.ioRead(offset, 2),
       () => controller.ioRead(offset, 4) | 0,
     );
+    // USBCMD (offsets 0–1; a 16- or 32-bit write at 0 covers it) starts and stops the frame clock.
+    const command = offset < 2 && leash !== null;
     cpu.io.register_write(
       ioBase + offset,
       device,
-      (value) => controller.ioWrite(offset, 1, value),
-      (value) => controller.ioWrite(offset, 2, value),
-      (value) => controller.ioWrite(offset, 4, value),
+      command
+        ? (value) => {
+            controller.ioWrite(offset, 1, value);
+            holdLeash();
+          }
+        : (value) => controller.ioWrite(offset, 1, value),
+      command
+        ? (value) => {
+            controller.ioWrite(offset, 2, value);
+            holdLeash();
+          }
+        : (value) => controller.ioWrite(offset, 2, value),
+      command
+        ? (value) => {
+            controller.ioWrite(offset, 4, value);
+            holdLeash();
+          }
+        : (value) => controller.ioWrite(offset, 4, value),
     );
   }
 
@@ -133,8 +184,9 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
 
   // The frame clock runs from v86's periodic device hook, catching up to v86's time. It never asks to
   // be called back in under 1 ms: a smaller answer makes v86 busy-spin the host CPU.
-  // v86 has no virtual clock: the guest's time follows performance.now(). Two kinds of lag, told apart
-  // by the controller's host-stall threshold (docs/architecture.md, "Host stalls"):
+  // v86 has no virtual clock: the guest's time follows performance.now() (or the pause-free time it was
+  // loaded with). Two kinds of lag, told apart by the controller's host-stall threshold
+  // (docs/architecture.md, "Host stalls"):
   // - a slow guest (host load; lag below the threshold): USB time advances at most `maxCatchUpMs` per
   //   call, with a slice of guest instructions between calls, so the guest refills its iso URBs between
   //   bursts (snd-usb-audio keeps ~10–18 frames queued and schedules into the past without
@@ -146,14 +198,33 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
   //   ends with EIO: that timeout counts guest jiffies, which jump with v86's clock whatever USB does —
   //   unless v86 was loaded with pause-free time (loadV86WithPauseFreeTime), whose clock, and so
   //   `nowMs` here, does not jump at all (docs/architecture.md, "Host stalls").
+  // With pause-free time (`time`) the first kind cannot grow into the second: the leash holds the
+  // guest's clock at most `leadMs` past USB's next timer. Under load v86's hook came up to 335 ms apart
+  // while the guest, reading the time inside its slices, ran on; the frame clock then took the lag for
+  // a host pause and replayed the frames at once, and playback frames beyond snd-usb-audio's queue
+  // carried nothing (issue 12: three streams while a stick was read and written).
+  // Nothing due by `nowMs` (a stopped controller, or only a far timer): USB time goes all the way, as
+  // nothing would run; and with no timer at all the leash is released, since there is no bus to wait
+  // for (an idle guest in HLT sleeps as long as its own timers say; a leash would slow its clock).
   const maxCatchUpMs = options.maxCatchUpMsPerHook ?? DEFAULT_MAX_CATCH_UP_MS;
   const originalTimers = cpu.run_hardware_timers;
   cpu.run_hardware_timers = function (acpiEnabled, nowMs) {
     const next = originalTimers.call(this, acpiEnabled, nowMs);
-    clock.advanceTo(controller.notePause(nowMs) ? nowMs : Math.min(nowMs, clock.now() + maxCatchUpMs));
+    const pending = clock.nextDueMs();
+    const idle = pending === undefined || pending > nowMs;
+    clock.advanceTo(
+      controller.notePause(nowMs) || idle ? nowMs : Math.min(nowMs, clock.now() + maxCatchUpMs),
+    );
+    holdLeash();
     const due = clock.nextDueMs();
     return due === undefined ? next : Math.min(next, Math.max(1, due - nowMs));
   };
+  // A stopped (or dead: HLT with interrupts off) emulator runs no hook: its leash must not hold the
+  // time the realm's other emulators keep. The next hook after a restart holds it again.
+  const events = leash === null ? null : v86Events(emulator);
+  const releaseLeash = () => leash?.release();
+  events?.add_listener("emulator-stopped", releaseLeash);
+  events?.add_listener("cpu-event-halt", releaseLeash);
 
   // Snapshots: the controller's state and its devices' ride along in v86's own save_state/restore_state
   // (v86-state.ts). v86 restores RAM, the PCI config space (re-mapping the BAR) and the interrupt
@@ -190,6 +261,7 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
     // frame grid starts from now, not from a backlog.
     clock.jumpTo(now());
     apply();
+    holdLeash();
   };
 
   return {
@@ -204,6 +276,9 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
       pci.pci_write16 = originalWrite16;
       pci.pci_write32 = originalWrite32;
       config.onBarMoved = null;
+      events?.remove_listener("emulator-stopped", releaseLeash);
+      events?.remove_listener("cpu-event-halt", releaseLeash);
+      leash?.dispose();
     },
   };
 }

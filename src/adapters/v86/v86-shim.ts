@@ -108,6 +108,18 @@ export interface V86MainLoop {
   yield_callback(tick: number): void;
 }
 
+/** v86's public event bus on an emulator (`V86.add_listener` / `remove_listener`). */
+export interface V86Events {
+  add_listener(event: string, listener: () => void): void;
+  remove_listener(event: string, listener: () => void): void;
+}
+
+/** The event bus of an emulator instance, or null if it has none (a test's fake v86). */
+export function v86Events(emulator: unknown): V86Events | null {
+  const e = emulator as any;
+  return typeof e?.add_listener === "function" && typeof e?.remove_listener === "function" ? e : null;
+}
+
 /** The main loop of an emulator instance, or null if this v86 build has none of that shape. */
 export function v86MainLoop(emulator: unknown): V86MainLoop | null {
   const main = (emulator as any)?.v86;

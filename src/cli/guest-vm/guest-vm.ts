@@ -119,7 +119,8 @@ export class GuestVm {
     });
     this.emulator.add_listener("emulator-ready", () => {
       if (options.usb === null || options.usb === undefined) return;
-      const handle = attachUhciToV86(this.emulator, { now: v86.time.now, ...options.controllerOptions });
+      // The pause-free time, leashed by the adapter: the guest's clock waits for the bus on a slow host.
+      const handle = attachUhciToV86(this.emulator, { time: v86.time, ...options.controllerOptions });
       options.usb.forEach((device, port) => {
         if (device !== null) handle.controller.attach(port, device);
       });
