@@ -144,6 +144,13 @@ interface BridgeLoss {
   latencyMs: number;
   fillMs: number;
   targetMs: number;
+  contextRate: number;
+  /** The microphone's source counts (uhci/web AudioBridgeStats): what the source failed to deliver. */
+  sourceGaps: number;
+  sourceGapFrames: number;
+  silentRuns: number;
+  silentFrames: number;
+  longestSilentRun: number;
 }
 
 async function bridgeStats(): Promise<{
@@ -179,6 +186,12 @@ interface StepReport {
   /** Under- and overrun events per bridge during the step: [microphone, speaker]. */
   underruns: [number, number];
   overruns: [number, number];
+  /**
+   * What the microphone's source failed to deliver during the step, counted in the bridge's worklet
+   * before the bridge: stretches of input with no channels, and runs of ≥ 64 frames with no signal
+   * (exact zeros or no channels), in ms at the context's rate; the longest run if it grew in the step.
+   */
+  source: { gaps: number; gapMs: number; silentRuns: number; silentMs: number; longestRunMs: number | null };
   responsiveness: Responsiveness;
 }
 
@@ -207,6 +220,7 @@ async function audioStep<T>(step: string, run: () => Promise<T>): Promise<{ resu
       (now.microphone?.overruns ?? 0) - (before.microphone?.overruns ?? 0),
       (now.speaker?.overruns ?? 0) - (before.speaker?.overruns ?? 0),
     ],
+    source: sourceSilence(before.microphone, now.microphone),
     responsiveness: await inPage<Responsiveness>(`${DEMO}.responsiveness()`),
   };
   stepReports.push(report);
@@ -221,6 +235,35 @@ function countedLoss(before: BridgeLoss | null, now: BridgeLoss | null): number 
 }
 
 /**
+ * What the microphone's source failed to deliver between two readings of its bridge (0 without one; a
+ * count that went down is another bridge, the loopback's, and counts from 0).
+ */
+function sourceSilence(before: BridgeLoss | null, now: BridgeLoss | null): StepReport["source"] {
+  if (now === null) return { gaps: 0, gapMs: 0, silentRuns: 0, silentMs: 0, longestRunMs: null };
+  const since = (key: "sourceGaps" | "sourceGapFrames" | "silentRuns" | "silentFrames") =>
+    before === null || now[key] < before[key] ? now[key] : now[key] - before[key];
+  const ms = (frames: number) => Math.round((frames * 10000) / now.contextRate) / 10;
+  return {
+    gaps: since("sourceGaps"),
+    gapMs: ms(since("sourceGapFrames")),
+    silentRuns: since("silentRuns"),
+    silentMs: ms(since("silentFrames")),
+    longestRunMs: now.longestSilentRun > (before?.longestSilentRun ?? 0) ? ms(now.longestSilentRun) : null,
+  };
+}
+
+/** Whether the microphone's source reported a gap during the step, in words for a message. */
+function sourceSaid(step: StepReport): string {
+  const s = step.source;
+  if (s.gaps + s.silentRuns === 0) return "the microphone's source reported no gap during the step";
+  return (
+    `the microphone's source reported gaps during the step (before the bridge): ${s.silentRuns} run(s) ` +
+    `with no signal, ${s.silentMs} ms in all${s.longestRunMs === null ? "" : `, the longest ${s.longestRunMs} ms`}; ` +
+    `${s.gaps} stretch(es) with no channels, ${s.gapMs} ms`
+  );
+}
+
+/**
  * The controller's host-pause threshold: USB frames that ran this late (the page's main thread, and
  * v86 with it, stood still) are a host pause, in which a playback stream loses about the pause by
  * design (frame-clock.ts, HostStallPolicy "replay"). No buffer of an interactive size covers that.
@@ -232,8 +275,9 @@ const HOST_PAUSE_MS = DEFAULT_HOST_STALL_POLICY.thresholdMs;
  * AND the host starved the page meanwhile — USB packets {@link HOST_PAUSE_MS} or more late, in one gap
  * or in all (behind the wall clock since the stream started: v86 ran slower than real time for a
  * while, as the controller's own host-pause test counts it), or the microphone stream broken before it
- * reached the bridge (Chromium's fake capture device starved). A loss without either is returned at
- * once (and fails the step): the bridges' steady profile is sized for every lag shorter than a host
+ * reached the bridge (Chromium's fake capture device starved: the tap's counter broke, or the bridge's
+ * worklet saw its input come with no channels or exact zeros, AudioBridgeStats.sourceGaps/silentRuns).
+ * A loss without any of these is returned at once (and fails the step): the bridges' steady profile is sized for every lag shorter than a host
  * pause. Every attempt is in the printed report and steps.json.
  */
 async function audioStepRetried<T>(
@@ -248,11 +292,12 @@ async function audioStepRetried<T>(
     const lost = report.microphoneLoss + report.speakerLoss > 0 || upstreamBreaks(out.result) > 0;
     const { microphoneGaps: mic, speakerGaps: speaker } = report.responsiveness;
     const gap = Math.max(mic.maxGapMs, speaker.maxGapMs, mic.maxBehindMs, speaker.maxBehindMs);
-    const starved = gap >= HOST_PAUSE_MS || upstreamBreaks(out.result) > 0;
+    const sourceGaps = report.source.gaps + report.source.silentRuns;
+    const starved = gap >= HOST_PAUSE_MS || upstreamBreaks(out.result) > 0 || sourceGaps > 0;
     if (!lost || !starved || attempt === 3) return out;
     process.stdout.write(
       `audio step '${step}': lost audio while the host starved the page (USB packets up to ${gap.toFixed(0)} ms late, ` +
-        `${upstreamBreaks(out.result)} breaks before the bridge); again\n`,
+        `${upstreamBreaks(out.result)} breaks before the bridge; ${sourceSaid(report)}); again\n`,
     );
   }
 }
@@ -269,6 +314,8 @@ async function audioStepRetried<T>(
  * the bridge did not count is a silent drop or repeat, which the issue forbids: that fails too. A break
  * that arrived already broken in the microphone stream (tapped before the bridge, with the bridge
  * counting nothing) is the browser's capture path, upstream of anything here: reported as a todo.
+ * Every failure first says whether the microphone's source reported gaps during the step (no
+ * channels, or runs of exact zeros, counted in the bridge's worklet before the bridge).
  */
 function assertCounterWhole(
   t: TestContext,
@@ -280,12 +327,12 @@ function assertCounterWhole(
 ): void {
   const report = checkResampledCounter(mono);
   const lossCounted = step.microphoneLoss + step.speakerLoss;
-  const why = JSON.stringify({
+  const why = `${sourceSaid(step)}; ${JSON.stringify({
     resampled: report,
     step,
     breaksInMicrophoneStream: upstreamBreaks,
     exact: { ...exact, events: exact.events.slice(0, 6) },
-  });
+  })}`;
   assert.equal(lossCounted, 0, `the bridges counted frames lost during the step: ${why}`);
   assert.ok(report.start >= 0, `no signal: ${why}`);
   if (exact.bitExact && exact.dropped === 0) return;
