@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { UsbSpeed } from "../../usb/constants.ts";
 import type { UpstreamPort } from "../../usb/device.ts";
 import { PacketStatus } from "../../usb/packet.ts";
 import { SetupPacket } from "../../usb/setup-packet.ts";
@@ -243,6 +244,15 @@ describe("UsbHub as FreeBSD, Haiku and ReactOS drive it", () => {
     );
     assert.equal(clearPort(host, 3, PortFeature.CReset), PacketStatus.Ack);
     assert.equal(host.poll(1, 1).status, PacketStatus.Nak);
+    // Haiku's Explore takes the speed from PORT_LOW_SPEED only with PORT_POWER set (without it, a
+    // SuperSpeed port); a low-speed device after its reset shows both.
+    hub.attach(3, new UsbKeyboard({ speed: UsbSpeed.Low }));
+    clearPort(host, 4, PortFeature.CConnection);
+    setPort(host, 4, PortFeature.Reset);
+    assert.equal(
+      portStatus(host, 4).status,
+      PortStatus.Connection | PortStatus.Enable | PortStatus.Power | PortStatus.LowSpeed,
+    );
     // Haiku's Explore clears C_PORT_LINK_STATE and C_PORT_BH_PORT_RESET when their bits are set: never here.
     hub.detach(2);
     assert.equal(portStatus(host, 3).change & ~0x1f, 0);
