@@ -568,18 +568,26 @@ async function main(): Promise<void> {
     if (b === null) return { microphone: null, speaker: null };
     return looping ? b.loopback : b.steady;
   };
+  // What the microphone's source failed to deliver while the guest streamed, counted before the
+  // bridge (input with no channels, runs of exact zeros): a gap the browser or the microphone made,
+  // told apart from one the bridge made (its underruns and overruns).
+  const sourceGapsText = (s: AudioBridgeStats): string => {
+    if (s.silentRuns + s.sourceGaps === 0) return "none";
+    const ms = (frames: number) => ((frames * 1000) / s.contextRate).toFixed(0);
+    return `${s.silentRuns} silent, ${ms(s.silentFrames)} ms (longest ${ms(s.longestSilentRun)}); ${s.sourceGaps} without input`;
+  };
   function renderStats(): void {
     const body = $("audio-stats");
     body.replaceChildren();
-    const streams: [string, AudioBridgeStats | null][] = [
-      ["microphone → guest", safeStats(activeBridges().microphone)],
-      ["guest → speakers", safeStats(activeBridges().speaker)],
+    const streams: [string, AudioBridgeStats | null, boolean][] = [
+      ["microphone → guest", safeStats(activeBridges().microphone), true],
+      ["guest → speakers", safeStats(activeBridges().speaker), false],
     ];
-    for (const [name, s] of streams) {
+    for (const [name, s, microphone] of streams) {
       const row = document.createElement("tr");
       const cells =
         s === null
-          ? [name, "no audio", "", "", "", "", ""]
+          ? [name, "no audio", "", "", "", "", "", ""]
           : [
               name,
               // The context's rate is on the line under the table. An idle bridge's fill is what it
@@ -590,6 +598,7 @@ async function main(): Promise<void> {
                 : `— / ${s.targetMs.toFixed(0)} ms`,
               String(s.underruns),
               String(s.overruns),
+              microphone ? sourceGapsText(s) : "—",
               s.running ? `${s.latencyMs.toFixed(1)} ms` : "—",
               s.running ? s.ratio.toFixed(5) : "—",
             ];
