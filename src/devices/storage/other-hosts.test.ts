@@ -258,6 +258,37 @@ describe("ReactOS / Windows (drivers/usb/usbstor/scsi.c; Windows-driver-samples 
     assert.ok(changeable.data.subarray(6, 24).every((b) => b === 0));
   });
 
+  it("GET MAX LUN then the enumeration Windows XP's usbstor runs (ReactOS USBSTOR_GetMaxLUN; the sequence in Axelson, USB Mass Storage, fig. 11-2): 0 in one byte, INQUIRY 36, READ FORMAT CAPACITIES, READ CAPACITY(10), READ(10) of sector 0 (BOT 3.2)", () => {
+    const store = new MemoryBlockStore(2048);
+    store.bytes.set([0xeb, 0x3c, 0x90], 0);
+    store.bytes.set([0x55, 0xaa], 510);
+    const { host } = bootStick({ store });
+    const lun = host.getMaxLun();
+    assert.deepEqual([...lun.data], [0], "one LUN; ReactOS refuses a value above 15");
+    passed(host.command(Cdb.inquiry(36), { dataIn: 36 }));
+    passed(host.command(Cdb.readFormatCapacities(252), { dataIn: 252 }));
+    const cap = host.command(Cdb.readCapacity10(), { dataIn: 8 });
+    passed(cap);
+    assert.equal(u32(cap.data, 0), 2047);
+    const sector0 = host.command(Cdb.read10(0, 1), { dataIn: BLOCK_SIZE });
+    passed(sector0);
+    assert.deepEqual([...sector0.data], [...store.bytes.subarray(0, BLOCK_SIZE)]);
+  });
+
+  it("MODE SENSE(6) of 3Fh and 08h with small allocation lengths (4, 8, 12): the first bytes, the mode data length still the full one, residue 0 (SPC-3 4.3.5.6, 7.4.3)", () => {
+    const { host } = bootStick({ store: new MemoryBlockStore(2048) });
+    const full = host.command(Cdb.modeSense6(0x3f, 192), { dataIn: 192 });
+    for (const allocation of [4, 8, 12]) {
+      for (const page of [0x3f, 0x08]) {
+        const r = host.command(Cdb.modeSense6(page, allocation), { dataIn: allocation });
+        passed(r);
+        assert.equal(r.csw?.residue, 0);
+        assert.deepEqual([...r.data], [...full.data.subarray(0, allocation)]);
+        assert.equal(r.data[0], 23, "mode data length: what the whole answer would be");
+      }
+    }
+  });
+
   it("sfloppy's READ FORMAT CAPACITIES with 4 + 31 × 8 = 252 bytes: a list of one current descriptor, zeros after, residue 240 (UFI 4.10 / MMC)", () => {
     const { host } = bootStick({ store: new MemoryBlockStore(2048) });
     const r = host.command(Cdb.readFormatCapacities(252), { dataIn: 252 });
