@@ -10,7 +10,7 @@ import { Progress } from "../progress.ts";
 import { MAX_STICK_MIB, packFolder, unpackImage } from "../stick/stick-folder.ts";
 import { extractUsbipSpecs, importAll, plugUsbip, USBIP_OPTION_HELP } from "../usbip-option.ts";
 import { prepareOutputDir, userPath } from "../user-paths.ts";
-import { describeUnpack } from "./stick.ts";
+import { describeSkipped, describeUnpack } from "./stick.ts";
 
 export const SHELL_FLAGS = {
   devices: {
@@ -97,11 +97,11 @@ export async function runShell(argv: readonly string[]): Promise<number> {
   const usb = parseDeviceMix(flags.devices ?? "headset,keyboard");
   // --stick: the folder packed onto a FAT image in memory, on the root port after --devices'.
   const stickDir = flags.stick === undefined ? undefined : userPath(flags.stick);
-  const stick =
-    stickDir === undefined
-      ? undefined
-      : new MemoryBlockStore((await packFolder(stickDir, flags["stick-size"])).image);
+  const packed = stickDir === undefined ? undefined : await packFolder(stickDir, flags["stick-size"]);
+  const stick = packed === undefined ? undefined : new MemoryBlockStore(packed.image);
   if (stickDir !== undefined) prepareOutputDir("--stick", stickDir);
+  if (packed !== undefined && packed.contents.skipped.length > 0)
+    process.stderr.write(`uhci: --stick ${describeSkipped(packed.contents.skipped)}\n`);
   if (stick !== undefined) usb.push(new UsbMassStorage({ store: stick }));
   // USB/IP devices take the root ports after --devices' (a UHCI root hub has up to 7; uhci-hcd counts them).
   if (usb.length + specs.length > 7)

@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { flagHelp, parseFlags, UsageError } from "../args.ts";
 import { FatError, readFatImage } from "../stick/fat-image.ts";
 import { MAX_STICK_MIB, packFolder, type UnpackResult, unpackImage } from "../stick/stick-folder.ts";
@@ -31,11 +31,18 @@ options:
 ${flagHelp(STICK_FLAGS)}`;
 
 function readImage(path: string): Uint8Array {
+  if (statSync(path, { throwIfNoEntry: false })?.isDirectory())
+    throw new UsageError(`${path} is a folder, not a stick image`);
   try {
     return new Uint8Array(readFileSync(path));
   } catch (error) {
     throw new UsageError(`cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+/** What packing left out: FAT has no symbolic links (and no sockets or devices). */
+export function describeSkipped(skipped: readonly string[]): string {
+  return `left out, not regular files or folders (symbolic links are not followed): ${skipped.join(", ")}`;
 }
 
 /** One line per kind of outcome of an unpack, for the terminal. */
@@ -44,8 +51,13 @@ export function describeUnpack(result: UnpackResult, dir: string): string {
     `${dir}: ${result.written.length} file(s) written, ${result.unchanged.length} unchanged, ${result.folders} folder(s)`,
   ];
   if (result.notOnStick.length > 0) lines.push(`  not on the stick (kept): ${result.notOnStick.join(", ")}`);
+  if (result.caseMatched.length > 0)
+    lines.push(
+      `  written into the folder's name, which differs only in case (FAT's names have none): ${result.caseMatched.map((m) => `${m.stick} → ${m.folder}`).join(", ")}`,
+    );
   if (result.conflicts.length > 0)
     lines.push(`  not written (the folder holds something else there): ${result.conflicts.join(", ")}`);
+  if (result.failed.length > 0) lines.push(`  NOT WRITTEN: ${result.failed.join(", ")}`);
   return lines.join("\n");
 }
 
@@ -85,6 +97,10 @@ async function run(
     if (dir === undefined || img === undefined || positional.length > 2)
       throw new UsageError("usage: uhci stick pack DIR IMG [--size MIB]");
     const out = checkOutputFile("IMG", img);
+    // A file the user made read-only is not replaced (the rename below would replace it regardless).
+    const existing = statSync(out, { throwIfNoEntry: false });
+    if (existing !== undefined && (existing.mode & 0o200) === 0)
+      throw new UsageError(`IMG: ${out} is read-only; not replaced`);
     const { image, contents } = await packFolder(userPath(dir), size);
     writeFileSync(`${out}.partial`, image);
     renameSync(`${out}.partial`, out);
@@ -92,7 +108,7 @@ async function run(
       `${out}: ${image.length / (1024 * 1024)} MiB stick, ${contents.files.length} file(s) (${contents.bytes} bytes), ${contents.folders.length} folder(s)\n`,
     );
     if (contents.skipped.length > 0)
-      process.stderr.write(`uhci stick: left out (not files or folders): ${contents.skipped.join(", ")}\n`);
+      process.stderr.write(`uhci stick: ${describeSkipped(contents.skipped)}\n`);
     return 0;
   }
   if (sub === "unpack") {
@@ -101,8 +117,9 @@ async function run(
       throw new UsageError("usage: uhci stick unpack IMG DIR");
     const image = readImage(userPath(img));
     const to = prepareOutputDir("DIR", dir);
-    process.stdout.write(`${describeUnpack(await unpackImage(image, to), to)}\n`);
-    return 0;
+    const result = await unpackImage(image, to);
+    process.stdout.write(`${describeUnpack(result, to)}\n`);
+    return result.failed.length > 0 ? 1 : 0;
   }
   if (sub === "ls") {
     const [img] = positional;

@@ -23,11 +23,19 @@ function loadFatFs(): Promise<FatFsModule> {
 }
 
 export const SECTOR = 512;
+/** The most root directory entries FatFs gives a FAT12/16 volume (f_mkfs's n_root). */
+const MAX_ROOT_ENTRIES = 32768;
 
 /** A file on (or for) a stick: a path with `/` between folders, relative to the file system's root. */
 export interface StickFile {
   path: string;
   data: Uint8Array;
+  /**
+   * Last modification, ms since the epoch. FAT keeps it to 2 s, as a date and time without a zone:
+   * we store and read UTC, as the bundled Linux guest does (v86's RTC runs in UTC and the guest sets no
+   * time zone, so its vfat driver writes UTC). Written: the time FatFs's clock says when left out.
+   */
+  mtimeMs?: number;
 }
 
 /** What was on an image: its files, and its folders (empty ones included). */
@@ -132,16 +140,102 @@ function mount(s: Session): void {
   check(s.ff.f_mount(fs, "", 1), "mounting the image");
 }
 
+/** DOS device names: Windows opens the device, not the file, whatever the extension (`aux.txt`). */
+const RESERVED = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\.|$)/i;
+
+/**
+ * Why `name` cannot be a file or folder name on a FAT stick as given, or undefined when it can. FAT's
+ * long names (Microsoft FAT specification, "Long File Name Implementation") forbid `" * / : < > ? \ |` and
+ * control characters; FatFs, Windows and Linux's vfat drop trailing dots and spaces (so `notes.` would
+ * come back as `notes`); Windows cannot open a DOS device name; a long name has at most 255 UTF-16
+ * units. A name that would change on the way is refused, never stored changed.
+ */
+export function fatNameProblem(name: string): string | undefined {
+  if (name === "" || name === "." || name === "..") return "not a file name";
+  for (const c of name) {
+    const code = c.codePointAt(0) ?? 0;
+    if (code < 0x20 || code === 0x7f) return "a control character";
+    if ('"*/:<>?\\|'.includes(c)) return `'${c}'`;
+  }
+  if (/[. ]$/.test(name)) return "a trailing dot or space";
+  if (RESERVED.test(name)) return "a DOS device name";
+  if (name.length > 255) return "longer than 255 characters";
+  return undefined;
+}
+
+/**
+ * What FAT compares names by: without case (FatFs upper-cases both sides, ff_wtoupper, as Windows
+ * does), so `Readme.txt` and `README.TXT` are one file on a stick. A character whose upper case is
+ * longer (`ß` → `SS`) is kept, as FatFs's one-to-one table keeps it.
+ */
+export function fatNameKey(name: string): string {
+  let key = "";
+  for (const c of name) {
+    const upper = c.toUpperCase();
+    key += upper.length === c.length ? upper : c;
+  }
+  return key;
+}
+
 /** Splits a stick path into its names, refusing what no FAT name can be (and would escape a folder). */
 function namesOf(path: string): string[] {
   const names = path.split("/").filter((n) => n !== "");
   for (const n of names) {
-    if (n === "." || n === ".." || /[\\:*?"<>|]/.test(n) || [...n].some((c) => c.charCodeAt(0) < 0x20)) {
-      throw new FatError(`'${path}': '${n}' is not a name a FAT file system can hold`);
-    }
+    const problem = fatNameProblem(n);
+    if (problem !== undefined) throw new FatError(`'${path}': '${n}' cannot be a FAT name (${problem})`);
   }
   if (names.length === 0) throw new FatError(`'${path}' names no file`);
   return names;
+}
+
+/** FAT dates start in 1980 and end in 2107 (7 bits of years). */
+const FAT_EPOCH_MS = Date.UTC(1980, 0, 1);
+const FAT_END_MS = Date.UTC(2107, 11, 31, 23, 59, 58);
+
+/**
+ * Runs `fn` (synchronous FatFs calls) with FatFs's clock reading `utcMs`. js-fatfs is built without
+ * f_utime (FF_USE_CHMOD 0), and its get_fattime() takes the host's local time of Date.now(): so a
+ * file's time can only be given as the clock while FatFs stamps the entry (f_open creates, f_close
+ * writes the modified time). The clock is shifted so that local time shows `utcMs`'s UTC fields, the
+ * zone-less form the guest reads (see {@link StickFile.mtimeMs}). Nothing else runs in between: the
+ * calls are synchronous, and the clock is put back before returning.
+ */
+function withFatClock<T>(utcMs: number, fn: () => T): T {
+  const at = Math.min(Math.max(utcMs, FAT_EPOCH_MS), FAT_END_MS);
+  // Local fields equal at's UTC fields at at + offset; the offset taken at that instant (DST).
+  const shifted = at + new Date(at + new Date(at).getTimezoneOffset() * 60_000).getTimezoneOffset() * 60_000;
+  const realNow = Date.now;
+  Date.now = () => shifted;
+  try {
+    return fn();
+  } finally {
+    Date.now = realNow;
+  }
+}
+
+/** A FAT directory entry's date and time (FAT specification, "Date and Time Formats") as UTC ms, or undefined. */
+function fatTimeToMs(date: number, time: number): number | undefined {
+  const year = 1980 + (date >> 9);
+  const month = (date >> 5) & 15;
+  const day = date & 31;
+  const hours = time >> 11;
+  const minutes = (time >> 5) & 63;
+  const seconds = (time & 31) * 2;
+  // A field out of range (a zeroed entry, a damaged image) is no time at all.
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hours > 23 || minutes > 59 || seconds > 59)
+    return undefined;
+  return Date.UTC(year, month - 1, day, hours, minutes, seconds);
+}
+
+/**
+ * Root directory entries a FAT12/16 volume needs for `names` at its top level: each name takes one
+ * 8.3 entry and, at most, one long-name entry per 13 UTF-16 units (FAT specification, "Long File Name
+ * Implementation"). Counted high: FatFs adds long-name entries only where the 8.3 form cannot hold the name.
+ */
+function rootEntriesFor(names: Iterable<string>): number {
+  let entries = 0;
+  for (const name of names) entries += 1 + Math.ceil(name.length / 13);
+  return entries;
 }
 
 /**
@@ -158,14 +252,32 @@ export async function createFatImage(
       `a stick image is at least 1 MiB and a whole number of 512-byte blocks, not ${sizeBytes} bytes`,
     );
   }
+  const top = new Set<string>();
+  for (const p of [...(contents.folders ?? []), ...contents.files.map((f) => f.path)]) {
+    top.add(namesOf(p)[0] ?? "");
+  }
+  // A FAT12/16 root directory has a fixed number of entries (FatFs's default 512, which 600 short
+  // names or 40 long ones filled): twice what the top level needs, so the guest can add as many again.
+  // Past what FAT16 can give (32768), FAT32, whose root grows like any folder.
+  const rootNeeds = rootEntriesFor(top);
+  const fat32Only = rootNeeds * 2 > MAX_ROOT_ENTRIES;
+  const nRoot = fat32Only ? 0 : Math.max(512, Math.ceil((rootNeeds * 2) / 16) * 16);
   const image = new Uint8Array(sizeBytes);
   const s = await open(image);
   const { mod, ff } = s;
   const work = ff.malloc(mod.FF_MAX_SS * 8);
-  check(
-    ff.f_mkfs("", { fmt: mod.FM_ANY, n_fat: 2, align: 0, n_root: 0, au_size: 0 }, work, mod.FF_MAX_SS * 8),
-    "formatting the image",
+  const fmt = fat32Only ? mod.FM_FAT32 : mod.FM_ANY;
+  const formatted = ff.f_mkfs(
+    "",
+    { fmt, n_fat: 2, align: 0, n_root: nRoot, au_size: 0 },
+    work,
+    mod.FF_MAX_SS * 8,
   );
+  if (formatted === mod.FR_MKFS_ABORTED && fat32Only)
+    throw new FatError(
+      `${top.size} files and folders at the top level need a FAT32 stick, and ${sizeBytes / (1024 * 1024)} MiB is too small for one: give it more room or fewer top-level entries`,
+    );
+  check(formatted, "formatting the image");
   ff.free(work);
   mount(s);
   const made = new Set<string>();
@@ -183,17 +295,26 @@ export async function createFatImage(
     const names = namesOf(file.path);
     mkdirs(names.slice(0, -1));
     const path = names.join("/");
-    check(ff.f_open(s.fil, path, mod.FA_WRITE | mod.FA_CREATE_ALWAYS), `creating '${path}'`);
-    for (let at = 0; at < file.data.length; at += CHUNK) {
-      const piece = file.data.subarray(at, at + CHUNK);
-      ff.HEAPU8.set(piece, s.chunk);
-      check(ff.f_write(s.fil, s.chunk, piece.length, s.count), `writing '${path}'`);
-      if (ff.getValue(s.count, "i32") !== piece.length) {
-        ff.f_close(s.fil);
-        throw new FatError(`writing '${path}': the image is full`);
+    const write = () => {
+      // CREATE_NEW: a second name FAT takes for the same one (`A.txt`, `a.txt`) fails, never replaces.
+      const opened = ff.f_open(s.fil, path, mod.FA_WRITE | mod.FA_CREATE_NEW);
+      if (opened === mod.FR_EXIST)
+        throw new FatError(`'${path}': the stick already holds it under another case`);
+      if (opened === mod.FR_DENIED) throw new FatError(`creating '${path}': the stick is full`);
+      check(opened, `creating '${path}'`);
+      for (let at = 0; at < file.data.length; at += CHUNK) {
+        const piece = file.data.subarray(at, at + CHUNK);
+        ff.HEAPU8.set(piece, s.chunk);
+        check(ff.f_write(s.fil, s.chunk, piece.length, s.count), `writing '${path}'`);
+        if (ff.getValue(s.count, "i32") !== piece.length) {
+          ff.f_close(s.fil);
+          throw new FatError(`writing '${path}': the stick is full`);
+        }
       }
-    }
-    check(ff.f_close(s.fil), `closing '${path}'`);
+      check(ff.f_close(s.fil), `closing '${path}'`);
+    };
+    if (file.mtimeMs === undefined) write();
+    else withFatClock(file.mtimeMs, write);
   }
   check(ff.f_unmount(""), "unmounting the image");
   return image;
@@ -275,7 +396,7 @@ function walk(s: Session, onUnreadable: ((path: string, error: FatError) => void
     if (depth > MAX_DEPTH)
       throw new FatError(`'${path}': folders nested deeper than ${MAX_DEPTH} (a damaged image?)`);
     const subfolders: string[] = [];
-    const names: string[] = [];
+    const names: { full: string; mtimeMs: number | undefined }[] = [];
     check(ff.f_opendir(dir, path), `reading folder '${path || "/"}'`);
     for (;;) {
       check(ff.f_readdir(dir, info), `reading folder '${path || "/"}'`);
@@ -285,16 +406,21 @@ function walk(s: Session, onUnreadable: ((path: string, error: FatError) => void
       if (++entries > MAX_ENTRIES)
         throw new FatError(`more than ${MAX_ENTRIES} files and folders (a damaged image?)`);
       if (ff.FILINFO_fattrib(info) & mod.AM_DIR) subfolders.push(full);
-      else names.push(full);
+      else names.push({ full, mtimeMs: fatTimeToMs(ff.FILINFO_fdate(info), ff.FILINFO_ftime(info)) });
     }
     ff.f_closedir(dir);
-    for (const full of names) {
+    for (const { full, mtimeMs } of names) {
+      const file = (): StickFile => ({
+        path: full,
+        data: readWhole(full),
+        ...(mtimeMs === undefined ? {} : { mtimeMs }),
+      });
       if (onUnreadable === null) {
-        files.push({ path: full, data: readWhole(full) });
+        files.push(file());
         continue;
       }
       try {
-        files.push({ path: full, data: readWhole(full) });
+        files.push(file());
       } catch (error) {
         if (!(error instanceof FatError)) throw error;
         onUnreadable(full, error);

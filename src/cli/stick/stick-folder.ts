@@ -3,15 +3,59 @@
  * folder's regular files and folders go onto a fresh image; the image's files come back into a folder
  * when the guest is done with it. Everything read from an image is guest data: a name that could leave
  * the folder is refused (FatFs never returns one, but a damaged or hostile image is not trusted).
+ *
+ * The rules a user sees (README, "The `uhci` command"): a name FAT cannot hold, or two names FAT takes
+ * for one (they differ only in case), is an error before anything is written; symbolic links are left
+ * out and listed; unpacking never deletes or renames anything in the folder and never writes through
+ * a link; modification times go both ways, to FAT's 2 seconds.
  */
-import { lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join, relative, sep } from "node:path";
+import {
+  chmodSync,
+  type Dirent,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
 import { UsageError } from "../args.ts";
-import { createFatImage, readFatImage, type StickContents, type StickFile } from "./fat-image.ts";
+import {
+  createFatImage,
+  FatError,
+  fatNameKey,
+  fatNameProblem,
+  readFatImage,
+  type StickContents,
+  type StickFile,
+} from "./fat-image.ts";
 
 const MIB = 1024 * 1024;
 /** Memory holds the whole image (a memory-backed stick in the guest), so sizes stay well inside Node's buffers. */
 export const MAX_STICK_MIB = 2048;
+
+/** A file found in a folder, not yet read. */
+export interface FolderEntry {
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/** What a folder holds, paths with `/`, without reading any file. */
+export interface FolderScan {
+  files: FolderEntry[];
+  folders: string[];
+  /** Entries that are neither regular files nor folders (symbolic links, sockets…), left out. */
+  skipped: string[];
+  /** Entries that could not be read (a folder without permission), with why. */
+  unreadable: string[];
+  /** Bytes of all files. */
+  bytes: number;
+}
 
 export interface FolderContents extends StickContents {
   /** Bytes of all files. */
@@ -20,39 +64,107 @@ export interface FolderContents extends StickContents {
   skipped: string[];
 }
 
-/** The regular files and folders below `dir`, paths with `/`. Symbolic links are not followed. */
-export function readFolder(dir: string): FolderContents {
-  const files: StickFile[] = [];
-  const folders: string[] = [];
-  const skipped: string[] = [];
-  let bytes = 0;
-  let top: ReturnType<typeof statSync>;
-  try {
-    top = statSync(dir);
-  } catch (error) {
-    throw new UsageError(
-      `cannot read folder ${dir}: ${error instanceof Error ? error.message : String(error)}`,
-    );
+function reasonOf(error: unknown): string {
+  if (error instanceof Error && "code" in error) {
+    if (error.code === "EACCES" || error.code === "EPERM") return "permission denied";
+    if (error.code === "ENOENT") return "it went away";
+    if (error.code === "ENOSPC") return "the disk is full";
   }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A list for a one-line message: the first few, and how many more. */
+function few(items: readonly string[], max = 5): string {
+  const shown = items.slice(0, max).join(", ");
+  return items.length > max ? `${shown} and ${items.length - max} more` : shown;
+}
+
+/** The folder `dir`'s files and folders below it, by name; symbolic links are not followed. */
+export function scanFolder(dir: string): FolderScan {
+  const top = statSync(dir, { throwIfNoEntry: false });
+  if (top === undefined) throw new UsageError(`no folder ${dir}`);
   if (!top.isDirectory()) throw new UsageError(`${dir} is not a folder`);
-  const walk = (at: string) => {
-    for (const entry of readdirSync(at, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+  const scan: FolderScan = { files: [], folders: [], skipped: [], unreadable: [], bytes: 0 };
+  const walk = (at: string, prefix: string) => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(at, { withFileTypes: true });
+    } catch (error) {
+      scan.unreadable.push(`${prefix === "" ? "." : prefix.slice(0, -1)} (${reasonOf(error)})`);
+      return;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
       const full = join(at, entry.name);
-      const path = relative(dir, full).split(sep).join("/");
+      const path = prefix + entry.name;
       if (entry.isDirectory()) {
-        folders.push(path);
-        walk(full);
+        scan.folders.push(path);
+        walk(full, `${path}/`);
       } else if (entry.isFile()) {
-        const data = new Uint8Array(readFileSync(full));
-        bytes += data.length;
-        files.push({ path, data });
+        try {
+          const stats = lstatSync(full);
+          scan.files.push({ path, size: stats.size, mtimeMs: stats.mtimeMs });
+          scan.bytes += stats.size;
+        } catch (error) {
+          scan.unreadable.push(`${path} (${reasonOf(error)})`);
+        }
       } else {
-        skipped.push(path);
+        scan.skipped.push(path);
       }
     }
   };
-  walk(dir);
-  return { files, folders, skipped, bytes };
+  walk(dir, "");
+  return scan;
+}
+
+/**
+ * Every name in `scan` a FAT stick cannot hold as it is, and every pair FAT takes for one name (names
+ * in one folder that differ only in case: on the stick the second would replace the first), each as
+ * `'path' (why)`.
+ */
+export function fatNameProblems(scan: Pick<FolderScan, "files" | "folders">): string[] {
+  const problems: string[] = [];
+  const seen = new Map<string, string>();
+  for (const path of [...scan.folders, ...scan.files.map((f) => f.path)]) {
+    const slash = path.lastIndexOf("/");
+    const name = path.slice(slash + 1);
+    const problem = fatNameProblem(name);
+    if (problem !== undefined) problems.push(`'${path}' (${problem})`);
+    const key = `${path.slice(0, slash + 1)}${fatNameKey(name)}`;
+    const other = seen.get(key);
+    if (other !== undefined)
+      problems.push(`'${other}' and '${path}' (one name on FAT: they differ only in case)`);
+    else seen.set(key, path);
+  }
+  return problems;
+}
+
+/**
+ * The regular files (read) and folders below `dir`, paths with `/`; symbolic links are not followed.
+ * An entry that cannot be read is a {@link UsageError} naming it, not a stick without it.
+ */
+export function readFolder(dir: string): FolderContents {
+  return readScanned(dir, scanFolder(dir));
+}
+
+function readScanned(dir: string, scan: FolderScan): FolderContents {
+  if (scan.unreadable.length > 0) throw new UsageError(`cannot read in ${dir}: ${few(scan.unreadable)}`);
+  const files: StickFile[] = [];
+  const unreadable: string[] = [];
+  for (const entry of scan.files) {
+    try {
+      files.push({
+        path: entry.path,
+        data: new Uint8Array(readFileSync(join(dir, entry.path))),
+        mtimeMs: entry.mtimeMs,
+      });
+    } catch (error) {
+      unreadable.push(`${entry.path} (${reasonOf(error)})`);
+    }
+  }
+  if (unreadable.length > 0) throw new UsageError(`cannot read in ${dir}: ${few(unreadable)}`);
+  const bytes = files.reduce((sum, f) => sum + f.data.length, 0);
+  return { files, folders: scan.folders, skipped: scan.skipped, bytes };
 }
 
 /**
@@ -63,21 +175,46 @@ export function defaultStickMiB(bytes: number): number {
   return Math.max(32, Math.ceil((bytes + bytes / 8 + 16 * MIB) / MIB));
 }
 
-/** A fresh FAT image of `sizeMiB` MiB (default: {@link defaultStickMiB}) holding the folder `dir`. */
+/**
+ * A fresh FAT image of `sizeMiB` MiB (default: {@link defaultStickMiB}) holding the folder `dir`.
+ * Everything that would make the stick differ from the folder (an unreadable entry, a name FAT cannot
+ * hold, two names FAT takes for one, files larger than the stick) is a {@link UsageError} raised
+ * before a file is read whole or anything is written.
+ */
 export async function packFolder(
   dir: string,
   sizeMiB?: number,
 ): Promise<{ image: Uint8Array; contents: FolderContents }> {
-  const contents = readFolder(dir);
-  const mib = sizeMiB ?? defaultStickMiB(contents.bytes);
+  const scan = scanFolder(dir);
+  if (scan.unreadable.length > 0) throw new UsageError(`cannot read in ${dir}: ${few(scan.unreadable)}`);
+  const problems = fatNameProblems(scan);
+  if (problems.length > 0)
+    throw new UsageError(
+      `${problems.length === 1 ? "a name" : `${problems.length} names`} a FAT stick cannot hold (rename first): ${few(problems, 3)}`,
+    );
+  const mib = sizeMiB ?? defaultStickMiB(scan.bytes);
+  if (sizeMiB === undefined && mib > MAX_STICK_MIB)
+    throw new UsageError(
+      `${dir} holds ${(scan.bytes / MIB).toFixed(1)} MiB of files; a stick here holds at most ${MAX_STICK_MIB} MiB`,
+    );
   if (!Number.isInteger(mib) || mib < 1 || mib > MAX_STICK_MIB) {
     throw new UsageError(`a stick is 1–${MAX_STICK_MIB} MiB, not ${mib}`);
   }
-  if (contents.bytes > mib * MIB) {
-    throw new UsageError(`${dir} holds ${contents.bytes} bytes of files, more than a ${mib} MiB stick`);
+  if (scan.bytes > mib * MIB) {
+    throw new UsageError(`${dir} holds ${scan.bytes} bytes of files, more than a ${mib} MiB stick`);
   }
-  const image = await createFatImage(mib * MIB, contents);
-  return { image, contents };
+  const contents = readScanned(dir, scan);
+  try {
+    const image = await createFatImage(mib * MIB, contents);
+    return { image, contents };
+  } catch (error) {
+    // The file system's own room (FATs, folders, whole clusters) is what a near-full stick lacks.
+    if (error instanceof FatError && /is full/.test(error.message))
+      throw new UsageError(
+        `${dir}'s files and the file system do not fit on a ${mib} MiB stick (${error.message}): give it more MiB`,
+      );
+    throw error;
+  }
 }
 
 export interface UnpackResult {
@@ -92,60 +229,147 @@ export interface UnpackResult {
    * (a folder, a symbolic link: writing through a link could land outside the folder).
    */
   conflicts: string[];
+  /** Stick files whose name matches a file or folder of the folder but for case: that one is used. */
+  caseMatched: { stick: string; folder: string }[];
+  /** Stick files that could not be written (a read-only file, a full disk), with why; the rest are. */
+  failed: string[];
   folders: number;
 }
 
+/** Where a file is written before it is renamed into place (short: a 255-byte name still fits beside it). */
+const PARTIAL = `.uhci-unpack-${process.pid}.partial`;
+
+/** The names of a stick path, refusing one that could leave the folder (a damaged or hostile image). */
+function stickNames(path: string): string[] | undefined {
+  const names = path.split("/");
+  return names.some((n) => n === "" || n === "." || n === ".." || n.includes("\\") || n.includes("\0"))
+    ? undefined
+    : names;
+}
+
 /**
- * Writes the image's files into `dir` (made if missing): new and changed files are written, the same
- * ones left alone; files of the folder the stick does not hold are kept and listed (a deletion in the
- * guest never deletes on the host).
+ * Writes the image's files into `dir` (made if missing): new and changed files are written (whole, then
+ * renamed into place, with the stick's modification time), the same ones left alone; files of the folder
+ * the stick does not hold are kept and listed (a deletion in the guest never deletes on the host).
+ * Names are matched as FAT matches them, without case: a stick file `readme.txt` goes into the folder's
+ * `README.txt`, never next to it. A path that could leave `dir` is a {@link UsageError} before anything
+ * is written; a file that cannot be written is listed in `failed` and the others still are.
  */
 export async function unpackImage(image: Uint8Array, dir: string): Promise<UnpackResult> {
   const contents = await readFatImage(image);
-  const before = statSync(dir, { throwIfNoEntry: false })?.isDirectory() ? readFolder(dir) : undefined;
+  const bad = [...contents.folders, ...contents.files.map((f) => f.path)].filter(
+    (p) => stickNames(p) === undefined,
+  );
+  if (bad.length > 0) throw new UsageError(`the stick holds paths that would leave ${dir}: ${few(bad)}`);
+  const before = statSync(dir, { throwIfNoEntry: false })?.isDirectory() ? scanFolder(dir) : undefined;
   mkdirSync(dir, { recursive: true });
-  const result: UnpackResult = { written: [], unchanged: [], notOnStick: [], conflicts: [], folders: 0 };
-  const target = (path: string): string => {
-    const names = path.split("/");
-    if (names.some((n) => n === "" || n === "." || n === ".." || n.includes("\\")))
-      throw new UsageError(`the stick holds a path that would leave ${dir}: '${path}'`);
-    return join(dir, ...names);
+  const result: UnpackResult = {
+    written: [],
+    unchanged: [],
+    notOnStick: [],
+    conflicts: [],
+    caseMatched: [],
+    failed: [],
+    folders: 0,
   };
-  // Each folder on the way must be a real folder of ours (made here or already one), never a link.
-  const realFolder = (path: string): boolean => {
-    const names = path.split("/");
-    for (let i = 1; i <= names.length; i++) {
-      const at = join(dir, ...names.slice(0, i));
-      const found = lstatSync(at, { throwIfNoEntry: false });
-      if (found === undefined) mkdirSync(at);
-      else if (!found.isDirectory()) return false;
+  // The names in each folder of `dir` seen so far, to find a name as FAT would: exactly, else but for case.
+  const listed = new Map<string, string[]>();
+  const namesIn = (at: string): string[] => {
+    let names = listed.get(at);
+    if (names === undefined) {
+      try {
+        names = readdirSync(at);
+      } catch {
+        names = [];
+      }
+      listed.set(at, names);
     }
-    return true;
+    return names;
+  };
+  const hostName = (at: string, name: string): string => {
+    const names = namesIn(at);
+    if (names.includes(name)) return name;
+    const key = fatNameKey(name);
+    const matches = names.filter((n) => fatNameKey(n) === key);
+    return matches.length === 1 && matches[0] !== undefined ? matches[0] : name;
+  };
+  /** The folder for stick folder `names` in `dir`, made where missing; undefined where something else is in the way. */
+  const hostFolder = (names: readonly string[]): { at: string; path: string } | undefined => {
+    let at = dir;
+    const path: string[] = [];
+    for (const name of names) {
+      const found = hostName(at, name);
+      const next = join(at, found);
+      const stats = lstatSync(next, { throwIfNoEntry: false });
+      if (stats === undefined) {
+        mkdirSync(next);
+        namesIn(at).push(found);
+        listed.set(next, []);
+      } else if (!stats.isDirectory()) return undefined;
+      at = next;
+      path.push(found);
+    }
+    return { at, path: path.join("/") };
   };
   for (const folder of contents.folders) {
-    target(folder);
-    if (realFolder(folder)) result.folders++;
-    else result.conflicts.push(`${folder}/`);
+    try {
+      if (hostFolder(stickNames(folder) ?? [])) result.folders++;
+      else result.conflicts.push(`${folder}/`);
+    } catch (error) {
+      result.failed.push(`${folder}/ (${reasonOf(error)})`);
+    }
   }
   for (const file of contents.files) {
-    const to = target(file.path);
-    const parent = file.path.split("/").slice(0, -1).join("/");
-    const existing = lstatSync(to, { throwIfNoEntry: false });
-    if ((parent !== "" && !realFolder(parent)) || (existing !== undefined && !existing.isFile())) {
-      result.conflicts.push(file.path);
-      continue;
+    const names = stickNames(file.path) ?? [];
+    const name = names.pop() ?? "";
+    try {
+      const parent = hostFolder(names);
+      if (parent === undefined) {
+        result.conflicts.push(file.path);
+        continue;
+      }
+      const found = hostName(parent.at, name);
+      const to = join(parent.at, found);
+      const folderPath = parent.path === "" ? found : `${parent.path}/${found}`;
+      if (folderPath !== file.path) result.caseMatched.push({ stick: file.path, folder: folderPath });
+      const existing = lstatSync(to, { throwIfNoEntry: false });
+      if (existing !== undefined && !existing.isFile()) {
+        result.conflicts.push(file.path);
+        continue;
+      }
+      if (existing !== undefined && Buffer.from(readFileSync(to)).equals(file.data)) {
+        result.unchanged.push(file.path);
+        continue;
+      }
+      // A file the user made read-only is not replaced (cp would refuse it too).
+      if (existing !== undefined && (existing.mode & 0o200) === 0) {
+        result.failed.push(`${file.path} (read-only in the folder)`);
+        continue;
+      }
+      // Whole, then renamed over: a full disk leaves the old file, and a hard link to a file outside
+      // the folder is not written through.
+      const partial = join(parent.at, PARTIAL);
+      try {
+        writeFileSync(partial, file.data);
+        // The folder's file keeps its permissions (a script stays executable).
+        if (existing !== undefined) chmodSync(partial, existing.mode & 0o7777);
+        if (file.mtimeMs !== undefined) utimesSync(partial, new Date(), new Date(file.mtimeMs));
+        renameSync(partial, to);
+      } catch (error) {
+        rmSync(partial, { force: true });
+        throw error;
+      }
+      if (existing === undefined) namesIn(parent.at).push(found);
+      result.written.push(file.path);
+    } catch (error) {
+      result.failed.push(`${file.path} (${reasonOf(error)})`);
     }
-    if (existing?.isFile() && Buffer.from(readFileSync(to)).equals(file.data)) {
-      result.unchanged.push(file.path);
-      continue;
-    }
-    writeFileSync(to, file.data);
-    result.written.push(file.path);
   }
-  const onStick = new Set(contents.files.map((f) => f.path.toLowerCase()));
+  // FAT names compare without case.
+  const key = (path: string) => path.split("/").map(fatNameKey).join("/");
+  const onStick = new Set(contents.files.map((f) => key(f.path)));
   for (const file of before?.files ?? []) {
-    // FAT names compare without case.
-    if (!onStick.has(file.path.toLowerCase())) result.notOnStick.push(file.path);
+    if (!onStick.has(key(file.path))) result.notOnStick.push(file.path);
   }
   return result;
 }

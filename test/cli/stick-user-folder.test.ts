@@ -1,0 +1,380 @@
+/**
+ * Files in and out as a new user with a folder of their own (issue 12, item 4 and "How it will be
+ * checked"): `uhci stick pack` / `unpack` / `ls` and `uhci shell --stick` on folders real people have.
+ * Each case ends as a user expects, or with a one-line error before anything is written; never a stack
+ * trace, a silently missing or renamed file, or a write outside the folder. The FAT rules checked are
+ * the Microsoft FAT specification's: long names ("Long File Name Implementation": the characters a
+ * name cannot hold, names compared without case) and "Date and Time Formats" (2-second times from 1980).
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { readFatImage } from "../../src/cli/stick/fat-image.ts";
+import { packFolder, unpackImage } from "../../src/cli/stick/stick-folder.ts";
+
+const repo = fileURLToPath(new URL("../../", import.meta.url));
+const main = join(repo, "src", "cli", "main.ts");
+const tsx = join(repo, "node_modules", "tsx", "dist", "esm", "index.mjs");
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `uhci ARGS…` from the sources; `tz` sets the process's time zone; `asNobody` drops root (see below). */
+function uhci(args: readonly string[], options: { tz?: string; asNobody?: boolean } = {}): Run {
+  const env = { ...process.env, ...(options.tz === undefined ? {} : { TZ: options.tz }) };
+  const command = [process.execPath, "--import", tsx, main, ...args];
+  const [file, ...rest] = options.asNobody
+    ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ...command]
+    : command;
+  const run = spawnSync(file ?? "", rest, { env, encoding: "utf8", timeout: 60_000, cwd: tmpdir() });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+/** A usage error as the CLI promises it: exit code 2, one line on stderr, no stack trace. */
+function assertOneLineError(r: Run, pattern: RegExp, what: string): void {
+  assert.equal(r.code, 2, `${what}: exit ${r.code}, ${r.stderr}`);
+  assert.match(r.stderr, /^uhci: [^\n]+\n$/, `${what}: not one line: ${r.stderr}`);
+  assert.match(r.stderr, pattern, what);
+}
+
+function tempDir(name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `uhci-${name}-`));
+  chmodSync(dir, 0o755); // readable by the unprivileged user of the permission test
+  return dir;
+}
+
+/** A folder holding `files` (path → contents); a path ending in `/` is an empty folder. */
+function folderWith(files: Record<string, string | Uint8Array>): string {
+  const dir = tempDir("folder");
+  for (const [path, data] of Object.entries(files)) {
+    const full = join(dir, ...path.split("/"));
+    if (path.endsWith("/")) {
+      mkdirSync(full, { recursive: true });
+      continue;
+    }
+    mkdirSync(join(full, ".."), { recursive: true });
+    writeFileSync(full, data);
+  }
+  return dir;
+}
+
+/** Every file below `dir` (path → bytes), and its folders. */
+function tree(dir: string): { files: Map<string, Buffer>; folders: string[] } {
+  const files = new Map<string, Buffer>();
+  const folders: string[] = [];
+  const walk = (at: string, prefix: string) => {
+    for (const entry of readdirSync(at, { withFileTypes: true })) {
+      const path = prefix + entry.name;
+      if (entry.isDirectory()) {
+        folders.push(path);
+        walk(join(at, entry.name), `${path}/`);
+      } else files.set(path, readFileSync(join(at, entry.name)));
+    }
+  };
+  walk(dir, "");
+  return { files, folders: folders.sort() };
+}
+
+describe("uhci stick: a user's own folder, there and back", () => {
+  it("keeps deep folders, long mixed-case names, spaces, accents, CJK, emoji, empty files and folders", () => {
+    const files: Record<string, string> = {
+      "A Long Mixed-Case Name With Spaces.TXT": "spaces\n",
+      " leading space.txt": "a leading space is a legal long name\n",
+      "café crème/über.md": "accents\n",
+      "日本語のフォルダ/ファイル.txt": "CJK\n",
+      "party 🎉.txt": "emoji: a surrogate pair in UTF-16\n",
+      "a/b/c/d/e/f/g/h/deep.txt": "eight folders down\n",
+      [`${"n".repeat(240)}.txt`]: "a 244-character name\n",
+      "ß.txt": "FAT does not upper-case ß to SS: a name of its own",
+      "SS.txt": "…so both stay",
+      "empty.txt": "",
+      "empty folder/": "",
+      "nested/empty/": "",
+    };
+    const src = folderWith(files);
+    const img = join(tempDir("img"), "stick.img");
+    const packed = uhci(["stick", "pack", src, img]);
+    assert.equal(packed.code, 0, packed.stderr);
+    assert.equal(packed.stderr, "");
+    const out = join(tempDir("out"), "back");
+    const unpacked = uhci(["stick", "unpack", img, out]);
+    assert.equal(unpacked.code, 0, unpacked.stderr);
+    const before = tree(src);
+    const after = tree(out);
+    assert.deepEqual(after.folders, before.folders);
+    assert.deepEqual([...after.files.keys()].sort(), [...before.files.keys()].sort());
+    for (const [path, data] of before.files) assert.deepEqual(after.files.get(path), data, path);
+    const listed = uhci(["stick", "ls", img]);
+    assert.match(listed.stdout, /^party 🎉\.txt\t34$/m);
+  });
+
+  it("refuses names FAT cannot hold, listing them, before any image is written", () => {
+    const cases: [string, RegExp][] = [
+      ["a:b.txt", /'a:b\.txt' \(':'\)/],
+      ["what?", /'what\?' \('\?'\)/],
+      ['say "hi"', /'say "hi"' \('"'\)/],
+      ["notes.", /'notes\.' \(a trailing dot or space\)/],
+      ["name ", /'name ' \(a trailing dot or space\)/],
+      ["CON", /'CON' \(a DOS device name\)/],
+      ["aux.txt", /'aux\.txt' \(a DOS device name\)/],
+      ["tab\there", /\(a control character\)/],
+      ["folder./inside.txt", /'folder\.' \(a trailing dot or space\)/],
+    ];
+    for (const [name, pattern] of cases) {
+      const src = folderWith({ [name]: "x", "fine.txt": "fine" });
+      const img = join(tempDir("img"), "stick.img");
+      assertOneLineError(uhci(["stick", "pack", src, img]), pattern, name);
+      assert.ok(!existsSync(img), `${name}: an image was written`);
+    }
+    // All of them in one line, not one per run.
+    const many = folderWith({ "a:b": "1", "c*d": "2", "e|f": "3", "g<h": "4" });
+    assertOneLineError(
+      uhci(["stick", "pack", many, join(many, "..", "x.img")]),
+      /^uhci: 4 names .*'a:b'.*'c\*d'.*'e\|f' .*and 1 more/,
+      "four",
+    );
+  });
+
+  it("refuses names that differ only in case (one name on FAT), files, folders and accented letters alike", () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ "Readme.txt": "1", "README.txt": "2" }, /'README\.txt' and 'Readme\.txt' \(one name on FAT/],
+      [{ "é.txt": "1", "É.txt": "2" }, /'É\.txt' and 'é\.txt'/],
+      [{ "Docs/a.txt": "1", "docs/b.txt": "2" }, /'Docs' and 'docs'/],
+      [{ "sub/x": "1", "sub/X": "2" }, /'sub\/X' and 'sub\/x'/],
+    ];
+    for (const [files, pattern] of cases) {
+      const src = folderWith(files);
+      const img = join(tempDir("img"), "stick.img");
+      assertOneLineError(uhci(["stick", "pack", src, img]), pattern, Object.keys(files).join(" "));
+      assert.ok(!existsSync(img));
+    }
+  });
+
+  it("fits more top-level files than a FAT12/16 root directory's default 512 entries", async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 600; i++) files[`f${i}.txt`] = `${i}`;
+    for (let i = 0; i < 200; i++) files[`a rather long file name, number ${i}.txt`] = `long ${i}`;
+    const { image } = await packFolder(folderWith(files));
+    const back = await readFatImage(image);
+    assert.equal(back.files.length, 800);
+    for (const f of back.files) assert.equal(Buffer.from(f.data).toString(), files[f.path], f.path);
+  });
+
+  it("keeps modification times both ways, to FAT's 2 seconds, as UTC whatever the host's time zone", () => {
+    const src = folderWith({ "a.txt": "a", "sub/b.txt": "b", "old.txt": "before FAT's epoch" });
+    const a = Date.UTC(2020, 2, 4, 5, 6, 7, 500);
+    const b = Date.UTC(2024, 6, 1, 23, 59, 59);
+    utimesSync(join(src, "a.txt"), new Date(a), new Date(a));
+    utimesSync(join(src, "sub", "b.txt"), new Date(b), new Date(b));
+    utimesSync(join(src, "old.txt"), new Date(86_400_000), new Date(86_400_000));
+    const img = join(tempDir("img"), "stick.img");
+    assert.equal(uhci(["stick", "pack", src, img], { tz: "America/New_York" }).code, 0);
+    const out = join(tempDir("out"), "back");
+    assert.equal(uhci(["stick", "unpack", img, out], { tz: "Asia/Tokyo" }).code, 0);
+    const floor2 = (ms: number) => Math.floor(ms / 2000) * 2000;
+    assert.equal(statSync(join(out, "a.txt")).mtimeMs, floor2(a));
+    assert.equal(statSync(join(out, "sub", "b.txt")).mtimeMs, floor2(b));
+    assert.equal(statSync(join(out, "old.txt")).mtimeMs, Date.UTC(1980, 0, 1), "clamped to FAT's first day");
+  });
+
+  it("stores the times as the guest reads them: UTC fields in the directory entry", async () => {
+    const src = folderWith({ "t.txt": "t" });
+    const t = Date.UTC(2021, 11, 31, 22, 30, 10);
+    utimesSync(join(src, "t.txt"), new Date(t), new Date(t));
+    const img = join(tempDir("img"), "stick.img");
+    assert.equal(uhci(["stick", "pack", src, img], { tz: "Australia/Adelaide" }).code, 0);
+    const image = new Uint8Array(readFileSync(img));
+    // The 8.3 entry (FAT specification: DIR_WrtTime at 22, DIR_WrtDate at 24).
+    const at = Buffer.from(image).indexOf("T       TXT");
+    assert.ok(at > 0);
+    const view = new DataView(image.buffer);
+    const time = view.getUint16(at + 22, true);
+    const date = view.getUint16(at + 24, true);
+    assert.deepEqual(
+      [1980 + (date >> 9), (date >> 5) & 15, date & 31, time >> 11, (time >> 5) & 63, (time & 31) * 2],
+      [2021, 12, 31, 22, 30, 10],
+    );
+    assert.equal((await readFatImage(image)).files[0]?.mtimeMs, t);
+  });
+
+  it("leaves symbolic links out and says so; a link pointing out of the folder never brings its target", () => {
+    const outside = folderWith({ "secret.txt": "outside the folder" });
+    const src = folderWith({ "real.txt": "real" });
+    symlinkSync("real.txt", join(src, "link-in"));
+    symlinkSync(join(outside, "secret.txt"), join(src, "link-out"));
+    symlinkSync(outside, join(src, "link-dir"));
+    const img = join(tempDir("img"), "stick.img");
+    const packed = uhci(["stick", "pack", src, img]);
+    assert.equal(packed.code, 0, packed.stderr);
+    assert.match(packed.stderr, /^uhci stick: left out, .*symbolic links.*: link-dir, link-in, link-out\n$/);
+    const listed = uhci(["stick", "ls", img]);
+    assert.equal(listed.stdout, "real.txt\t4\n");
+  });
+
+  it("answers missing, unreadable and oversized input with one line, writing nothing", () => {
+    const dir = tempDir("bad");
+    const img = join(dir, "x.img");
+    assertOneLineError(uhci(["stick", "pack", join(dir, "nope"), img]), /no folder .*nope$/m, "missing DIR");
+    writeFileSync(join(dir, "file"), "x");
+    assertOneLineError(uhci(["stick", "pack", join(dir, "file"), img]), /is not a folder/, "DIR is a file");
+    const src = folderWith({ "a.txt": "a" });
+    assertOneLineError(
+      uhci(["stick", "pack", src, join(dir, "no", "such", "x.img")]),
+      /IMG: cannot write .*no folder/,
+      "IMG in a missing folder",
+    );
+    assertOneLineError(uhci(["stick", "ls", dir]), /is a folder, not a stick image/, "ls of a folder");
+    assertOneLineError(
+      uhci(["stick", "unpack", join(dir, "none.img"), join(dir, "o")]),
+      /cannot read/,
+      "no IMG",
+    );
+    // Files larger than the stick: refused by their sizes before they are read (a sparse 3 GiB file).
+    const big = folderWith({ "small.txt": "s" });
+    writeFileSync(join(big, "huge.bin"), "");
+    truncateSync(join(big, "huge.bin"), 3 * 1024 ** 3);
+    assertOneLineError(
+      uhci(["stick", "pack", big, img]),
+      /holds 3072\.0 MiB of files; a stick here holds at most 2048 MiB/,
+      "default size",
+    );
+    assertOneLineError(
+      uhci(["stick", "pack", big, img, "--size", "64"]),
+      /more than a 64 MiB stick/,
+      "--size",
+    );
+    // Files that fit by their bytes but not with the file system's own room.
+    const near = folderWith({ "fill.bin": new Uint8Array(32 * 1024 * 1024 - 4096) });
+    assertOneLineError(
+      uhci(["stick", "pack", near, img, "--size", "32"]),
+      /do not fit on a 32 MiB stick.*more MiB/,
+      "near full",
+    );
+    assert.ok(!existsSync(img));
+  });
+
+  it("names files and folders it cannot read (permissions), writing nothing", () => {
+    const src = folderWith({ "ok.txt": "ok", "secret.txt": "no", "closed/inner.txt": "no" });
+    chmodSync(join(src, "secret.txt"), 0o600);
+    chmodSync(join(src, "closed"), 0o700);
+    const out = tempDir("img");
+    chmodSync(out, 0o777);
+    const img = join(out, "stick.img");
+    // Root reads everything: the check runs as an unprivileged user then (setpriv, util-linux).
+    const asNobody = process.getuid?.() === 0;
+    const refusedFolder = uhci(["stick", "pack", src, img], { asNobody });
+    assertOneLineError(refusedFolder, /cannot read in .*: closed \(permission denied\)/, "folder");
+    chmodSync(join(src, "closed"), 0o755);
+    const refusedFile = uhci(["stick", "pack", src, img], { asNobody });
+    assertOneLineError(refusedFile, /cannot read in .*: secret\.txt \(permission denied\)/, "file");
+    assert.ok(!existsSync(img));
+  });
+
+  it("does not replace a read-only image", () => {
+    const src = folderWith({ "a.txt": "a" });
+    const img = join(tempDir("img"), "stick.img");
+    writeFileSync(img, "the user's own image");
+    chmodSync(img, 0o444);
+    assertOneLineError(
+      uhci(["stick", "pack", src, img]),
+      /IMG: .* is read-only; not replaced/,
+      "read-only IMG",
+    );
+    assert.equal(readFileSync(img, "utf8"), "the user's own image");
+  });
+});
+
+describe("unpacking the guest's changes into the folder", () => {
+  /** The folder `src` packed, changed as `guest` says (the stick as the guest left it), unpacked over `src`. */
+  async function guestChanged(src: string, guest: Record<string, string>) {
+    const { image } = await packFolder(folderWith(guest));
+    return unpackImage(image, src);
+  }
+
+  it("writes into the folder's own name when the stick's differs only in case, never a second file", async () => {
+    const src = folderWith({ "README.txt": "old", "Docs/a.txt": "old a" });
+    const result = await guestChanged(src, { "readme.txt": "new", "docs/a.txt": "new a", "docs/b.txt": "b" });
+    assert.deepEqual(tree(src).folders, ["Docs"]);
+    assert.deepEqual([...tree(src).files.keys()].sort(), ["Docs/a.txt", "Docs/b.txt", "README.txt"]);
+    assert.equal(readFileSync(join(src, "README.txt"), "utf8"), "new");
+    assert.deepEqual(result.caseMatched, [
+      { stick: "readme.txt", folder: "README.txt" },
+      { stick: "docs/a.txt", folder: "Docs/a.txt" },
+      { stick: "docs/b.txt", folder: "Docs/b.txt" },
+    ]);
+    assert.deepEqual(result.notOnStick, [], "a file the stick holds under another case is not 'deleted'");
+  });
+
+  it("keeps and lists what the guest deleted or renamed; keeps permissions; leaves read-only files and hard links alone", async () => {
+    const outside = folderWith({ "linked.txt": "outside" });
+    const src = folderWith({
+      "gone.txt": "deleted in the guest",
+      "old name.txt": "renamed",
+      "run.sh": "#!/bin/sh\n",
+    });
+    chmodSync(join(src, "run.sh"), 0o755);
+    writeFileSync(join(src, "locked.txt"), "the user's");
+    chmodSync(join(src, "locked.txt"), 0o444);
+    linkSync(join(outside, "linked.txt"), join(src, "linked.txt"));
+    const result = await guestChanged(src, {
+      "new name.txt": "renamed",
+      "run.sh": "#!/bin/sh\necho changed\n",
+      "locked.txt": "changed by the guest",
+      "linked.txt": "changed by the guest",
+    });
+    assert.deepEqual(result.notOnStick.sort(), ["gone.txt", "old name.txt"]);
+    assert.equal(readFileSync(join(src, "gone.txt"), "utf8"), "deleted in the guest");
+    assert.equal(readFileSync(join(src, "new name.txt"), "utf8"), "renamed");
+    assert.equal(lstatSync(join(src, "run.sh")).mode & 0o777, 0o755);
+    assert.equal(readFileSync(join(src, "run.sh"), "utf8"), "#!/bin/sh\necho changed\n");
+    assert.deepEqual(result.failed, ["locked.txt (read-only in the folder)"]);
+    assert.equal(readFileSync(join(src, "locked.txt"), "utf8"), "the user's");
+    assert.equal(readFileSync(join(src, "linked.txt"), "utf8"), "changed by the guest");
+    assert.equal(readFileSync(join(outside, "linked.txt"), "utf8"), "outside", "written through a hard link");
+    assert.deepEqual(
+      readdirSync(src).filter((n) => n.includes("partial")),
+      [],
+    );
+  });
+
+  it("exits 1 from the CLI when a file could not be written, after writing the others", () => {
+    const guest = folderWith({ "a.txt": "new a", "locked.txt": "new" });
+    const img = join(tempDir("img"), "stick.img");
+    assert.equal(uhci(["stick", "pack", guest, img]).code, 0);
+    const dir = folderWith({ "locked.txt": "mine" });
+    chmodSync(join(dir, "locked.txt"), 0o444);
+    const r = uhci(["stick", "unpack", img, dir]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /NOT WRITTEN: locked\.txt \(read-only in the folder\)/);
+    assert.equal(readFileSync(join(dir, "a.txt"), "utf8"), "new a");
+  });
+});
+
+describe("uhci shell --stick", () => {
+  it("refuses a folder the stick cannot hold before the guest boots", () => {
+    const src = folderWith({ "a:b.txt": "x" });
+    assertOneLineError(uhci(["shell", "--stick", src]), /'a:b\.txt' \(':'\)/, "shell");
+    assertOneLineError(uhci(["shell", "--stick", join(src, "missing")]), /no folder/, "missing");
+  });
+});
