@@ -1,7 +1,7 @@
 #!/bin/bash
 # Builds the GRUB test guest: a 1.44 MB floppy that boots GRUB 2.06 (Debian bookworm's i386-pc build)
 # with GRUB's own UHCI, USB hub, mass-storage and keyboard drivers, and a script that lists the USB
-# disks, reads /GRUB.TXT from each (sha256 and contents), reads a line typed on a USB keyboard and
+# disks, reads /GRUB.TXT from each (sha256 and contents) and /GRUB.BIN (sha256), reads a line typed on a USB keyboard and
 # prints every step on the serial console. test/integration/v86-grub-stick.test.ts boots it in v86.
 #
 #   guest-image/build-grub.sh          -> guest-image/dist/grub-floppy.img.gz (+ LICENSES-grub.md)
@@ -75,7 +75,8 @@ MODDIR=$WORK/x/usr/lib/grub/i386-pc
 
 # ------------------------------------------------------------------ the script GRUB runs
 # Lines starting "@@GRUB" are what the test parses; everything else on the console is GRUB's own
-# output (the `usb` and `ls` listings, hashsum's "<sha256>  <file>", the file's bytes).
+# output (the `usb` and `ls` listings, hashsum's "<sha256>  <file>", the file's bytes). GRUB.BIN, when
+# a stick has one, is only hashed: a larger file (many READ(10) sectors) whose bytes are not text.
 cat > "$WORK/memdisk/boot/grub/grub.cfg" <<'EOF'
 serial --unit=0 --speed=115200
 terminal_input serial
@@ -94,6 +95,8 @@ for dev in usb0 usb1 usb2 usb3 usb4 usb5; do
       hashsum --hash sha256 "($part)/GRUB.TXT"
       echo "@@GRUB cat $part"
       cat "($part)/GRUB.TXT"
+      echo "@@GRUB bin $part"
+      if test -f "($part)/GRUB.BIN"; then hashsum --hash sha256 "($part)/GRUB.BIN"; fi
       echo "@@GRUB file-end $part"
       break
     fi

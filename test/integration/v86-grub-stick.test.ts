@@ -4,9 +4,10 @@
  * grub-pc-bin, i386-pc, no `biosdisk`) boots in v86 and its own drivers — `uhci`, `usb` with its hub
  * driver, `usbms` over its SCSI layer, `usb_keyboard` — take the controller over from SeaBIOS,
  * enumerate a stick on root port 1 and, behind a hub on root port 2, a second stick and a keyboard;
- * GRUB lists both disks, reads /GRUB.TXT from each FAT (hashsum sha256 and cat), and a line typed on
- * the emulated keyboard reaches its `read`. The sticks log every CBW, so the test also sees which SCSI
- * commands GRUB sent and that each one passed. One boot, about 5 s.
+ * GRUB lists both disks, reads /GRUB.TXT (hashsum sha256 and cat) and a 160 KiB /GRUB.BIN (sha256)
+ * from each FAT, and a line typed on the emulated keyboard reaches its `read`. The sticks log every
+ * CBW, so the test also sees which SCSI commands GRUB sent and that each one passed. One boot, 5–17 s
+ * (the longer under a load average of 11).
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -30,18 +31,33 @@ function summary(commands: readonly SeenCommand[]): string {
   return [...counts].map(([op, n]) => `${opName(op)} ×${n}`).join(", ");
 }
 
-async function stickWith(text: string): Promise<{ stick: WatchedStick; bytes: Uint8Array }> {
+/** A bigger file GRUB only hashes: 160 KiB, many READ(10) sectors and ~2,600 bulk packets. */
+const BIN_BYTES = 160 * 1024;
+
+interface TestStick {
+  readonly stick: WatchedStick;
+  readonly text: Uint8Array;
+  readonly bin: Uint8Array;
+}
+
+async function stickWith(text: string): Promise<TestStick> {
   const bytes = new TextEncoder().encode(text);
+  const bin = new Uint8Array(randomBytes(BIN_BYTES));
   // An MBR with one FAT partition, as `uhci stick pack` makes it (FatFs).
-  const image = await createFatImage(4 * 1024 * 1024, { files: [{ path: "GRUB.TXT", data: bytes }] });
-  return { stick: new WatchedStick({ store: new MemoryBlockStore(image) }), bytes };
+  const image = await createFatImage(4 * 1024 * 1024, {
+    files: [
+      { path: "GRUB.TXT", data: bytes },
+      { path: "GRUB.BIN", data: bin },
+    ],
+  });
+  return { stick: new WatchedStick({ store: new MemoryBlockStore(image) }), text: bytes, bin };
 }
 
 describe("GRUB's own UHCI, hub, mass-storage and keyboard drivers in v86", () => {
   const nonce = randomBytes(8).toString("hex");
   const typedLine = `uhci ${nonce.slice(0, 6)} grub`;
-  let direct: { stick: WatchedStick; bytes: Uint8Array };
-  let behindHub: { stick: WatchedStick; bytes: Uint8Array };
+  let direct: TestStick;
+  let behindHub: TestStick;
   const keyboard = new UsbKeyboard();
   const hub = new UsbHub({ ports: 4 });
   let run: GrubRun;
@@ -88,20 +104,31 @@ describe("GRUB's own UHCI, hub, mass-storage and keyboard drivers in v86", () =>
     assert.doesNotMatch(ls, /\((hd|fd)\d/, where());
   });
 
-  it("reads the file the host put on each stick's FAT: the sha256 and the bytes match", () => {
+  it("reads the files the host put on each stick's FAT: the sha256s and the text's bytes match", () => {
     const blocks = [
-      ...run.console.matchAll(/@@GRUB file (\S+)\n([\s\S]*?)@@GRUB cat \1\n([\s\S]*?)@@GRUB file-end \1\n/g),
+      ...run.console.matchAll(
+        /@@GRUB file (\S+)\n([\s\S]*?)@@GRUB cat \1\n([\s\S]*?)@@GRUB bin \1\n([\s\S]*?)@@GRUB file-end \1\n/g,
+      ),
     ];
     assert.equal(blocks.length, 2, where());
     for (const [label, want] of [
-      ["root port", direct.bytes],
-      ["behind the hub", behindHub.bytes],
+      ["root port", direct],
+      ["behind the hub", behindHub],
     ] as const) {
-      const text = new TextDecoder().decode(want);
+      const text = new TextDecoder().decode(want.text);
       // GRUB's cat ends its output with a newline of its own.
       const block = blocks.find((b) => b[3] === `${text}\n`);
       assert.ok(block, `GRUB did not print the file of the stick ${label}. ${where()}`);
-      assert.equal(block[2]?.match(/[0-9a-f]{64}/)?.[0], sha256(want), `hashsum of the stick ${label}`);
+      assert.equal(
+        block[2]?.match(/[0-9a-f]{64}/)?.[0],
+        sha256(want.text),
+        `GRUB.TXT's hashsum, stick ${label}`,
+      );
+      assert.equal(
+        block[4]?.match(/[0-9a-f]{64}/)?.[0],
+        sha256(want.bin),
+        `GRUB.BIN's hashsum, stick ${label}`,
+      );
     }
   });
 
@@ -139,6 +166,7 @@ describe("GRUB's own UHCI, hub, mass-storage and keyboard drivers in v86", () =>
       assert.equal(stick.stats.phaseErrors, 0);
       assert.equal(stick.stats.invalidCbws, 0);
       assert.equal(stick.stats.bytesWritten, 0, "GRUB only reads");
+      assert.ok(stick.stats.bytesRead >= BIN_BYTES, `${stick.stats.bytesRead} bytes read`);
     }
   });
 });
