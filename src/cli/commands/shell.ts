@@ -41,7 +41,8 @@ piped input runs in the guest's shell, and its end is typed as \`exit\`.
 With --stick DIR the guest also has a USB stick holding DIR's files, on the root port after the
 others: \`mkdir -p /mnt/stick && mount /dev/sda1 /mnt/stick\`, work there, then \`umount /mnt/stick\`
 (or just \`exit\`: the guest syncs before it halts). When the shell ends, new and changed files go
-back into DIR. Leaving with Ctrl-] drops what the guest had not yet synced.
+back into DIR; nothing there is deleted (names, links, times: \`uhci stick --help\`). Leaving with
+Ctrl-] drops what the guest had not yet synced.
 
 ${flagHelp(SHELL_FLAGS)}
 ${USBIP_OPTION_HELP}`;

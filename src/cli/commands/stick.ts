@@ -21,9 +21,15 @@ usage: uhci stick pack DIR IMG [--size MIB]   a fresh FAT image IMG holding DIR'
        uhci stick ls IMG                      the files on IMG, with their sizes
 
 The image is a whole disk as a shop's stick is: an MBR with one FAT partition (FAT12/16/32 by size,
-long file names), made and read by FatFs (the js-fatfs package). Unpack writes new and changed files,
-leaves the same ones alone, and never deletes: files of DIR that the stick no longer holds are listed.
-For a stick the guest uses while it runs, see \`uhci shell --stick DIR\`.
+long file names), made and read by FatFs (the js-fatfs package).
+
+Pack refuses, listing them, names FAT cannot hold (" * : < > ? \\ | or a control character, a
+trailing dot or space, DOS device names such as CON or aux.txt) and names in one folder that differ
+only in case (one name on FAT); symbolic links are left out and listed. Unpack writes new and changed
+files (permissions kept), leaves the same ones alone, and never deletes or renames: files of DIR that
+the stick no longer holds are listed and kept; a stick name that differs from DIR's only in case goes
+into DIR's file; read-only files are not replaced (exit 1). Modification times go both ways, to 2 s,
+as UTC (the guest's clock). For a stick the guest uses while it runs, see \`uhci shell --stick DIR\`.
 
 In the guest (Linux):  mkdir -p /mnt/stick && mount /dev/sda1 /mnt/stick   … then sync; umount /mnt/stick
 
