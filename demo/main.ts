@@ -6,9 +6,10 @@
  */
 import { Terminal } from "@xterm/xterm";
 import type { V86, V86Options } from "v86";
-import { attachUhciToV86, type UhciOnV86 } from "../src/adapters/v86/index.ts";
+import { attachUhciToV86, loadV86WithPauseFreeTime, type UhciOnV86 } from "../src/adapters/v86/index.ts";
 import { EVENT_PREFIX, type GuestEvent, GuestSerialParser } from "../src/cli/guest-vm/guest-serial.ts";
 import { MouseButton, type UsbDevice, UsbHeadset, UsbKeyboard, UsbTablet } from "../src/index.ts";
+import type { PauseFreeTime } from "../src/machine/pause-free-time.ts";
 import {
   type AudioBridgeStats,
   type AudioNodeLike,
@@ -86,6 +87,8 @@ export interface DemoApi {
   readonly microphoneTap: TapRecorder | null;
   readonly tablet: UsbTablet;
   readonly keyboard: UsbKeyboard;
+  /** The guest's pause-free clock (`time.stats`: the host pauses taken out of it, as a save's). */
+  readonly time: PauseFreeTime;
 }
 
 const $ = <T extends HTMLElement>(id: string): T => {
@@ -317,6 +320,32 @@ class ConsoleView {
   }
 }
 
+// ---- v86 -------------------------------------------------------------------------------------------
+
+/**
+ * v86 (its classic build, which defines `window.V86`) loaded with pause-free time
+ * (src/adapters/v86/pause-free-v86.ts): the guest's clock stands still while the page's main thread is
+ * blocked. A save blocks v86 for hundreds of ms (its whole RAM serialised in one task); on real time the
+ * guest's clock jumped across it, and arecord and aplay, whose waits count guest jiffies, could end with
+ * EIO (docs/architecture.md, "Host stalls"). The source is fetched first and evaluated as an inline
+ * script, which runs at once: `performance.now` is the pause-free one only for v86's own evaluation,
+ * and the rest of the page (the audio meters, the timers) keeps real time.
+ */
+async function loadV86(): Promise<{ V86: typeof V86; time: PauseFreeTime }> {
+  const response = await fetch("/v86/libv86.js");
+  if (!response.ok) throw new Error(`/v86/libv86.js: HTTP ${response.status}`);
+  const source = await response.text();
+  const { module, time } = await loadV86WithPauseFreeTime(async () => {
+    const script = document.createElement("script");
+    script.textContent = source;
+    document.head.append(script);
+    script.remove();
+    return window.V86 as typeof V86 | undefined;
+  });
+  if (typeof module !== "function") throw new Error("/v86/libv86.js did not define V86");
+  return { V86: module, time };
+}
+
 // ---- the page ------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -326,9 +355,11 @@ async function main(): Promise<void> {
   });
   const config = (await (await fetch("/config.json")).json()) as DemoConfig;
   const tuning = readTuning(new URLSearchParams(location.search));
+  // v86 first, before anything else runs: it binds the guest's clock when it is evaluated.
+  const { V86: Emulator, time } = await loadV86();
   let uhci: UhciOnV86 | null = null;
-  // How far USB time lags the wall clock (the adapter keeps the controller's clock on performance.now()).
-  const usbLagMs = (): number => (uhci === null ? 0 : performance.now() - uhci.clock.now());
+  // How far USB time lags the guest's (the adapter keeps the controller's clock on the pause-free time).
+  const usbLagMs = (): number => (uhci === null ? 0 : time.now() - uhci.clock.now());
   const audio = await setUpAudio(tuning, usbLagMs).catch((error: unknown): Audio => {
     failed("audio", error);
     return NO_AUDIO;
@@ -425,7 +456,7 @@ async function main(): Promise<void> {
     disable_speaker: true,
     uart1: true,
   };
-  const emulator = new window.V86(options);
+  const emulator = new Emulator(options);
 
   const serial = new GuestSerialParser((event: GuestEvent) => {
     if (event.event === "shell") {
@@ -436,7 +467,8 @@ async function main(): Promise<void> {
     }
   });
   emulator.add_listener("emulator-ready", () => {
-    uhci = attachUhciToV86(emulator, { ports: slots.length });
+    // The adapter keeps USB time on the same pause-free clock as the guest.
+    uhci = attachUhciToV86(emulator, { ports: slots.length, now: time.now });
     slots.forEach((slot, port) => {
       uhci?.controller.attach(port, slot.device);
     });
@@ -666,32 +698,71 @@ async function main(): Promise<void> {
   screen.addEventListener("contextmenu", (event) => event.preventDefault());
 
   // ---- loopback, save and restore ----
-  function loopback(on: boolean): void {
+  /** The bridges for the loopback (on) or the steady ones (off), and the button's label. */
+  function useLoopProfile(on: boolean): void {
     looping = on;
-    // The bridges switch before the guest's tools start: the loopback's small targets while it runs
-    // (Tuning above), the steady ones again after.
     const bridges = activeBridges();
     if (bridges.microphone !== null) audio.microphone?.use(bridges.microphone);
     if (bridges.speaker !== null) audio.speaker?.use(bridges.speaker);
+    $("loopback").textContent = on ? "Stop loopback" : "Loopback";
+  }
+  function loopback(on: boolean): void {
+    // The bridges switch before the guest's tools start: the loopback's small targets while it runs
+    // (Tuning above), the steady ones again after.
+    useLoopProfile(on);
     const { periodFrames, bufferFrames, startUs } = tuning.loop;
     run(on ? `loop ${periodFrames} ${bufferFrames} ${startUs}` : "unloop");
   }
   $("loopback").addEventListener("click", () => loopback(!looping));
 
-  let saved: ArrayBuffer | null = null;
+  // Beside the machine's state, whether its loopback ran: a restore puts the bridges and the button
+  // back as the restored guest has them (restored into a page that had stopped it, the button read
+  // "Loopback" while arecord | aplay ran on in the guest, on the steady bridges).
+  let saved: { state: ArrayBuffer; looping: boolean } | null = null;
+  // v86 saves and restores in one task of hundreds of ms (a second and more on a loaded host), the page
+  // frozen meanwhile: the status says so first, painted before the task (a frame, or 100 ms without one).
+  const painted = (): Promise<void> =>
+    new Promise((resolve) => {
+      requestAnimationFrame(() => setTimeout(resolve, 0));
+      setTimeout(resolve, 100);
+    });
+  async function busy<T>(doing: string, work: () => Promise<T>): Promise<T> {
+    const status = $("status");
+    const before = status.textContent;
+    const buttons = [$<HTMLButtonElement>("save"), $<HTMLButtonElement>("restore")];
+    const disabled = buttons.map((b) => b.disabled);
+    for (const b of buttons) b.disabled = true;
+    status.textContent = doing;
+    try {
+      await painted();
+      return await work();
+    } finally {
+      status.textContent = before;
+      buttons.forEach((b, i) => {
+        b.disabled = disabled[i] === true && saved === null;
+      });
+    }
+  }
   async function saveState(): Promise<number> {
-    saved = await emulator.save_state();
-    $<HTMLButtonElement>("restore").disabled = false;
-    say(`Saved the machine (${(saved.byteLength / 1048576).toFixed(1)} MiB, USB devices included).`);
-    return saved.byteLength;
+    return busy("saving the machine…", async () => {
+      const state = await emulator.save_state();
+      saved = { state, looping };
+      say(`Saved the machine (${(state.byteLength / 1048576).toFixed(1)} MiB, USB devices included).`);
+      return state.byteLength;
+    });
   }
   async function restoreState(): Promise<void> {
-    if (saved === null) throw new Error("nothing saved yet");
-    // The controller and its devices come back from v86's state (the adapter's set_state hook): the
-    // same devices on the same ports restore in place, so the guest's audio streams carry on. Restored
-    // while running: the adapter resumes the guest's clock from the save (uhci-v86.ts, setGuestTsc).
-    await emulator.restore_state(saved);
-    say("Restored the machine.");
+    const snapshot = saved;
+    if (snapshot === null) throw new Error("nothing saved yet");
+    await busy("restoring the machine…", async () => {
+      // The controller and its devices come back from v86's state (the adapter's set_state hook): the
+      // same devices on the same ports restore in place, so the guest's audio streams carry on. Restored
+      // while running: the adapter resumes the guest's clock from the save (uhci-v86.ts, setGuestTsc).
+      await emulator.restore_state(snapshot.state);
+      useLoopProfile(snapshot.looping);
+      treeChanged();
+      say("Restored the machine.");
+    });
   }
   $("save").addEventListener("click", () => void saveState().catch((e: unknown) => failed("save", e)));
   $("restore").addEventListener(
@@ -735,6 +806,7 @@ async function main(): Promise<void> {
     microphoneTap: audio.microphoneTap,
     tablet,
     keyboard,
+    time,
   };
   $("status").textContent = "loading v86…";
 }
