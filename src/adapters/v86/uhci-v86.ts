@@ -210,13 +210,14 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
   const originalTimers = cpu.run_hardware_timers;
   cpu.run_hardware_timers = function (acpiEnabled, nowMs) {
     const next = originalTimers.call(this, acpiEnabled, nowMs);
-    const pending = clock.nextDueMs();
-    const idle = pending === undefined || pending > nowMs;
-    clock.advanceTo(
-      controller.notePause(nowMs) || idle ? nowMs : Math.min(nowMs, clock.now() + maxCatchUpMs),
-    );
-    holdLeash();
+    clock.advanceTo(controller.notePause(nowMs) ? nowMs : Math.min(nowMs, clock.now() + maxCatchUpMs));
     const due = clock.nextDueMs();
+    // Nothing due by nowMs: no frame would run on the way, so USB time goes all the way (no timer fires).
+    if (due === undefined || due > nowMs) clock.jumpTo(nowMs);
+    if (leash !== null) {
+      if (due === undefined) leash.release();
+      else leash.hold(Math.max(due, clock.now()) + leadMs);
+    }
     return due === undefined ? next : Math.min(next, Math.max(1, due - nowMs));
   };
   // A stopped (or dead: HLT with interrupts off) emulator runs no hook: its leash must not hold the
