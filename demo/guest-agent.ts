@@ -8,13 +8,17 @@ import type { GuestEvent } from "../src/cli/guest-vm/guest-serial.ts";
  * the loopback, input events) goes through here.
  */
 
-/** The serial console's size in the page (xterm.js) and, through the bootstrap's `stty`, in the guest. */
-export const CONSOLE_COLS = 100;
+/**
+ * The serial console's size in the page (xterm.js) and, through the bootstrap's `stty`, in the guest.
+ * 80 columns: at 100 the console was wider than the screen above it and pushed the USB tree and the
+ * buttons below the fold of a 1680-pixel window (tried headed).
+ */
+export const CONSOLE_COLS = 80;
 export const CONSOLE_ROWS = 24;
 
 /**
  * Typed once into the guest's shell on ttyS0: the console's size (a serial tty has none, so the shell
- * wrapped its line editing at 80 columns in a 100-column terminal, tried headed), the command loop in
+ * wrapped its line editing at 80 columns in a 100-column terminal, tried headed; told, it follows any size), the command loop in
  * the background, which first makes ttyS1 raw while it holds it open (no echo of our commands, no CR
  * added; set from outside with `stty -F` it did not stick) and says `agent-up`, and a login shell on the
  * VGA console's tty1, so what is typed on the USB keyboard into the screen runs there (the guest's

@@ -546,13 +546,10 @@ async function main(): Promise<void> {
       const guest = guestTree.find((row) => row.path === `1-${port + 1}`);
       const texts = [
         String(port + 1),
-        slot.plugged ? `${slot.label} (${slot.device.name})` : `— (${slot.label} unplugged)`,
+        // Short cells: the tree must fit beside the screen in one line per port (tried headed).
+        slot.plugged ? slot.device.name : `— (${slot.label} unplugged)`,
         slot.plugged ? (root?.speed ?? "") : "",
-        root?.enabled === true
-          ? `enabled, address ${slot.device.address}`
-          : slot.plugged
-            ? "not enabled"
-            : "",
+        root?.enabled === true ? `address ${slot.device.address}` : slot.plugged ? "not enabled" : "",
         guest === undefined ? "" : `${guest.product} · ${guest.speed} Mb/s · dev ${guest.devnum}`,
         guest === undefined ? "" : driverSummary(guest.drivers),
       ];
