@@ -27,6 +27,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { bringStickBack } from "../../src/cli/commands/stick.ts";
 import { readFatImage } from "../../src/cli/stick/fat-image.ts";
 import { packFolder, unpackImage } from "../../src/cli/stick/stick-folder.ts";
 
@@ -291,6 +292,16 @@ describe("uhci stick: a user's own folder, there and back", () => {
     assert.ok(!existsSync(img));
   });
 
+  it("packed from inside the folder, leaves the image being written out of itself", () => {
+    const src = folderWith({ "a.txt": "a" });
+    const img = join(src, "stick.img");
+    assert.equal(uhci(["stick", "pack", src, img]).code, 0);
+    const again = uhci(["stick", "pack", src, img]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /left out.*: stick\.img \(the image being written\)/);
+    assert.equal(uhci(["stick", "ls", img]).stdout, "a.txt\t1\n");
+  });
+
   it("does not replace a read-only image", () => {
     const src = folderWith({ "a.txt": "a" });
     const img = join(tempDir("img"), "stick.img");
@@ -372,6 +383,27 @@ describe("unpacking the guest's changes into the folder", () => {
 });
 
 describe("uhci shell --stick", () => {
+  it("at its end, keeps a stick it cannot unpack as an image file in the folder rather than losing it", async () => {
+    const dir = folderWith({ "mine.txt": "mine" });
+    // What a guest that wrote over the file system leaves: no FAT at all.
+    const image = new Uint8Array(1024 * 1024).fill(0x5a);
+    const said = await bringStickBack(image, dir);
+    assert.match(
+      said,
+      /^could not bring the stick's files back \(mounting the image: no FAT file system\); the whole stick is saved as /,
+    );
+    const saved = readdirSync(dir).filter((n) => /^uhci-stick-\d{8}-\d{6}\.img$/.test(n));
+    assert.equal(saved.length, 1, said);
+    assert.deepEqual(new Uint8Array(readFileSync(join(dir, saved[0] ?? ""))), image);
+    assert.equal(readFileSync(join(dir, "mine.txt"), "utf8"), "mine");
+    // A second failure does not overwrite the first image.
+    await bringStickBack(image, dir);
+    assert.equal(readdirSync(dir).filter((n) => n.startsWith("uhci-stick-")).length, 2);
+    // And a good stick is simply unpacked.
+    const { image: good } = await packFolder(folderWith({ "new.txt": "from the guest" }));
+    assert.match(await bringStickBack(good, dir), /1 file\(s\) written/);
+  });
+
   it("refuses a folder the stick cannot hold before the guest boots", () => {
     const src = folderWith({ "a:b.txt": "x" });
     assertOneLineError(uhci(["shell", "--stick", src]), /'a:b\.txt' \(':'\)/, "shell");

@@ -7,10 +7,10 @@ import { loadImagesFor } from "../guest-images.ts";
 import { EVENT_PREFIX } from "../guest-vm/guest-serial.ts";
 import { GuestVm } from "../guest-vm/guest-vm.ts";
 import { Progress } from "../progress.ts";
-import { MAX_STICK_MIB, packFolder, unpackImage } from "../stick/stick-folder.ts";
+import { MAX_STICK_MIB, packFolder } from "../stick/stick-folder.ts";
 import { extractUsbipSpecs, importAll, plugUsbip, USBIP_OPTION_HELP } from "../usbip-option.ts";
 import { prepareOutputDir, userPath } from "../user-paths.ts";
-import { describeSkipped, describeUnpack } from "./stick.ts";
+import { bringStickBack, describeSkipped } from "./stick.ts";
 
 export const SHELL_FLAGS = {
   devices: {
@@ -194,16 +194,7 @@ export async function runShell(argv: readonly string[]): Promise<number> {
     if (attached) process.stdout.write("\n");
     // The guest's changes back into the folder, whatever ended the shell (the image holds what the
     // guest wrote back to the stick: a sync, an unmount, or the sync /init makes before it halts).
-    if (stick !== undefined && stickDir !== undefined) {
-      try {
-        process.stderr.write(
-          `uhci: --stick ${describeUnpack(await unpackImage(stick.bytes, stickDir), stickDir)}\n`,
-        );
-      } catch (error) {
-        process.stderr.write(
-          `uhci: --stick: could not bring the stick's files back: ${error instanceof Error ? error.message : String(error)}\n`,
-        );
-      }
-    }
+    if (stick !== undefined && stickDir !== undefined)
+      process.stderr.write(`uhci: --stick ${await bringStickBack(stick.bytes, stickDir)}\n`);
   }
 }

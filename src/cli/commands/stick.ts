@@ -1,4 +1,5 @@
 import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { flagHelp, parseFlags, UsageError } from "../args.ts";
 import { FatError, readFatImage } from "../stick/fat-image.ts";
 import { MAX_STICK_MIB, packFolder, type UnpackResult, unpackImage } from "../stick/stick-folder.ts";
@@ -67,6 +68,37 @@ export function describeUnpack(result: UnpackResult, dir: string): string {
   return lines.join("\n");
 }
 
+/**
+ * `uhci shell --stick DIR` at its end: the guest's stick back into DIR, described for stderr. The
+ * guest's work is only in memory then, so when it cannot be unpacked (a guest that reformatted the
+ * stick, a damaged file system, a name that would leave DIR) the whole image is kept in DIR as a file
+ * that `uhci stick ls`, `mount` or fsck can read, rather than lost.
+ */
+export async function bringStickBack(image: Uint8Array, dir: string): Promise<string> {
+  try {
+    return describeUnpack(await unpackImage(image, dir), dir);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    return `could not bring the stick's files back (${why}); ${saveImageInto(image, dir)}`;
+  }
+}
+
+/** Writes `image` into `dir` under a name not yet taken; says where, or why not. */
+function saveImageInto(image: Uint8Array, dir: string): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  for (let n = 0; n < 100; n++) {
+    const path = join(dir, `uhci-stick-${stamp}${n === 0 ? "" : `-${n}`}.img`);
+    try {
+      writeFileSync(path, image, { flag: "wx" });
+      return `the whole stick is saved as ${path}`;
+    } catch (error) {
+      if (!(error instanceof Error && "code" in error && error.code === "EEXIST"))
+        return `its image could not be saved in ${dir} either: ${error instanceof Error ? error.message : String(error)}`;
+    }
+  }
+  return `its image could not be saved in ${dir} either`;
+}
+
 export async function runStick(argv: readonly string[]): Promise<number> {
   const [sub, ...rest] = argv;
   const positional: string[] = [];
@@ -107,7 +139,7 @@ async function run(
     const existing = statSync(out, { throwIfNoEntry: false });
     if (existing !== undefined && (existing.mode & 0o200) === 0)
       throw new UsageError(`IMG: ${out} is read-only; not replaced`);
-    const { image, contents } = await packFolder(userPath(dir), size);
+    const { image, contents } = await packFolder(userPath(dir), size, out);
     writeFileSync(`${out}.partial`, image);
     renameSync(`${out}.partial`, out);
     process.stdout.write(

@@ -79,8 +79,12 @@ function few(items: readonly string[], max = 5): string {
   return items.length > max ? `${shown} and ${items.length - max} more` : shown;
 }
 
-/** The folder `dir`'s files and folders below it, by name; symbolic links are not followed. */
-export function scanFolder(dir: string): FolderScan {
+/**
+ * The folder `dir`'s files and folders below it, by name; symbolic links are not followed. `leaveOut`
+ * (an absolute path) is skipped and listed: `uhci stick pack . stick.img` run inside the folder must
+ * not pack the previous image into the next.
+ */
+export function scanFolder(dir: string, leaveOut?: string): FolderScan {
   const top = statSync(dir, { throwIfNoEntry: false });
   if (top === undefined) throw new UsageError(`no folder ${dir}`);
   if (!top.isDirectory()) throw new UsageError(`${dir} is not a folder`);
@@ -97,7 +101,9 @@ export function scanFolder(dir: string): FolderScan {
     for (const entry of entries) {
       const full = join(at, entry.name);
       const path = prefix + entry.name;
-      if (entry.isDirectory()) {
+      if (full === leaveOut) {
+        scan.skipped.push(`${path} (the image being written)`);
+      } else if (entry.isDirectory()) {
         scan.folders.push(path);
         walk(full, `${path}/`);
       } else if (entry.isFile()) {
@@ -179,13 +185,14 @@ export function defaultStickMiB(bytes: number): number {
  * A fresh FAT image of `sizeMiB` MiB (default: {@link defaultStickMiB}) holding the folder `dir`.
  * Everything that would make the stick differ from the folder (an unreadable entry, a name FAT cannot
  * hold, two names FAT takes for one, files larger than the stick) is a {@link UsageError} raised
- * before a file is read whole or anything is written.
+ * before a file is read whole or anything is written. `leaveOut`: see {@link scanFolder}.
  */
 export async function packFolder(
   dir: string,
   sizeMiB?: number,
+  leaveOut?: string,
 ): Promise<{ image: Uint8Array; contents: FolderContents }> {
-  const scan = scanFolder(dir);
+  const scan = scanFolder(dir, leaveOut);
   if (scan.unreadable.length > 0) throw new UsageError(`cannot read in ${dir}: ${few(scan.unreadable)}`);
   const problems = fatNameProblems(scan);
   if (problems.length > 0)
