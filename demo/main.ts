@@ -467,8 +467,9 @@ async function main(): Promise<void> {
     }
   });
   emulator.add_listener("emulator-ready", () => {
-    // The adapter keeps USB time on the same pause-free clock as the guest.
-    uhci = attachUhciToV86(emulator, { ports: slots.length, now: time.now });
+    // USB time on the guest's pause-free clock, which the adapter holds on a leash: on a slow host the
+    // guest's clock waits for the bus instead of the bus replaying frames (docs/architecture.md).
+    uhci = attachUhciToV86(emulator, { ports: slots.length, time });
     slots.forEach((slot, port) => {
       uhci?.controller.attach(port, slot.device);
     });
