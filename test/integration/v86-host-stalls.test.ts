@@ -11,12 +11,16 @@
  *    guest clock jumped by a host pause and Linux 6.1.176's PCM read, which gives up after 1.1 × the
  *    buffer (arecord's default 500 ms: 550 ms) of guest jiffies, ended arecord with EIO after pauses of
  *    0.7 s and more whatever the bus did. Now the capture gets pauses ≥ 1 s, one of each kind.
- * 2. A background tab: aplay's emulator loop runs once a second for 60 s, then normally; the signal must
+ * 2. A background tab: aplay's emulator loop runs once a second for 15 s, then normally; the signal must
  *    run unbroken again at the emulated speaker within 100 ms of normal running, and the keyboard work.
- *    Only v86's loop is throttled here, the pause-free time's heartbeat runs on: the guest's clock still
- *    jumps ~1 s per slice, as in an emulator embedded without pause-free time. (In a real background
- *    tab the heartbeat is throttled too, every second counts as a pause, and the guest stands almost
- *    still: docs/architecture.md, "Host stalls".)
+ *    Only v86's loop is throttled here, the pause-free time's heartbeat runs on, so the tab is not a
+ *    pause but a very slow host: the adapter's leash holds the guest's clock to the bus (a few ms per
+ *    slice), the guest stands almost still through the tab and carries on after it, nothing lost and no
+ *    host pause at the frame clock. (Before the leash its clock jumped ~1 s per slice and the frame
+ *    clock replayed each second; in a real background tab the heartbeat is throttled too and every second
+ *    is a pause: docs/architecture.md, "Host stalls".) 15 s, not the 60 s it was: a throttled second is
+ *    the same at the 5th as at the 50th (the guest advances a few ms each), and the 60 s tab cost 146 s
+ *    of CI; 15 still spans many of snd-usb-audio's and aplay's timeouts had the guest's clock run on.
  *
  * The full matrix (0.1–5 s in both directions, each way separately) is
  * `node --import tsx scripts/host-stalls.ts`, whose numbers are in docs/architecture.md. The seed is
@@ -31,7 +35,7 @@ import { runBackgroundTab, runWithHostStalls } from "./helpers/host-stalls.ts";
 const CAPTURE_PAUSES_S = [1, 2];
 const PLAYBACK_PAUSES_S = [0.1, 0.5, 1, 2];
 const HID_PAUSE_S = 1;
-const TAB_S = 60;
+const TAB_S = 15;
 
 describe("host pauses in a Linux guest in v86", () => {
   it(`capture paused ${CAPTURE_PAUSES_S.join(", ")} s, playback ${PLAYBACK_PAUSES_S.join(", ")} s (busy loop or SIGSTOP), keys typed after a ${HID_PAUSE_S} s pause`, async (t) => {
@@ -67,6 +71,10 @@ describe("host pauses in a Linux guest in v86", () => {
         result.guestTime.removedMs >= injectedMs - 10 * result.pauses.length,
       `guest time ${JSON.stringify(result.guestTime)} for ${result.pauses.length} pauses of ${injectedMs} ms`,
     );
+    // Nor did the bus: with the pauses out of the guest's clock and a slow host held by the adapter's
+    // leash, no lag beyond 100 ms reached the frame clock (before the leash, 125 in one run at load 3–7,
+    // the longest 648 ms, replayed as host pauses).
+    assert.equal(result.stall?.pauses, 0, `frame clock ${JSON.stringify(result.stall)}`);
     for (const kind of ["busy", "sigstop"] as const)
       assert.ok(
         result.pauses.some((p) => p.phase === "capture" && p.kind === kind && p.ms >= 1000),
@@ -90,12 +98,16 @@ describe("host pauses in a Linux guest in v86", () => {
     t.diagnostic(
       `recovered ${result.recoveryMs?.toFixed(1)} ms after the tab; frame clock ${JSON.stringify(result.stall)}`,
     );
+    t.diagnostic(`guest time: ${JSON.stringify(result.guestTime)}`);
     assert.deepEqual(checkBackgroundTab(result, options), [], result.toolErrors.join(" | "));
-    // The tab did throttle the guest: the frame clock found its 1 s gaps as host pauses (the heartbeat
-    // ran on, so the guest's clock jumped with them; see the header).
+    // The tab did throttle the guest, and its clock waited for the bus through it (the leash; see the
+    // header): held for most of the tab, no lag the frame clock took for a host pause, nothing lost.
     assert.ok(
-      result.stall !== null && result.stall.pauses >= TAB_S / 2,
-      `pauses seen: ${result.stall?.pauses}`,
+      result.guestTime !== null && result.guestTime.heldMs >= 0.9 * TAB_S * 1000,
+      `guest time ${JSON.stringify(result.guestTime)} across a ${TAB_S} s tab`,
     );
+    assert.equal(result.stall?.pauses, 0, `frame clock ${JSON.stringify(result.stall)}`);
+    assert.equal(r.dropped, 0, "frames dropped");
+    assert.equal(r.guestXruns, 0, "aplay's underruns");
   });
 });
