@@ -441,9 +441,10 @@ function longestZeroRun(samples: Int16Array, start: number): { at: number; frame
 
 /**
  * Whether the microphone's source reported a gap while the guest recorded (AudioBridgeStats
- * sourceGaps … longestSilentRun, counted in the worklet before the bridge), beside the longest run of
- * zeros in the recording: a break that came in with the card's input is the browser's capture path;
- * one with no gap reported was made after it (the bridge, the controller or the guest).
+ * sourceGaps … longestSilentRun, counted in the worklet before the bridge), whether the stream the
+ * page's tap took before the bridge broke, and the longest run of zeros in the recording: a break
+ * that came in with the card's input is the browser's capture path; one with neither was made after it
+ * (the bridge, the controller or the guest).
  */
 function sourceVerdict(
   m: {
@@ -456,6 +457,7 @@ function sourceVerdict(
   },
   samples: Int16Array,
   start: number,
+  tapped: { samples: number[]; missed: number },
 ): string {
   const ms = (frames: number, rate: number) => `${((frames * 1000) / rate).toFixed(1)} ms`;
   const zeros = longestZeroRun(samples, start);
@@ -463,13 +465,22 @@ function sourceVerdict(
     zeros.frames > 1
       ? `the recording's longest run of zeros: ${ms(zeros.frames, RATE)} at frame ${zeros.at}`
       : "no run of zeros in the recording";
+  // The stream before the bridge (the page's tap, at the context's rate): a source that skipped part
+  // of its signal, with no silence in its place, breaks there and counts nothing in the bridge.
+  const stream = checkResampledCounter(Int16Array.from(tapped.samples));
+  const before =
+    stream.start < 0
+      ? "the tap before the bridge got no signal"
+      : `the stream before the bridge (tapped, ${ms(stream.frames, m.contextRate)}) broke ${stream.breaks} time(s)` +
+        `${stream.breaks > 0 ? ` (first at ${JSON.stringify(stream.firstBreaks[0])})` : ""}` +
+        `${tapped.missed > 0 ? `, the tap missed ${tapped.missed} render quanta` : ""}`;
   if (m.sourceGaps + m.silentRuns === 0) {
-    return `the source reported no gap while the guest recorded (${recorded})`;
+    return `the source reported no gap while the guest recorded; ${before}; ${recorded}`;
   }
   return (
     `the source reported gaps while the guest recorded: ${m.silentRuns} run(s) with no signal ` +
     `(${ms(m.silentFrames, m.contextRate)} in all, the longest ${ms(m.longestSilentRun, m.contextRate)}), ` +
-    `${m.sourceGaps} stretch(es) of input with no channels (${ms(m.sourceGapFrames, m.contextRate)}); ${recorded}`
+    `${m.sourceGaps} stretch(es) of input with no channels (${ms(m.sourceGapFrames, m.contextRate)}); ${before}; ${recorded}`
   );
 }
 
@@ -591,7 +602,8 @@ describe("README 'In your own page', from the packed package, in chromium", () =
     const lossCounted = microphone.underrunFrames + microphone.overrunFrames;
     // What the source (Chromium's fake capture device) failed to deliver while the guest recorded: the
     // bridge counts it only while the guest streams, and this capture is the page's only stream.
-    const source = sourceVerdict(microphone, samples, report.start);
+    const tapped = await page.evaluate<{ samples: number[]; missed: number }>("window.embed.microphoneTap()");
+    const source = sourceVerdict(microphone, samples, report.start, tapped);
     const why = `${source}; ${JSON.stringify({ report, microphone, lossCounted })}`;
     t.diagnostic(source);
     assert.equal(state.headset, 1, "the guest configured the headset");
