@@ -337,7 +337,8 @@ async function loadV86(): Promise<{ V86: typeof V86; time: PauseFreeTime }> {
   const source = await response.text();
   const { module, time } = await loadV86WithPauseFreeTime(async () => {
     const script = document.createElement("script");
-    script.textContent = source;
+    // Named, so v86's frames in the console's stack traces say where they come from.
+    script.textContent = `${source}\n//# sourceURL=${location.origin}/v86/libv86.js`;
     document.head.append(script);
     script.remove();
     return window.V86 as typeof V86 | undefined;
