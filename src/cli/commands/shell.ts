@@ -50,6 +50,29 @@ ${USBIP_OPTION_HELP}`;
 const CTRL_RIGHT_BRACKET = 0x1d;
 
 /**
+ * What Linux prints when /init's `poweroff -f` has halted the guest (kernel/reboot.c: "reboot: System
+ * halted" in v86, "reboot: Power down" where power-off works), after the sync before it returned.
+ */
+const HALT_LINE = "reboot: ";
+/** How long a guest with a stick may take from `done` to its halt: its final sync of unsynced writes. */
+const HALT_WAIT_MS = 120_000;
+
+/** Sees `text` go by in a byte stream, one byte at a time (ASCII), allocating nothing per byte. */
+class LineWatch {
+  private matched = 0;
+
+  constructor(private readonly text: string) {}
+
+  seen(byte: number): boolean {
+    if (byte === this.text.charCodeAt(this.matched)) this.matched++;
+    else this.matched = byte === this.text.charCodeAt(0) ? 1 : 0;
+    if (this.matched < this.text.length) return false;
+    this.matched = 0;
+    return true;
+  }
+}
+
+/**
  * Hides protocol lines (`@@UHCI …`) from a raw console stream without line-buffering the rest: bytes at
  * the start of a line are held only while they could still be the prefix.
  */
@@ -90,7 +113,9 @@ class ConsoleFilter {
  * What ends the shell: the guest's shell exits (`exit`, Ctrl-D at its prompt; the guest reports `done`
  * and halts), Ctrl-] (leave at once, the guest is dropped), or the end of our standard input, which is
  * typed to the guest as `exit` once what came before it has been sent, as `sh < script` ends at the end
- * of its script. Nothing here arms a timer: the emulator stopping is what lets the process exit.
+ * of its script. With --stick, the end waits for the guest to halt after `done` (its last sync), the
+ * one timer armed here bounding that wait and cleared when the shell ends; the emulator stopping is
+ * what lets the process exit.
  */
 export async function runShell(argv: readonly string[]): Promise<number> {
   const { rest, specs } = extractUsbipSpecs(argv);
@@ -120,9 +145,13 @@ export async function runShell(argv: readonly string[]): Promise<number> {
   let inputEnded = false;
   let lastSent = 0x0a;
   let over = false;
+  let halting = false;
+  let haltTimer: ReturnType<typeof setTimeout> | undefined;
+  const halt = new LineWatch(HALT_LINE);
   let finish: () => void = () => {};
   const finished = new Promise<void>((resolve) => {
     finish = () => {
+      clearTimeout(haltTimer);
       over = true;
       resolve();
     };
@@ -173,10 +202,26 @@ export async function runShell(argv: readonly string[]): Promise<number> {
           // Let the shell print its prompt before the queued input arrives.
           setTimeout(flush, 500);
         }
-        if (event.event === "done") finish();
+        if (event.event === "done") {
+          // /init reports `done` before its last `sync` and poweroff: with a stick, what the guest
+          // wrote but did not sync is still in its page cache then (a file written just before `exit`
+          // was missing from DIR). So wait for the kernel's halt line, as long as the sync takes;
+          // Ctrl-] still leaves at once, and a guest that never halts is given up after a while.
+          if (stick === undefined) finish();
+          else {
+            halting = true;
+            haltTimer = setTimeout(() => {
+              process.stderr.write(
+                `\nuhci: --stick: the guest did not halt within ${HALT_WAIT_MS / 1000} s; what it had not synced is not on the stick\n`,
+              );
+              finish();
+            }, HALT_WAIT_MS);
+          }
+        }
       },
       onSerialByte: (byte) => {
         if (attached) filter.byte(byte);
+        if (halting && halt.seen(byte)) finish();
       },
     });
     await finished;
