@@ -56,7 +56,13 @@ export const AGENT_FUNCTIONS = [
   // read or write that sleeps longer than 1.1 × the buffer time fails with EIO (a host stall of v86
   // moves the guest's jiffies past it: docs/architecture.md, "Host stalls"). aplay's small buffer can
   // still get that EIO (seen after a stall with 384 frames), so the pair is restarted until unloop.
-  "loop(){ killall aplay arecord >/dev/null 2>&1; c=$(card c) || return; mix $c; touch /tmp/loop.on; (while [ -e /tmp/loop.on ]; do arecord -q -D plughw:$c,0 -t raw -f S16_LE -r 48000 -c 1 --period-size=$1 --buffer-size=24000 | aplay -q -D plughw:$c,0 -t raw -f S16_LE -r 48000 -c 1 --period-size=$1 --buffer-size=$2 --start-delay=$3; done) >/dev/null 2>/tmp/loop.err & ev loop-on; }",
+  // The same clock means the queue never shrinks either: after an underrun aplay recovers by itself,
+  // and what arecord captured meanwhile then sits in aplay's buffer for good (the guest's round trip
+  // went from 15 to 27–35 ms that way; bench/experiments/loopback-guest.ts measures it in USB
+  // frames). So a watchdog reads the playback PCM's delay (/proc/asound, shell built-ins only) every
+  // 0.5 s and restarts the pair when it is over START_US + 16 ms twice in a row: a restart starts again
+  // from START_US (about 14 ms of delay with snd-usb-audio's queued URBs), at the cost of a short gap.
+  'loop(){ killall aplay arecord >/dev/null 2>&1; c=$(card c) || return; mix $c; touch /tmp/loop.on; (s=/proc/asound/card$c/pcm0p/sub0/status; m=$(($3*48/1000+768)); while [ -e /tmp/loop.on ]; do arecord -q -D plughw:$c,0 -t raw -f S16_LE -r 48000 -c 1 --period-size=$1 --buffer-size=24000 | aplay -q -D plughw:$c,0 -t raw -f S16_LE -r 48000 -c 1 --period-size=$1 --buffer-size=$2 --start-delay=$3 & n=0; while [ -e /tmp/loop.on ] && kill -0 $! 2>/dev/null; do sleep 0.5; d=0; while read -r k x v; do [ "$k" = delay ] && d=$v; done <$s; [ $d -gt $m ] && n=$((n+1)) || n=0; [ $n -ge 2 ] && { echo "loop: playback delay $d frames, restarted" >&2; killall aplay arecord; n=0; }; done; wait; done) >/dev/null 2>/tmp/loop.err & ev loop-on; }',
   // unloop — stops it, and passes on what arecord and aplay said.
   "unloop(){ rm -f /tmp/loop.on; killall aplay arecord >/dev/null 2>&1; cat /tmp/loop.err 2>/dev/null; ev loop-off; }",
   // pcmdelay — the ALSA delay (frames queued between the application and the wire) of the USB

@@ -578,6 +578,13 @@ describe("the demo page in chromium", () => {
       timeout: 20_000,
     });
     const loopMessages = await inPage<string[]>(`${DEMO}.agent.lines.slice(-6)`);
+    // What unloop passed on from the whole run: aplay's underruns (each left what arecord captured
+    // meanwhile queued) and the loop's restarts when its playback delay stayed high (demo/guest-agent.ts).
+    const loopLines = await inPage<string[]>(`${DEMO}.agent.lines`);
+    const guestLoop = {
+      underruns: loopLines.filter((l) => l.startsWith("underrun")).length,
+      restarts: loopLines.filter((l) => l.includes("restarted")).length,
+    };
     const outSamples =
       output === null ? new Int16Array(0) : channelOf(int16FromBase64(output.base64), output.channels, 0);
     const context = await inPage<unknown>(
@@ -618,6 +625,7 @@ describe("the demo page in chromium", () => {
       inputFrames: input?.base64.length ?? 0,
       outputNonZero: outSamples.filter((v) => v !== 0).length,
       loopMessages,
+      guestLoop,
       bridges: stats,
       context,
     };
