@@ -87,8 +87,9 @@ export interface DemoApi {
   readonly microphoneTap: TapRecorder | null;
   readonly tablet: UsbTablet;
   readonly keyboard: UsbKeyboard;
-  /** The guest's pause-free clock (`time.stats`: the host pauses taken out of it, as a save's). */
-  readonly time: PauseFreeTime;
+  /** The guest's pause-free clock (`time.stats`: the host pauses taken out of it, as a save's); null with `?clock=real`. */
+  readonly time: PauseFreeTime | null;
+  readonly clock: ClockMode;
 }
 
 const $ = <T extends HTMLElement>(id: string): T => {
@@ -331,18 +332,35 @@ class ConsoleView {
  * script, which runs at once: `performance.now` is the pause-free one only for v86's own evaluation,
  * and the rest of the page (the audio meters, the timers) keeps real time.
  */
-async function loadV86(): Promise<{ V86: typeof V86; time: PauseFreeTime }> {
+/**
+ * How the page keeps the guest's time (`?clock=`, to compare them; see {@link DEFAULT_CLOCK}):
+ * - `leash`: pause-free time, passed to the adapter as `time`: the guest's clock also waits for the bus
+ *   on a slow host (docs/architecture.md, "Host stalls");
+ * - `pause-free`: pause-free time, USB time on it (`now`), no leash;
+ * - `real`: v86's own clock (`performance.now()`): a save's blocked time shows in the guest.
+ */
+export type ClockMode = "leash" | "pause-free" | "real";
+const DEFAULT_CLOCK: ClockMode = "leash";
+
+function clockMode(params: URLSearchParams): ClockMode {
+  const value = params.get("clock");
+  return value === "leash" || value === "pause-free" || value === "real" ? value : DEFAULT_CLOCK;
+}
+
+async function loadV86(mode: ClockMode): Promise<{ V86: typeof V86; time: PauseFreeTime | null }> {
   const response = await fetch("/v86/libv86.js");
   if (!response.ok) throw new Error(`/v86/libv86.js: HTTP ${response.status}`);
   const source = await response.text();
-  const { module, time } = await loadV86WithPauseFreeTime(async () => {
+  const evaluate = async (): Promise<typeof V86 | undefined> => {
     const script = document.createElement("script");
     // Named, so v86's frames in the console's stack traces say where they come from.
     script.textContent = `${source}\n//# sourceURL=${location.origin}/v86/libv86.js`;
     document.head.append(script);
     script.remove();
     return window.V86 as typeof V86 | undefined;
-  });
+  };
+  const { module, time } =
+    mode === "real" ? { module: await evaluate(), time: null } : await loadV86WithPauseFreeTime(evaluate);
   if (typeof module !== "function") throw new Error("/v86/libv86.js did not define V86");
   return { V86: module, time };
 }
@@ -357,10 +375,12 @@ async function main(): Promise<void> {
   const config = (await (await fetch("/config.json")).json()) as DemoConfig;
   const tuning = readTuning(new URLSearchParams(location.search));
   // v86 first, before anything else runs: it binds the guest's clock when it is evaluated.
-  const { V86: Emulator, time } = await loadV86();
+  const clock = clockMode(new URLSearchParams(location.search));
+  const { V86: Emulator, time } = await loadV86(clock);
+  const guestNow = time === null ? () => performance.now() : time.now;
   let uhci: UhciOnV86 | null = null;
-  // How far USB time lags the guest's (the adapter keeps the controller's clock on the pause-free time).
-  const usbLagMs = (): number => (uhci === null ? 0 : time.now() - uhci.clock.now());
+  // How far USB time lags the guest's clock (the one v86 was loaded with: see ClockMode).
+  const usbLagMs = (): number => (uhci === null ? 0 : guestNow() - uhci.clock.now());
   const audio = await setUpAudio(tuning, usbLagMs).catch((error: unknown): Audio => {
     failed("audio", error);
     return NO_AUDIO;
@@ -468,9 +488,10 @@ async function main(): Promise<void> {
     }
   });
   emulator.add_listener("emulator-ready", () => {
-    // USB time on the guest's pause-free clock, which the adapter holds on a leash: on a slow host the
-    // guest's clock waits for the bus instead of the bus replaying frames (docs/architecture.md).
-    uhci = attachUhciToV86(emulator, { ports: slots.length, time });
+    // USB time on the guest's clock (ClockMode): with the leash the adapter also holds that clock to the
+    // bus, so on a slow host the guest waits instead of the bus replaying frames (docs/architecture.md).
+    const clockOptions = time === null ? {} : clock === "leash" ? { time } : { now: time.now };
+    uhci = attachUhciToV86(emulator, { ports: slots.length, ...clockOptions });
     slots.forEach((slot, port) => {
       uhci?.controller.attach(port, slot.device);
     });
@@ -806,6 +827,7 @@ async function main(): Promise<void> {
     tablet,
     keyboard,
     time,
+    clock,
   };
   $("status").textContent = "loading v86…";
 }
