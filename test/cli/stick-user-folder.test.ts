@@ -29,7 +29,7 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { bringStickBack } from "../../src/cli/commands/stick.ts";
 import { readFatImage } from "../../src/cli/stick/fat-image.ts";
-import { packFolder, unpackImage } from "../../src/cli/stick/stick-folder.ts";
+import { packedFolder, packFolder, unpackImage } from "../../src/cli/stick/stick-folder.ts";
 
 const repo = fileURLToPath(new URL("../../", import.meta.url));
 const main = join(repo, "src", "cli", "main.ts");
@@ -367,6 +367,50 @@ describe("unpacking the guest's changes into the folder", () => {
       readdirSync(src).filter((n) => n.includes("partial")),
       [],
     );
+  });
+
+  it("never replaces a file changed in the folder while the guest ran (shell --stick), and brings back a time-only change", async () => {
+    const src = folderWith({
+      "edited on the host.txt": "v1",
+      "edited on both.txt": "v1",
+      "touched in the guest.txt": "same bytes",
+      "guest only.txt": "v1",
+    });
+    const { contents } = await packFolder(src);
+    const packed = packedFolder(contents);
+    // While the guest runs, the user edits two files in the folder and makes one.
+    const later = Date.UTC(2030, 0, 1);
+    for (const [name, text] of [
+      ["edited on the host.txt", "v2 from the host"],
+      ["edited on both.txt", "v2 from the host"],
+      ["made on both.txt", "the host's"],
+    ]) {
+      writeFileSync(join(src, name ?? ""), text ?? "");
+      utimesSync(join(src, name ?? ""), new Date(later), new Date(later));
+    }
+    // The stick as the guest left it: one file untouched, one edited on both sides, one only touched.
+    const guest = folderWith({
+      "edited on the host.txt": "v1",
+      "edited on both.txt": "v2 from the guest",
+      "touched in the guest.txt": "same bytes",
+      "guest only.txt": "v2 from the guest",
+      "made on both.txt": "the guest's",
+    });
+    const touched = Date.UTC(2001, 1, 3, 4, 5, 6);
+    utimesSync(join(guest, "touched in the guest.txt"), new Date(touched), new Date(touched));
+    const { image } = await packFolder(guest);
+    const result = await unpackImage(image, src, packed);
+    assert.equal(readFileSync(join(src, "edited on the host.txt"), "utf8"), "v2 from the host");
+    assert.equal(readFileSync(join(src, "edited on both.txt"), "utf8"), "v2 from the host");
+    assert.equal(readFileSync(join(src, "made on both.txt"), "utf8"), "the host's");
+    assert.equal(readFileSync(join(src, "guest only.txt"), "utf8"), "v2 from the guest");
+    assert.deepEqual(result.newerInFolder, ["edited on the host.txt"]);
+    assert.deepEqual(result.failed.sort(), [
+      "edited on both.txt (changed in the folder too while the guest ran; the folder's kept)",
+      "made on both.txt (made in the folder too while the guest ran; the folder's kept)",
+    ]);
+    assert.equal(statSync(join(src, "touched in the guest.txt")).mtimeMs, touched);
+    assert.deepEqual(result.written, ["guest only.txt"]);
   });
 
   it("exits 1 from the CLI when a file could not be written, after writing the others", () => {

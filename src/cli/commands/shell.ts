@@ -7,7 +7,7 @@ import { loadImagesFor } from "../guest-images.ts";
 import { EVENT_PREFIX } from "../guest-vm/guest-serial.ts";
 import { GuestVm } from "../guest-vm/guest-vm.ts";
 import { Progress } from "../progress.ts";
-import { MAX_STICK_MIB, packFolder } from "../stick/stick-folder.ts";
+import { MAX_STICK_MIB, packedFolder, packFolder } from "../stick/stick-folder.ts";
 import { extractUsbipSpecs, importAll, plugUsbip, USBIP_OPTION_HELP } from "../usbip-option.ts";
 import { prepareOutputDir, userPath } from "../user-paths.ts";
 import { bringStickBack, describeSkipped } from "./stick.ts";
@@ -125,6 +125,8 @@ export async function runShell(argv: readonly string[]): Promise<number> {
   const stickDir = flags.stick === undefined ? undefined : userPath(flags.stick);
   const packed = stickDir === undefined ? undefined : await packFolder(stickDir, flags["stick-size"]);
   const stick = packed === undefined ? undefined : new MemoryBlockStore(packed.image);
+  // What DIR held, so that a file the user changes there while the guest runs is not replaced at the end.
+  const packedAs = packed === undefined ? undefined : packedFolder(packed.contents);
   if (stickDir !== undefined) prepareOutputDir("--stick", stickDir);
   if (packed !== undefined && packed.contents.skipped.length > 0)
     process.stderr.write(`uhci: --stick ${describeSkipped(packed.contents.skipped)}\n`);
@@ -240,6 +242,6 @@ export async function runShell(argv: readonly string[]): Promise<number> {
     // The guest's changes back into the folder, whatever ended the shell (the image holds what the
     // guest wrote back to the stick: a sync, an unmount, or the sync /init makes before it halts).
     if (stick !== undefined && stickDir !== undefined)
-      process.stderr.write(`uhci: --stick ${await bringStickBack(stick.bytes, stickDir)}\n`);
+      process.stderr.write(`uhci: --stick ${await bringStickBack(stick.bytes, stickDir, packedAs)}\n`);
   }
 }

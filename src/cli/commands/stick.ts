@@ -2,7 +2,13 @@ import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { flagHelp, parseFlags, UsageError } from "../args.ts";
 import { FatError, readFatImage } from "../stick/fat-image.ts";
-import { MAX_STICK_MIB, packFolder, type UnpackResult, unpackImage } from "../stick/stick-folder.ts";
+import {
+  MAX_STICK_MIB,
+  type PackedFolder,
+  packFolder,
+  type UnpackResult,
+  unpackImage,
+} from "../stick/stick-folder.ts";
 import { checkOutputFile, prepareOutputDir, userPath } from "../user-paths.ts";
 
 export const STICK_FLAGS = {
@@ -62,6 +68,10 @@ export function describeUnpack(result: UnpackResult, dir: string): string {
     lines.push(
       `  written into the folder's name, which differs only in case (FAT's names have none): ${result.caseMatched.map((m) => `${m.stick} → ${m.folder}`).join(", ")}`,
     );
+  if (result.newerInFolder.length > 0)
+    lines.push(
+      `  changed in the folder after packing, the guest's left as it was (kept): ${result.newerInFolder.join(", ")}`,
+    );
   if (result.conflicts.length > 0)
     lines.push(`  not written (the folder holds something else there): ${result.conflicts.join(", ")}`);
   if (result.failed.length > 0) lines.push(`  NOT WRITTEN: ${result.failed.join(", ")}`);
@@ -74,9 +84,9 @@ export function describeUnpack(result: UnpackResult, dir: string): string {
  * stick, a damaged file system, a name that would leave DIR) the whole image is kept in DIR as a file
  * that `uhci stick ls`, `mount` or fsck can read, rather than lost.
  */
-export async function bringStickBack(image: Uint8Array, dir: string): Promise<string> {
+export async function bringStickBack(image: Uint8Array, dir: string, packed?: PackedFolder): Promise<string> {
   try {
-    return describeUnpack(await unpackImage(image, dir), dir);
+    return describeUnpack(await unpackImage(image, dir, packed), dir);
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
     return `could not bring the stick's files back (${why}); ${saveImageInto(image, dir)}`;

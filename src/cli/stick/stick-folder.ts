@@ -9,6 +9,8 @@
  * out and listed; unpacking never deletes or renames anything in the folder and never writes through
  * a link; modification times go both ways, to FAT's 2 seconds.
  */
+
+import { createHash } from "node:crypto";
 import {
   chmodSync,
   type Dirent,
@@ -240,7 +242,30 @@ export interface UnpackResult {
   caseMatched: { stick: string; folder: string }[];
   /** Stick files that could not be written (a read-only file, a full disk), with why; the rest are. */
   failed: string[];
+  /** Files changed in the folder after it was packed, which the guest left as they were: the folder's kept. */
+  newerInFolder: string[];
   folders: number;
+}
+
+/** A folder's file as it went onto a stick: to tell changes made in the folder since from the guest's. */
+export interface PackedFile {
+  size: number;
+  mtimeMs: number;
+  sha256: string;
+}
+
+/** Path in the folder → the file as packed. */
+export type PackedFolder = ReadonlyMap<string, PackedFile>;
+
+const sha256 = (data: Uint8Array): string => createHash("sha256").update(data).digest("hex");
+
+/** What `contents` (a {@link packFolder} result) held, for {@link unpackImage} at the session's end. */
+export function packedFolder(contents: FolderContents): PackedFolder {
+  const state = new Map<string, PackedFile>();
+  for (const f of contents.files) {
+    state.set(f.path, { size: f.data.length, mtimeMs: f.mtimeMs ?? Number.NaN, sha256: sha256(f.data) });
+  }
+  return state;
 }
 
 /** Where a file is written before it is renamed into place (short: a 255-byte name still fits beside it). */
@@ -260,9 +285,15 @@ function stickNames(path: string): string[] | undefined {
  * the stick does not hold are kept and listed (a deletion in the guest never deletes on the host).
  * Names are matched as FAT matches them, without case: a stick file `readme.txt` goes into the folder's
  * `README.txt`, never next to it. A path that could leave `dir` is a {@link UsageError} before anything
- * is written; a file that cannot be written is listed in `failed` and the others still are.
+ * is written; a file that cannot be written is listed in `failed` and the others still are. With
+ * `packed` (what the folder held when it was packed), a file changed in the folder since is never
+ * replaced by the stick's.
  */
-export async function unpackImage(image: Uint8Array, dir: string): Promise<UnpackResult> {
+export async function unpackImage(
+  image: Uint8Array,
+  dir: string,
+  packed?: PackedFolder,
+): Promise<UnpackResult> {
   const contents = await readFatImage(image);
   const bad = [...contents.folders, ...contents.files.map((f) => f.path)].filter(
     (p) => stickNames(p) === undefined,
@@ -277,6 +308,7 @@ export async function unpackImage(image: Uint8Array, dir: string): Promise<Unpac
     conflicts: [],
     caseMatched: [],
     failed: [],
+    newerInFolder: [],
     folders: 0,
   };
   // The names in each folder of `dir` seen so far, to find a name as FAT would: exactly, else but for case.
@@ -344,8 +376,32 @@ export async function unpackImage(image: Uint8Array, dir: string): Promise<Unpac
         result.conflicts.push(file.path);
         continue;
       }
+      // With what the folder held when it was packed: did the user change this file in the folder
+      // meanwhile (`shell --stick`: edited on the host while the guest ran), or make it?
+      const was = packed?.get(folderPath);
+      const changedInFolder =
+        packed !== undefined &&
+        existing !== undefined &&
+        (was === undefined || existing.size !== was.size || existing.mtimeMs !== was.mtimeMs);
       if (existing !== undefined && Buffer.from(readFileSync(to)).equals(file.data)) {
+        // Only the time changed (`touch` in the guest): the stick's time, to FAT's 2 s.
+        if (
+          !changedInFolder &&
+          file.mtimeMs !== undefined &&
+          Math.floor(existing.mtimeMs / 2000) * 2000 !== file.mtimeMs
+        )
+          utimesSync(to, new Date(), new Date(file.mtimeMs));
         result.unchanged.push(file.path);
+        continue;
+      }
+      if (changedInFolder) {
+        // The folder's newer file is never replaced by the stick's: kept when the guest left the file
+        // as it was packed, and when both changed it too (then the guest's is listed as not written).
+        if (was !== undefined && sha256(file.data) === was.sha256) result.newerInFolder.push(file.path);
+        else
+          result.failed.push(
+            `${file.path} (${was === undefined ? "made" : "changed"} in the folder too while the guest ran; the folder's kept)`,
+          );
         continue;
       }
       // A file the user made read-only is not replaced (cp would refuse it too).
