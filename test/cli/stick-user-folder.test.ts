@@ -302,6 +302,30 @@ describe("uhci stick: a user's own folder, there and back", () => {
     assert.equal(uhci(["stick", "ls", img]).stdout, "a.txt\t1\n");
   });
 
+  it("lists into a pipe closed early (ls | head) without an error", async () => {
+    const files: Record<string, string> = {};
+    // More than a pipe's 64 KiB buffer of listing, so the writer meets the closed pipe.
+    for (let i = 0; i < 1500; i++) files[`d/a file name long enough to fill the pipe quickly ${i}.txt`] = "";
+    const { image } = await packFolder(folderWith(files));
+    const img = join(tempDir("img"), "stick.img");
+    writeFileSync(img, image);
+    const run = spawnSync(
+      "bash",
+      [
+        "-c",
+        'set -o pipefail; "$0" --import "$1" "$2" stick ls "$3" | head -n 1',
+        process.execPath,
+        tsx,
+        main,
+        img,
+      ],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    assert.equal(run.stdout, "d/\n");
+    assert.equal(run.stderr, "");
+    assert.equal(run.status, 0);
+  });
+
   it("does not replace a read-only image", () => {
     const src = folderWith({ "a.txt": "a" });
     const img = join(tempDir("img"), "stick.img");
