@@ -16,9 +16,10 @@ try {
 }
 // A tap on the microphone stream before the bridge (the test's, not the README's): while the guest
 // streams, the stream's first channel as the browser hands it to the page (a quantum with no channels
-// as 128 zeros), so a break in the recording can be checked against what came in. Chromium's fake
-// capture device has skipped ~30 ms of its file under load with no silence in its place, a break no
-// count in the bridge can see. Only on the headset's page (`stream` and `context` are its names).
+// as 128 zeros), so a break in the recording can be checked against what came in. A recording once
+// jumped ~30 ms ahead (1440 frames of the file) with no silence in their place and nothing counted by
+// the bridge: a skip no count in the bridge can see, which this tap places before or after it. Only
+// on the headset's page (`stream` and `context` are its names).
 let tap = null;
 let tapped = [];
 if (typeof stream !== "undefined" && stream !== null && typeof context !== "undefined") {
