@@ -130,6 +130,18 @@ describe("uhci stick: a user's own folder, there and back", () => {
     assert.match(listed.stdout, /^party 🎉\.txt\t34$/m);
   });
 
+  it("reads back a tree 70 folders deep (refused at 64 before), and refuses one deeper than it can read", async () => {
+    const deep = folderWith({ [`${"d/".repeat(70)}bottom.txt`]: "70 down" });
+    const { image } = await packFolder(deep);
+    const back = await readFatImage(image);
+    assert.deepEqual(
+      back.files.map((f) => [f.path, Buffer.from(f.data).toString()]),
+      [[`${"d/".repeat(70)}bottom.txt`, "70 down"]],
+    );
+    const tooDeep = folderWith({ [`${"d/".repeat(257)}x`]: "x" });
+    await assert.rejects(packFolder(tooDeep), /folders nested deeper than 256 levels/);
+  });
+
   it("refuses names FAT cannot hold, listing them, before any image is written", () => {
     const cases: [string, RegExp][] = [
       ["a:b.txt", /'a:b\.txt' \(':'\)/],

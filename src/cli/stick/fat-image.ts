@@ -351,8 +351,13 @@ export async function checkFatImage(image: Uint8Array): Promise<FatImageCheck> {
   return { ...contents, unreadable, freeClusters };
 }
 
-/** Folder depth read at most: a damaged image can make a folder its own descendant. */
-const MAX_DEPTH = 64;
+/**
+ * Folder depth read at most: a damaged image can make a folder its own descendant. Deeper than any
+ * real folder tree (Linux's 4096-byte paths hold about 2000 one-letter levels, real trees a few dozen;
+ * 70 levels were refused at 64), and `uhci stick pack` refuses a folder deeper than this, so what it
+ * packs always reads back.
+ */
+export const MAX_DEPTH = 256;
 /** Files and folders read at most. */
 const MAX_ENTRIES = 100_000;
 

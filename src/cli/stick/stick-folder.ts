@@ -31,6 +31,7 @@ import {
   FatError,
   fatNameKey,
   fatNameProblem,
+  MAX_DEPTH,
   readFatImage,
   type StickContents,
   type StickFile,
@@ -196,6 +197,11 @@ export async function packFolder(
 ): Promise<{ image: Uint8Array; contents: FolderContents }> {
   const scan = scanFolder(dir, leaveOut);
   if (scan.unreadable.length > 0) throw new UsageError(`cannot read in ${dir}: ${few(scan.unreadable)}`);
+  const deepest = scan.folders.find((f) => f.split("/").length > MAX_DEPTH);
+  if (deepest !== undefined)
+    throw new UsageError(
+      `folders nested deeper than ${MAX_DEPTH} levels in ${dir}: ${deepest.slice(0, 200)}…`,
+    );
   const problems = fatNameProblems(scan);
   if (problems.length > 0)
     throw new UsageError(
