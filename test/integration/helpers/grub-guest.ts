@@ -21,6 +21,7 @@ import {
   STORAGE_BULK_OUT,
   UsbMassStorage,
 } from "../../../src/devices/storage/mass-storage.ts";
+import { ScsiOp } from "../../../src/devices/storage/scsi.ts";
 import { BUNDLED_GUEST_DIR, loadGuestImages } from "../../../src/node/bundled-guest.ts";
 import { Pid } from "../../../src/usb/constants.ts";
 import type { UsbDevice } from "../../../src/usb/device.ts";
@@ -89,7 +90,7 @@ export class WatchedStick extends UsbMassStorage {
     const d = packet.data;
     if (packet.actualLength === Bot.CSW_LENGTH && signature(d) === Bot.CSW_SIGNATURE) {
       last.status = d[12] ?? -1;
-    } else if (last.op === 0x03 && last.sense === undefined && packet.actualLength >= 14) {
+    } else if (last.op === ScsiOp.RequestSense && last.sense === undefined && packet.actualLength >= 14) {
       last.sense = [(d[2] ?? 0) & 0x0f, d[12] ?? 0, d[13] ?? 0];
     }
   }
