@@ -317,26 +317,37 @@ export async function unpackImage(
     newerInFolder: [],
     folders: 0,
   };
-  // The names in each folder of `dir` seen so far, to find a name as FAT would: exactly, else but for case.
-  const listed = new Map<string, string[]>();
-  const namesIn = (at: string): string[] => {
-    let names = listed.get(at);
-    if (names === undefined) {
+  // The names in each folder of `dir` seen so far, to find a name as FAT would: exactly, else but for
+  // case (by FAT's key, kept per folder: a folder of thousands of files is not scanned per file).
+  const listed = new Map<string, { names: Set<string>; byKey: Map<string, string[]> }>();
+  const folderNames = (at: string) => {
+    let entry = listed.get(at);
+    if (entry === undefined) {
+      entry = { names: new Set(), byKey: new Map() };
+      listed.set(at, entry);
+      let names: string[] = [];
       try {
         names = readdirSync(at);
       } catch {
-        names = [];
+        // A folder made here, or one that cannot be listed: what is written into it is checked by lstat.
       }
-      listed.set(at, names);
+      for (const name of names) addName(at, name);
     }
-    return names;
+    return entry;
+  };
+  const addName = (at: string, name: string) => {
+    const entry = folderNames(at);
+    entry.names.add(name);
+    const key = fatNameKey(name);
+    const same = entry.byKey.get(key);
+    if (same === undefined) entry.byKey.set(key, [name]);
+    else same.push(name);
   };
   const hostName = (at: string, name: string): string => {
-    const names = namesIn(at);
-    if (names.includes(name)) return name;
-    const key = fatNameKey(name);
-    const matches = names.filter((n) => fatNameKey(n) === key);
-    return matches.length === 1 && matches[0] !== undefined ? matches[0] : name;
+    const entry = folderNames(at);
+    if (entry.names.has(name)) return name;
+    const matches = entry.byKey.get(fatNameKey(name));
+    return matches?.length === 1 && matches[0] !== undefined ? matches[0] : name;
   };
   /** The folder for stick folder `names` in `dir`, made where missing; undefined where something else is in the way. */
   const hostFolder = (names: readonly string[]): { at: string; path: string } | undefined => {
@@ -348,8 +359,7 @@ export async function unpackImage(
       const stats = lstatSync(next, { throwIfNoEntry: false });
       if (stats === undefined) {
         mkdirSync(next);
-        namesIn(at).push(found);
-        listed.set(next, []);
+        addName(at, found);
       } else if (!stats.isDirectory()) return undefined;
       at = next;
       path.push(found);
@@ -428,7 +438,7 @@ export async function unpackImage(
         rmSync(partial, { force: true });
         throw error;
       }
-      if (existing === undefined) namesIn(parent.at).push(found);
+      if (existing === undefined) addName(parent.at, found);
       result.written.push(file.path);
     } catch (error) {
       result.failed.push(`${file.path} (${reasonOf(error)})`);
