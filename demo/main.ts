@@ -99,13 +99,23 @@ const $ = <T extends HTMLElement>(id: string): T => {
 };
 
 const messages: string[] = [];
+const MESSAGES_SHOWN = 4;
 const errors: string[] = [];
 function say(text: string, kind: "info" | "warn" = "info"): HTMLLIElement {
   messages.push(text);
   const item = document.createElement("li");
   item.textContent = text;
   item.className = kind;
-  $("messages").append(item);
+  const list = $("messages");
+  list.append(item);
+  // A few lines only: each save and restore adds one, and an ever longer list pushed the screen and the
+  // console down the page (tried headed). The oldest information goes first; warnings (a silent
+  // microphone, no audio) stay, since they say why. `messages` keeps everything.
+  while (list.childElementCount > MESSAGES_SHOWN) {
+    const oldest = list.querySelector("li.info") ?? list.firstElementChild;
+    if (oldest === null || oldest === item) break;
+    oldest.remove();
+  }
   return item;
 }
 function failed(what: string, error: unknown): void {
