@@ -90,6 +90,13 @@ function printVersion(args: readonly string[]): number {
   return 0;
 }
 
+// `uhci stick ls IMG | head` (or any command's output piped into a reader that stops early) closes the
+// pipe: that ends the output, it is not an error (Node would otherwise throw EPIPE with a stack trace).
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(0);
+  throw error;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

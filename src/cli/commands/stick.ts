@@ -173,12 +173,6 @@ async function run(
     const [img] = positional;
     if (img === undefined || positional.length > 1) throw new UsageError("usage: uhci stick ls IMG");
     const contents = await readFatImage(readImage(userPath(img)));
-    // `uhci stick ls IMG | head` closes the pipe early: that ends the listing, it is not an error
-    // (Node would otherwise throw EPIPE with a stack trace).
-    process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-      if (error.code === "EPIPE") process.exit(0);
-      throw error;
-    });
     const lines = [
       ...contents.folders.map((folder) => `${folder}/\n`),
       ...contents.files.map((file) => `${file.path}\t${file.data.length}\n`),
