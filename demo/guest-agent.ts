@@ -48,7 +48,7 @@ export const AGENT_FUNCTIONS = [
   'rec(){ c=$(card c) || { ev error ",\\"message\\":\\"no USB capture card\\""; return; }; mix $c; arecord -q -D hw:$c,0 -t raw -f S16_LE -r $1 -c $2 -s $3 /tmp/rec.raw 2>/tmp/rec.err; r=$?; cat /tmp/rec.err; ev blob-begin ",\\"name\\":\\"$4\\",\\"rc\\":$r"; base64 /tmp/rec.raw; ev blob-end ",\\"name\\":\\"$4\\""; rm -f /tmp/rec.raw; }',
   // play RATE CHANNELS FRAMES PAD — plays the frame-counter test signal (uhcitool sig) on the USB PCM.
   'play(){ c=$(card p) || { ev error ",\\"message\\":\\"no USB playback card\\""; return; }; mix $c; uhcitool sig $1 $2 $3 $4 >/tmp/play.wav; ev play-start ",\\"frames\\":$3"; aplay -q -D hw:$c,0 /tmp/play.wav 2>/tmp/play.err; ev play-end ",\\"rc\\":$?"; rm -f /tmp/play.wav; }',
-  // loop PERIOD BUFFER START_US — arecord | aplay on the headset (plughw: the microphone is mono, the
+  // loop PERIOD BUFFER START_US [MAX_DELAY] — arecord | aplay on the headset (plughw: the microphone is mono, the
   // headphones stereo) with small periods: the page's microphone heard through the guest. aplay starts
   // playing once START_US of audio is queued (--start-delay), and as both tools run on the same USB
   // frame clock its buffer then stays about that full: the rest of BUFFER is headroom, not latency.
@@ -59,10 +59,13 @@ export const AGENT_FUNCTIONS = [
   // The same clock means the queue never shrinks either: after an underrun aplay recovers by itself,
   // and what arecord captured meanwhile then sits in aplay's buffer for good (the guest's round trip
   // went from 15 to 27–35 ms that way; bench/experiments/loopback-guest.ts measures it in USB
-  // frames). So a watchdog reads the playback PCM's delay (/proc/asound, shell built-ins only) every
-  // 0.5 s and restarts the pair when it is over START_US + 16 ms twice in a row: a restart starts again
-  // from START_US (about 14 ms of delay with snd-usb-audio's queued URBs), at the cost of a short gap.
-  'loop(){ killall aplay arecord >/dev/null 2>&1; c=$(card c) || return; mix $c; touch /tmp/loop.on; (s=/proc/asound/card$c/pcm0p/sub0/status; m=$(($3*48/1000+768)); while [ -e /tmp/loop.on ]; do arecord -q -D plughw:$c,0 -t raw -f S16_LE -r 48000 -c 1 --period-size=$1 --buffer-size=24000 | aplay -q -D plughw:$c,0 -t raw -f S16_LE -r 48000 -c 1 --period-size=$1 --buffer-size=$2 --start-delay=$3 & n=0; while [ -e /tmp/loop.on ] && kill -0 $! 2>/dev/null; do sleep 0.5; d=0; while read -r k x v; do [ "$k" = delay ] && d=$v; done <$s; [ $d -gt $m ] && n=$((n+1)) || n=0; [ $n -ge 2 ] && { echo "loop: playback delay $d frames, restarted" >&2; killall aplay arecord; n=0; }; done; wait; done) >/dev/null 2>/tmp/loop.err & ev loop-on; }',
+  // frames). Given MAX_DELAY (frames), a watchdog reads the playback PCM's delay (/proc/asound, shell
+  // built-ins only) every 0.5 s and restarts the pair when it is over MAX_DELAY twice in a row: a
+  // restart starts again from START_US (about 14 ms of delay with snd-usb-audio's queued URBs), at the
+  // cost of a gap. The page does not pass it: in the browser, where the guest underran every few
+  // seconds on a loaded host, the restarts cost more than they saved (docs/benchmarks.md, section 5).
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
+  'loop(){ killall aplay arecord >/dev/null 2>&1; c=$(card c) || return; mix $c; touch /tmp/loop.on; (s=/proc/asound/card$c/pcm0p/sub0/status; m=${4:-0}; while [ -e /tmp/loop.on ]; do arecord -q -D plughw:$c,0 -t raw -f S16_LE -r 48000 -c 1 --period-size=$1 --buffer-size=24000 | aplay -q -D plughw:$c,0 -t raw -f S16_LE -r 48000 -c 1 --period-size=$1 --buffer-size=$2 --start-delay=$3 & n=0; while [ $m -gt 0 ] && [ -e /tmp/loop.on ] && kill -0 $! 2>/dev/null; do sleep 0.5; d=0; while read -r k x v; do [ "$k" = delay ] && d=$v; done <$s; [ $d -gt $m ] && n=$((n+1)) || n=0; [ $n -ge 2 ] && { echo "loop: playback delay $d frames, restarted" >&2; killall aplay arecord; n=0; }; done; wait; done) >/dev/null 2>/tmp/loop.err & ev loop-on; }',
   // unloop — stops it, and passes on what arecord and aplay said.
   "unloop(){ rm -f /tmp/loop.on; killall aplay arecord >/dev/null 2>&1; cat /tmp/loop.err 2>/dev/null; ev loop-off; }",
   // pcmdelay — the ALSA delay (frames queued between the application and the wire) of the USB

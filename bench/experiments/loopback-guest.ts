@@ -4,7 +4,7 @@
  * microphone sends its frame index as the sample (mod 65536) and whose headphones note, for a sample
  * coming back, how many 1 ms IN packets the microphone has answered since that value went in. The
  * guest runs the demo's own `loop` shell function (demo/guest-agent.ts: `arecord | aplay` on plughw,
- * 48 kHz mono, the watchdog) with the settings given, for a number of 10 s windows, and reads the
+ * 48 kHz mono, the watchdog if asked) with the settings given, for a number of 10 s windows, and reads the
  * playback PCM's ALSA delay (`pcmdelay`) every second.
  *
  * Reported per window: marks (one every 100 ms; a mark not back within 500 ms is lost), their round
@@ -12,8 +12,9 @@
  * (aplay's underruns, the watchdog's restarts). What this leaves out is what the browser adds: the
  * microphone and speaker bridges (test/browser/demo.test.ts measures the whole round trip).
  *
- *   node --import tsx bench/experiments/loopback-guest.ts [PERIOD,BUFFER,START_US] [windows]
- *   (default 96,768,4000 — the demo's loop settings — and 4 windows)
+ *   node --import tsx bench/experiments/loopback-guest.ts [PERIOD,BUFFER,START_US[,MAX_DELAY]] [windows]
+ *   (default 96,768,4000 — the demo's loop settings, no watchdog — and 4 windows; MAX_DELAY in frames
+ *   turns on the loop's watchdog, e.g. 960 = 4 ms of start + 16 ms)
  */
 import { AGENT_FUNCTIONS } from "../../demo/guest-agent.ts";
 import type { GuestEvent } from "../../src/cli/guest-vm/guest-serial.ts";
@@ -29,7 +30,7 @@ const MARK_EVERY = RATE / 10;
 const LOST_AFTER_MS = 500;
 
 const [settings = "96,768,4000", windowsArg = "4"] = process.argv.slice(2);
-const [period, buffer, startUs] = settings.split(",").map(Number);
+const [period, buffer, startUs, maxDelay = 0] = settings.split(",").map(Number);
 const windows = Number(windowsArg);
 if (![period, buffer, startUs, windows].every((v) => v !== undefined && Number.isInteger(v) && v > 0)) {
   throw new Error("usage: loopback-guest.ts [PERIOD,BUFFER,START_US] [windows]");
@@ -97,7 +98,7 @@ try {
   for (const line of AGENT_FUNCTIONS) vm.sendSerial(`${line}\n`);
   await sleep(1000);
   for (let w = 0; w < windows; w++) {
-    vm.sendSerial(`loop ${period} ${buffer} ${startUs}\n`);
+    vm.sendSerial(`loop ${period} ${buffer} ${startUs}${maxDelay > 0 ? ` ${maxDelay}` : ""}\n`);
     await sleep(4000);
     roundTrips.length = 0;
     delays.length = 0;

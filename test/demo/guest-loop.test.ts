@@ -1,8 +1,8 @@
 /**
  * The demo's `loop` shell function (demo/guest-agent.ts), run by the host's POSIX shell with arecord,
  * aplay and killall replaced by shell functions and the playback PCM's /proc status by a file the test
- * writes: its watchdog leaves the pair alone while the ALSA delay is under the start threshold + 16 ms,
- * restarts it when the delay stays above that, and `unloop` ends it. (The guest runs busybox ash; the
+ * writes: given a limit, its watchdog leaves the pair alone while the ALSA delay is under it, restarts
+ * it when the delay stays above, and `unloop` ends it; without one (as the page calls it) it never does. (The guest runs busybox ash; the
  * function uses only what POSIX sh has.) What the restart buys in the guest, in USB frames, is in
  * docs/benchmarks.md section 5 (bench/experiments/loopback-guest.ts).
  */
@@ -55,13 +55,14 @@ const lines = (file: string): string[] => {
 };
 
 describe("the demo's loopback loop in the guest's shell", () => {
-  it("restarts arecord | aplay only while the playback delay stays over start + 16 ms, and stops on unloop", async () => {
+  it("restarts arecord | aplay only while the playback delay stays over the limit, and stops on unloop", async () => {
     writeDelay(720); // 15 ms: under 4 ms + 16 ms (960 frames)
     const script = [
       ...STUBS,
       agentFunction("loop"),
       agentFunction("unloop"),
-      "loop 96 768 4000",
+      // The watchdog's limit: 4 ms of start + 16 ms, as bench/experiments/loopback-guest.ts passes it.
+      "loop 96 768 4000 960",
       `while [ ! -e "$T/phase2" ]; do sleep 0.1; done`,
       `while [ ! -e "$T/phase3" ]; do sleep 0.1; done`,
       "unloop >/dev/null",
@@ -99,5 +100,25 @@ describe("the demo's loopback loop in the guest's shell", () => {
     } finally {
       shell.kill();
     }
+  });
+
+  it("never restarts the pair without a limit (the page's call)", async () => {
+    for (const f of ["events", "starts", "loop.err", "phase2", "phase3"])
+      rmSync(join(dir, f), { force: true });
+    writeDelay(2000);
+    const script = [
+      ...STUBS,
+      agentFunction("loop"),
+      agentFunction("unloop"),
+      "loop 96 768 4000",
+      "sleep 2.5",
+      "unloop >/dev/null",
+      "wait",
+    ].join("\n");
+    const shell = spawn("/bin/sh", ["-c", script], { env: { ...process.env, T: dir }, stdio: "ignore" });
+    const code = await new Promise<number | null>((resolve) => shell.on("exit", resolve));
+    assert.equal(code, 0);
+    assert.equal(lines("starts").length, 1, "one arecord | aplay, never restarted");
+    assert.ok(!lines("loop.err").some((l) => l.includes("restarted")), lines("loop.err").join("\n"));
   });
 });
