@@ -77,9 +77,13 @@ MODDIR=$WORK/x/usr/lib/grub/i386-pc
 # Lines starting "@@GRUB" are what the test parses; everything else on the console is GRUB's own
 # output (the `usb` and `ls` listings, hashsum's "<sha256>  <file>", the file's bytes). GRUB.BIN, when
 # a stick has one, is only hashed: a larger file (many READ(10) sectors) whose bytes are not text.
+# `terminal_input --append`: GRUB's uhci module enumerates the root ports when it loads, before this
+# script runs, and a USB keyboard found then is already an active input; a plain `terminal_input
+# serial` switched it off again (GRUB got its first key report and never polled it again), while one
+# behind a hub, found later by the `usb` command, stayed active.
 cat > "$WORK/memdisk/boot/grub/grub.cfg" <<'EOF'
 serial --unit=0 --speed=115200
-terminal_input serial
+terminal_input --append serial
 terminal_output serial
 terminfo -g 200x50 serial dumb
 echo "@@GRUB begin"

@@ -132,10 +132,8 @@ describe("GRUB's own UHCI, hub, mass-storage and keyboard drivers in v86", () =>
     }
   });
 
-  // Behind the hub only. With the keyboard on a root port (alone, or beside a stick on either port)
-  // GRUB's `read` got nothing in 15–25 s: the keyboard sent one report (the first key down) and was
-  // never polled again, the controller running (USBCMD 81h, USBSTS 0, both ports enabled). Seen in 5
-  // runs by hand, cause not found yet (GRUB or the controller): an open question, not covered here.
+  // A keyboard on a root port works too (seen by hand: 22 of 22 reports, the line arrived) since the
+  // script keeps the inputs GRUB activated before it ran (`terminal_input --append`, build-grub.sh).
   it("takes a line typed on the USB keyboard behind the hub (GRUB's usb_keyboard terminal)", () => {
     assert.match(run.console, new RegExp(`@@GRUB typed \\[${typedLine}\\]\n`), where());
   });
