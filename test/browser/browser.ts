@@ -9,6 +9,7 @@ import puppeteer, { type Browser, type Page } from "puppeteer-core";
 // @ts-expect-error scripts/demo.mjs is plain JavaScript without declarations.
 import { startDemoServer } from "../../scripts/demo.mjs";
 import { encodeWav } from "../../src/devices/audio/wav.ts";
+import type { AudioBridgeStats } from "../../src/web/audio-bridge.ts";
 
 export const CHROMIUM = process.env["CHROMIUM"] ?? "/usr/bin/chromium";
 export const OUTPUT_DIR = join(process.cwd(), "test-output", "browser");
@@ -179,3 +180,9 @@ export function checkResampledCounter(samples: Int16Array): CounterReport {
     wrapFrames,
   };
 }
+
+/** The microphone bridge's counts of what its source failed to deliver (uhci/web AudioBridgeStats). */
+export type SourceCounts = Pick<
+  AudioBridgeStats,
+  "sourceGaps" | "sourceGapFrames" | "silentRuns" | "silentFrames" | "longestSilentRun"
+>;

@@ -33,6 +33,7 @@ import {
   int16FromBase64,
   launchChromium,
   OUTPUT_DIR,
+  type SourceCounts,
   screenshot,
   startDemo,
   writeFakeMicrophone,
@@ -136,7 +137,8 @@ async function recordInGuest(name: string, frames: number): Promise<Int16Array> 
   return int16FromBase64(await inPage<string>(`${DEMO}.agent.blobs.get(${JSON.stringify(name)})`));
 }
 
-interface BridgeLoss {
+/** What a bridge counted lost, with the microphone's source counts (what its source failed to deliver). */
+interface BridgeLoss extends SourceCounts {
   underruns: number;
   overruns: number;
   underrunFrames: number;
@@ -145,12 +147,6 @@ interface BridgeLoss {
   fillMs: number;
   targetMs: number;
   contextRate: number;
-  /** The microphone's source counts (uhci/web AudioBridgeStats): what the source failed to deliver. */
-  sourceGaps: number;
-  sourceGapFrames: number;
-  silentRuns: number;
-  silentFrames: number;
-  longestSilentRun: number;
 }
 
 async function bridgeStats(): Promise<{

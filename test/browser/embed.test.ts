@@ -37,6 +37,7 @@ import {
   checkResampledCounter,
   launchChromium,
   OUTPUT_DIR,
+  type SourceCounts,
   screenshot,
   writeFakeMicrophone,
 } from "./browser.ts";
@@ -447,14 +448,7 @@ function longestZeroRun(samples: Int16Array, start: number): { at: number; frame
  * (the bridge, the controller or the guest).
  */
 function sourceVerdict(
-  m: {
-    contextRate: number;
-    sourceGaps: number;
-    sourceGapFrames: number;
-    silentRuns: number;
-    silentFrames: number;
-    longestSilentRun: number;
-  },
+  m: SourceCounts & { contextRate: number },
   samples: Int16Array,
   start: number,
   tapped: { samples: number[]; missed: number },
@@ -571,16 +565,11 @@ describe("README 'In your own page', from the packed package, in chromium", () =
     }
     // The microphone: 1 s of arecord through the headset; the frame counter decodes throughout. It is the
     // page's only audio stream: what the bridge counted lost (since the page opened) is the capture's.
-    type Microphone = {
+    type Microphone = SourceCounts & {
       underrunFrames: number;
       overrunFrames: number;
       transport: string;
       contextRate: number;
-      sourceGaps: number;
-      sourceGapFrames: number;
-      silentRuns: number;
-      silentFrames: number;
-      longestSilentRun: number;
     };
     const end = await page.event("blob-end", 60_000);
     const blob = page.serial.blobs.get(String(end["name"]));
