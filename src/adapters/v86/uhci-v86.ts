@@ -103,9 +103,8 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
   // on unheld until the next hook (a slow host's hooks came 335 ms apart) — nor after HCRESET/GRESET.
   const leadMs = options.timeLeadMs ?? DEFAULT_TIME_LEAD_MS;
   const leash: TimeLeash | null = options.time?.leash() ?? null;
-  const holdLeash = () => {
+  const holdLeash = (due = clock.nextDueMs()) => {
     if (leash === null) return;
-    const due = clock.nextDueMs();
     if (due === undefined) leash.release();
     else leash.hold(Math.max(due, clock.now()) + leadMs);
   };
@@ -123,28 +122,14 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
     );
     // USBCMD (offsets 0–1; a 16- or 32-bit write at 0 covers it) starts and stops the frame clock.
     const command = offset < 2 && leash !== null;
-    cpu.io.register_write(
-      ioBase + offset,
-      device,
+    const writer = (size: 1 | 2 | 4) =>
       command
-        ? (value) => {
-            controller.ioWrite(offset, 1, value);
+        ? (value: number) => {
+            controller.ioWrite(offset, size, value);
             holdLeash();
           }
-        : (value) => controller.ioWrite(offset, 1, value),
-      command
-        ? (value) => {
-            controller.ioWrite(offset, 2, value);
-            holdLeash();
-          }
-        : (value) => controller.ioWrite(offset, 2, value),
-      command
-        ? (value) => {
-            controller.ioWrite(offset, 4, value);
-            holdLeash();
-          }
-        : (value) => controller.ioWrite(offset, 4, value),
-    );
+        : (value: number) => controller.ioWrite(offset, size, value);
+    cpu.io.register_write(ioBase + offset, device, writer(1), writer(2), writer(4));
   }
 
   // The PCI function is the controller's (controller.pci): the adapter only connects it to v86's bus.
@@ -214,10 +199,7 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
     const due = clock.nextDueMs();
     // Nothing due by nowMs: no frame would run on the way, so USB time goes all the way (no timer fires).
     if (due === undefined || due > nowMs) clock.jumpTo(nowMs);
-    if (leash !== null) {
-      if (due === undefined) leash.release();
-      else leash.hold(Math.max(due, clock.now()) + leadMs);
-    }
+    holdLeash(due);
     return due === undefined ? next : Math.min(next, Math.max(1, due - nowMs));
   };
   // A stopped (or dead: HLT with interrupts off) emulator runs no hook: its leash must not hold the
