@@ -350,7 +350,13 @@ class ConsoleView {
  * - `real`: v86's own clock (`performance.now()`): a save's blocked time shows in the guest.
  */
 export type ClockMode = "leash" | "pause-free" | "real";
-const DEFAULT_CLOCK: ClockMode = "leash";
+/**
+ * Pause-free without the leash: the page's microphone and speakers run in real time, so USB time must
+ * keep up with the wall clock. The leash makes the bus wait for a slow guest and never catch up: every
+ * long task left it further behind the live bridges (a clean-clone browser run: USB packets 1.7 s
+ * behind in the first recording, 12.8 s by the loopback, the bridges' losses growing with it).
+ */
+const DEFAULT_CLOCK: ClockMode = "pause-free";
 
 function clockMode(params: URLSearchParams): ClockMode {
   const value = params.get("clock");
