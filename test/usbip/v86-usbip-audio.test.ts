@@ -5,7 +5,8 @@
  * client. What QEMU's WAV backend wrote must hold the signal frame for frame: bit-exact (the guest's
  * mixer at 100 % sets the device's volume to unity), nothing dropped or inserted inside, head and tail
  * loss within 10 ms each. QEMU writes nothing for an underrun, so the wire is checked too: RET_SUBMIT
- * start_frame of each iso URB follows the previous one's last frame (no gap at the device), every
+ * start_frame of each iso URB follows the previous one's last frame (no gap at the device, except what
+ * fits in the time the guest's clock waited for the bus on a host too slow for real time), every
  * packet's status is 0, and the client dropped none.
  */
 import assert from "node:assert/strict";
@@ -43,10 +44,20 @@ describe("aplay in the v86 guest to a real USB/IP server's speaker", () => {
       plan: `mixer,playback:${RATE}:2:${SECONDS}`,
       wrapConnect: (connect) => wire.wrap(connect),
     });
+    // How long the guest's clock waited for the bus from the stream's first iso URB on (the adapter's
+    // leash on a host too slow for real time; docs/architecture.md, "Host stalls").
+    let heldAtStream: number | null = null;
+    const watch = setInterval(() => {
+      if (heldAtStream === null && [...wire.submits.values()].some((s) => s.packets > 0))
+        heldAtStream = guest.vm.time.stats.heldMs;
+    }, 20);
     let done: Awaited<ReturnType<typeof guestDone>>;
+    let heldMs: number;
     try {
       done = await guestDone(guest.vm, 240_000);
+      heldMs = guest.vm.time.stats.heldMs - (heldAtStream ?? 0);
     } finally {
+      clearInterval(watch);
       await guest.stop();
     }
     const device = guest.devices[0];
@@ -79,13 +90,22 @@ describe("aplay in the v86 guest to a real USB/IP server's speaker", () => {
     assert.equal(isoEndpoints.size, 1);
     const replies = wire.isoOutReplies([...isoEndpoints][0] ?? -1);
     assert.ok(replies.length >= (RATE * SECONDS) / 48 / 8, `${replies.length} iso URBs`);
-    assert.deepEqual(startFrameGaps(replies), [], "RET_SUBMIT start_frame gaps [reply, frames]");
+    // A start_frame gap is the server's queue running dry: our bus fell behind the server's real-time
+    // frames. With the leash the bus falls behind only while the guest's clock waits for it (a host too
+    // slow for real time), and no frame's data is lost (the WAV above is bit-exact, nothing dropped):
+    // the gaps must fit in that held time; a gap without it is the client's.
+    const gaps = startFrameGaps(replies);
+    const gapFrames = gaps.reduce((sum, [, frames]) => sum + frames, 0);
+    assert.ok(
+      gapFrames <= heldMs,
+      `RET_SUBMIT start_frame gaps [reply, frames] ${JSON.stringify(gaps)}, the guest's clock held ${heldMs.toFixed(0)} ms during the stream`,
+    );
     assert.deepEqual(
       replies.filter((r) => r.status !== 0 || r.errorCount !== 0),
       [],
       "iso URBs with an error",
     );
-    assert.equal(device.stats.isoOut.startFrameGaps, 0);
+    assert.equal(device.stats.isoOut.startFrameGaps, gaps.length);
     assert.equal(device.stats.isoOut.dropped, 0);
     assert.equal(device.stats.isoOut.packetErrors, 0);
   });
