@@ -343,6 +343,33 @@ function assertCounterWhole(
   assert.ok(report.frames * report.meanStep >= minFrames, `too little signal: ${why}`);
 }
 
+/**
+ * Silence a guest recording may start with: the microphone primes its bridge only once USB time has
+ * caught up with the wall clock (demo/audio-switch.ts, START_WAIT_PACKETS: at most 250 ms), then fills it
+ * to the steady target (demo/main.ts: 40 ms) before the guest's first packets carry signal; 60 ms more
+ * for the guest's own stream start. Seen: 110 ms after the loopback left USB seconds behind.
+ */
+const RECORDING_LEAD_FRAMES = ((START_WAIT_PACKETS + 40 + 60) / 1000) * RATE;
+
+/**
+ * A guest recording of the fake microphone is whole: the counter (assertCounterWhole) starts within
+ * {@link RECORDING_LEAD_FRAMES} and then runs to the recording's last frame. arecord always returns
+ * the frames asked for, so silence at its end is signal the microphone stopped delivering.
+ */
+function assertRecordingWhole(
+  t: TestContext,
+  mono: Int16Array,
+  step: StepReport,
+  upstreamBreaks: number,
+): void {
+  assertCounterWhole(t, mono, mono.length - RECORDING_LEAD_FRAMES, step, undefined, upstreamBreaks);
+  const { start, frames } = checkResampledCounter(mono);
+  const why = `${sourceSaid(step)}; ${JSON.stringify({ start, frames, recorded: mono.length, step })}`;
+  assert.ok(start <= RECORDING_LEAD_FRAMES, `the signal started late: ${why}`);
+  // The counter passes 0 once in 65536 frames: a last frame of 0 is not the stream's end.
+  assert.ok(mono.length - (start + frames) <= 1, `the signal stopped before the recording's end: ${why}`);
+}
+
 type Tap = { firstFrame: number; channels: number; base64: string };
 
 /**
@@ -431,7 +458,7 @@ describe("the demo page in chromium", () => {
       () => micStreamBreaks(() => recordInGuest("mic", RATE * 2)),
       (r) => r.breaks,
     );
-    assertCounterWhole(t, result.result, RATE * 1.8, report, undefined, result.breaks);
+    assertRecordingWhole(t, result.result, report, result.breaks);
     await screenshot(page, "02-recorded");
   });
 
@@ -654,7 +681,7 @@ describe("the demo page in chromium", () => {
       () => micStreamBreaks(() => recordInGuest("mic-replugged", RATE)),
       (r) => r.breaks,
     );
-    assertCounterWhole(t, result.result, RATE * 0.9, report, undefined, result.breaks);
+    assertRecordingWhole(t, result.result, report, result.breaks);
     assert.deepEqual(await inPage<string[]>(`${DEMO}.errors`), []);
     assert.deepEqual(pageErrors, []);
   });
@@ -672,11 +699,9 @@ describe("the demo page in chromium", () => {
       () => micStreamBreaks(() => recordInGuest("mic-restored", RATE)),
       (r) => r.breaks,
     );
-    // After a restore USB time lags the wall clock, and the microphone primes its bridge only once it
-    // has caught up (demo/audio-switch.ts, START_WAIT_PACKETS: at most 250 ms): that much silence may
-    // lead the recording (one quiet run: 125 ms). The counter after it must still be whole.
-    const primeWait = (START_WAIT_PACKETS / 1000) * RATE;
-    assertCounterWhole(t, result.result, RATE * 0.9 - primeWait, report, undefined, result.breaks);
+    // After a restore USB time lags the wall clock: the recording may start with the bridge's start
+    // wait (RECORDING_LEAD_FRAMES; one quiet run: 125 ms). The counter after it must still be whole.
+    assertRecordingWhole(t, result.result, report, result.breaks);
     await screenshot(page, "07-restored");
     assert.deepEqual(pageErrors, []);
   });
