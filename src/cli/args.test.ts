@@ -83,4 +83,17 @@ describe("CLI flags (node:util parseArgs, strict)", () => {
     assert.match(help, /--seconds <n>\s+how long \(default 10\)/);
     assert.match(help, /--json\s+as JSON$/m);
   });
+
+  it("quotes a default that holds a control character or outer spaces, so each flag stays on one line", () => {
+    const help = flagHelp({
+      text: { kind: "string", help: "typed", default: "Hi!\n" },
+      pad: { kind: "string", help: "padded", default: " x" },
+      plain: { kind: "string", help: "as is", default: "uhci-out" },
+    });
+    assert.deepEqual(help.split("\n"), [
+      '  --text <text>           typed (default "Hi!\\n")',
+      '  --pad <text>            padded (default " x")',
+      "  --plain <text>          as is (default uhci-out)",
+    ]);
+  });
 });

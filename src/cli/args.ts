@@ -109,8 +109,21 @@ export function flagHelp(specs: FlagSpecs): string {
   return Object.entries(specs)
     .map(([name, spec]) => {
       const value = spec.kind === "boolean" ? "" : spec.kind === "number" ? " <n>" : " <text>";
-      const def = spec.kind !== "boolean" && spec.default !== undefined ? ` (default ${spec.default})` : "";
+      const def =
+        spec.kind !== "boolean" && spec.default !== undefined
+          ? ` (default ${shownDefault(spec.default)})`
+          : "";
       return `  --${name}${value}`.padEnd(26) + spec.help + def;
     })
     .join("\n");
+}
+
+/**
+ * A default as the help shows it: quoted with its escapes when printing it bare would hide or break
+ * something (`uhci start --text` defaults to a line ending in a newline, which split its help line).
+ */
+function shownDefault(value: string | number): string {
+  if (typeof value !== "string") return String(value);
+  const quoted = JSON.stringify(value); // escapes a control character, a quote or a backslash
+  return quoted.slice(1, -1) !== value || value.trim() !== value || value === "" ? quoted : value;
 }
