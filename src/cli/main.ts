@@ -10,19 +10,24 @@ import { runUsbip, USBIP_HELP } from "./commands/usbip.ts";
 const HELP = `usage: uhci <command> [options]
 
 commands:
-  start      boot Linux in v86 with the emulated UHCI controller, a USB headset and a USB
-             keyboard; the guest records and plays audio while the host types, and both are
-             checked frame by frame and key by key (the default command; \`npm start\`)
+  start      boot Linux in v86 with the emulated UHCI controller and a USB hub holding a
+             headset, a keyboard, a tablet, a second microphone and a stick; the guest records
+             and plays audio while the host types and copies a file each way through the stick,
+             all checked frame by frame, key by key and byte by byte (the default command;
+             \`npm start\`)
   shell      boot the same guest with its serial console attached to this terminal
   stream     stream audio through the controller with the software guest driver (no emulator)
-  stick      \`stick pack DIR IMG\` / \`stick unpack IMG DIR\`: a folder's files onto a FAT USB
-             stick image and back (\`uhci shell --stick DIR\`: the guest has it while it runs)
-  usbip      \`usbip list HOST[:PORT]\`: the devices a USB/IP server exports
+  stick      \`stick pack DIR IMG\` / \`stick unpack IMG DIR\` / \`stick ls IMG\`: a folder's files
+             onto a FAT USB stick image and back (\`uhci shell --stick DIR\`: the guest has it
+             while it runs)
+  usbip      \`usbip list HOST[:PORT]\`: the devices a USB/IP server exports; \`usbip relay\`: a
+             WebSocket relay to it for a browser page
   help       this text (also -h, --help); \`uhci help <command>\` for a command's options
   version    print the version (also -V, --version)
 
-Run \`uhci <command> --help\` for options. \`start\` and \`shell\` boot Linux in v86, an optional
-peer dependency of the published package: \`npm install v86\` next to uhci.`;
+Run \`uhci <command> --help\` for options. \`start\` and \`shell\` boot Linux in v86 and \`stick\`
+makes FAT images with js-fatfs, optional peer dependencies of the published package:
+\`npm install v86 js-fatfs\` next to uhci.`;
 
 interface Command {
   run: (argv: readonly string[]) => Promise<number>;

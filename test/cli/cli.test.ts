@@ -82,4 +82,22 @@ describe("uhci stream", () => {
     assert.match(uhci("stream", "--help").stdout, /--wav-in/);
     assert.match(uhci("version").stdout, /^\d+\.\d+\.\d+/);
   });
+
+  it("names every command and subcommand in the general help, and the peers the published package needs", () => {
+    const help = uhci("help").stdout;
+    for (const words of [
+      "start",
+      "shell",
+      "stream",
+      "stick pack",
+      "stick unpack",
+      "stick ls",
+      "usbip list",
+      "usbip relay",
+    ]) {
+      assert.ok(help.includes(words), `uhci help names '${words}'`);
+    }
+    // `uhci stick` without js-fatfs stops with "npm install js-fatfs": the overview says so up front.
+    assert.match(help, /npm install v86 js-fatfs/);
+  });
 });
