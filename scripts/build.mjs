@@ -90,7 +90,8 @@ function build() {
   }
   const version = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version;
   writeFileSync(join(dist, "build-info.json"), `${JSON.stringify({ version, startedAt }, null, 2)}\n`);
-  console.log(
+  // On stderr: `npm pack --json` runs this build (prepare) and its stdout must be the JSON alone.
+  console.error(
     `build: dist/ in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (${rewritten} declaration files re-pointed to .js)`,
   );
 }
