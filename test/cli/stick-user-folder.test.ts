@@ -28,7 +28,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { bringStickBack } from "../../src/cli/commands/stick.ts";
-import { readFatImage } from "../../src/cli/stick/fat-image.ts";
+import { createFatImage, readFatImage } from "../../src/cli/stick/fat-image.ts";
 import { packedFolder, packFolder, unpackImage } from "../../src/cli/stick/stick-folder.ts";
 
 const repo = fileURLToPath(new URL("../../", import.meta.url));
@@ -338,6 +338,79 @@ describe("uhci stick: a user's own folder, there and back", () => {
     assert.equal(run.status, 0);
   });
 
+  it("packs a real name that looks like another's 8.3 alias (ABCDEF~1.TXT beside ABCDEFGHIJ.TXT)", () => {
+    // FAT specification, "Long File Name Implementation": a long name gets a generated 8.3 alias, the
+    // first free `~N`; a file really named ABCDEF~1.TXT must still be its own name on the stick.
+    const src = folderWith({ "ABCDEFGHIJ.TXT": "the long one", "ABCDEF~1.TXT": "the short one" });
+    const img = join(tempDir("img"), "stick.img");
+    const packed = uhci(["stick", "pack", src, img]);
+    assert.equal(packed.code, 0, packed.stderr);
+    const out = join(tempDir("out"), "back");
+    assert.equal(uhci(["stick", "unpack", img, out]).code, 0);
+    assert.equal(readFileSync(join(out, "ABCDEFGHIJ.TXT"), "utf8"), "the long one");
+    assert.equal(readFileSync(join(out, "ABCDEF~1.TXT"), "utf8"), "the short one");
+  });
+
+  it("refuses a name that is not UTF-8 (bytes from a Latin-1 locale) by name, before any image is written", () => {
+    const src = folderWith({ "fine.txt": "fine" });
+    // 'café.txt' written in Latin-1: the byte E9 alone is no UTF-8; FAT keeps names in UTF-16.
+    writeFileSync(
+      Buffer.concat([Buffer.from(`${src}/caf`), Buffer.of(0xe9), Buffer.from(".txt")]),
+      "latin-1",
+    );
+    const img = join(tempDir("img"), "stick.img");
+    assertOneLineError(uhci(["stick", "pack", src, img]), /'caf\uFFFD\.txt' \(not UTF-8\)/, "Latin-1 name");
+    assert.ok(!existsSync(img));
+  });
+
+  it("sizes the default stick for many small files (each takes a whole cluster), not only their bytes", async () => {
+    // 6000 files of 4097 bytes: 24.6 MB of bytes, 46.9 MiB in 4 KiB clusters (FAT specification,
+    // "FAT Data Structure": a file takes whole clusters). Sized by bytes alone the stick was 44 MiB.
+    const src = tempDir("small-files");
+    const data = new Uint8Array(4097).fill(0x61);
+    for (let d = 0; d < 20; d++) {
+      mkdirSync(join(src, `dir ${d}`));
+      for (let i = 0; i < 300; i++) writeFileSync(join(src, `dir ${d}`, `file ${i}.txt`), data);
+    }
+    const { image, contents } = await packFolder(src);
+    assert.equal(contents.files.length, 6000);
+    const back = await readFatImage(image);
+    assert.equal(back.files.length, 6000);
+    assert.ok(back.files.every((f) => f.data.length === 4097));
+  });
+
+  it("refuses a folder holding more names than a FAT folder can, naming it, before reading a file", async () => {
+    // A FAT folder has at most 65536 32-byte entries (FatFs: 2 MiB); 22000 names of 18 characters take
+    // three each (an 8.3 alias and two long-name entries of 13 characters).
+    const src = tempDir("crowded");
+    mkdirSync(join(src, "crowded"));
+    for (let i = 0; i < 22000; i++)
+      writeFileSync(join(src, "crowded", `file name ${String(i).padStart(8, "0")}`), "");
+    await assert.rejects(
+      packFolder(src),
+      /'crowded' holds 22000 names, more than a FAT folder can \(65536 entries.*put some into subfolders/,
+    );
+  });
+
+  it("leaves FIFOs and sockets out, listed, without waiting on them", () => {
+    const src = folderWith({ "real.txt": "real" });
+    const made = spawnSync("mkfifo", [join(src, "a fifo")]);
+    assert.equal(made.status, 0, "mkfifo");
+    const socket = spawnSync(process.execPath, [
+      "-e",
+      // Exits with the socket bound: closing it would remove its file.
+      "require('net').createServer().listen(process.argv[1], () => process.exit(0))",
+      join(src, "a socket"),
+    ]);
+    assert.equal(socket.status, 0);
+    assert.ok(lstatSync(join(src, "a socket")).isSocket());
+    const img = join(tempDir("img"), "stick.img");
+    const packed = uhci(["stick", "pack", src, img]);
+    assert.equal(packed.code, 0, packed.stderr);
+    assert.match(packed.stderr, /^uhci stick: left out, not regular files or folders.*: a fifo, a socket\n$/);
+    assert.equal(uhci(["stick", "ls", img]).stdout, "real.txt\t4\n");
+  });
+
   it("does not replace a read-only image", () => {
     const src = folderWith({ "a.txt": "a" });
     const img = join(tempDir("img"), "stick.img");
@@ -447,6 +520,56 @@ describe("unpacking the guest's changes into the folder", () => {
     ]);
     assert.equal(statSync(join(src, "touched in the guest.txt")).mtimeMs, touched);
     assert.deepEqual(result.written, ["guest only.txt"]);
+  });
+
+  /**
+   * A stick holding `é.txt` and `É.txt` in one folder: what the bundled guest's vfat leaves when told
+   * to make both (mounted `iocharset=ascii,utf8`, it compares letters outside ASCII with their case),
+   * and what FatFs, comparing them without case, would not make. Made here by packing `é.txt` and
+   * `ü.txt` and turning the ü in the long-name entry into É (FAT specification, "Long File Name
+   * Implementation": the entry's checksum covers the 8.3 name only).
+   */
+  async function stickWithTwoNamesForOne(): Promise<Uint8Array> {
+    const image = await createFatImage(2 * 1024 * 1024, {
+      files: [
+        { path: "é.txt", data: Buffer.from("lower case, from the guest") },
+        { path: "ü.txt", data: Buffer.from("upper case, from the guest") },
+      ],
+    });
+    const at = Buffer.from(image).indexOf(Buffer.from("ü", "utf16le"));
+    assert.ok(at > 0);
+    image.set(Buffer.from("É", "utf16le"), at);
+    assert.deepEqual((await readFatImage(image)).files.map((f) => f.path).sort(), ["É.txt", "é.txt"]);
+    return image;
+  }
+
+  it("never lets a second stick name for one file replace the first (é.txt and É.txt from the guest)", async () => {
+    const image = await stickWithTwoNamesForOne();
+    const dir = folderWith({});
+    const result = await unpackImage(image, dir);
+    assert.deepEqual(readdirSync(dir), ["é.txt"]);
+    assert.equal(readFileSync(join(dir, "é.txt"), "utf8"), "lower case, from the guest");
+    assert.deepEqual(result.failed, ["É.txt (the stick also holds é.txt, one name for the folder)"]);
+    // At the end of `shell --stick` the stick is kept whole beside it, so the second file is not lost.
+    const dir2 = folderWith({});
+    const said = await bringStickBack(image, dir2);
+    assert.match(said, /NOT WRITTEN: É\.txt .*\n {2}so that nothing is lost, the whole stick is saved as /);
+    const saved = readdirSync(dir2).filter((n) => n.startsWith("uhci-stick-"));
+    assert.equal(saved.length, 1);
+    assert.deepEqual(new Uint8Array(readFileSync(join(dir2, saved[0] ?? ""))), image);
+  });
+
+  it("never writes through a symbolic link left at the name of its partial file", async () => {
+    const outside = folderWith({ "target.txt": "outside the folder" });
+    const dir = folderWith({});
+    // unpackImage runs in this process: its partial file is named after this process's id.
+    symlinkSync(join(outside, "target.txt"), join(dir, `.uhci-unpack-${process.pid}.partial`));
+    const { image } = await packFolder(folderWith({ "new.txt": "from the guest" }));
+    const result = await unpackImage(image, dir);
+    assert.deepEqual(result.written, ["new.txt"]);
+    assert.equal(readFileSync(join(outside, "target.txt"), "utf8"), "outside the folder");
+    assert.ok(lstatSync(join(dir, "new.txt")).isFile());
+    assert.equal(readFileSync(join(dir, "new.txt"), "utf8"), "from the guest");
   });
 
   it("exits 1 from the CLI when a file could not be written, after writing the others", () => {

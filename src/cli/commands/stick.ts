@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { flagHelp, parseFlags, UsageError } from "../args.ts";
 import { FatError, readFatImage } from "../stick/fat-image.ts";
@@ -81,12 +81,17 @@ export function describeUnpack(result: UnpackResult, dir: string): string {
 /**
  * `uhci shell --stick DIR` at its end: the guest's stick back into DIR, described for stderr. The
  * guest's work is only in memory then, so when it cannot be unpacked (a guest that reformatted the
- * stick, a damaged file system, a name that would leave DIR) the whole image is kept in DIR as a file
- * that `uhci stick ls`, `mount` or fsck can read, rather than lost.
+ * stick, a damaged file system, a name that would leave DIR), or some of its files could not be written
+ * (NOT WRITTEN: a file changed on both sides, a read-only one, two stick names for one file), the whole
+ * image is kept in DIR as a file that `uhci stick ls`, `unpack`, `mount` or fsck can read, rather than lost.
  */
 export async function bringStickBack(image: Uint8Array, dir: string, packed?: PackedFolder): Promise<string> {
   try {
-    return describeUnpack(await unpackImage(image, dir, packed), dir);
+    const result = await unpackImage(image, dir, packed);
+    const said = describeUnpack(result, dir);
+    return result.failed.length === 0
+      ? said
+      : `${said}\n  so that nothing is lost, ${saveImageInto(image, dir)}`;
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
     return `could not bring the stick's files back (${why}); ${saveImageInto(image, dir)}`;
@@ -150,8 +155,19 @@ async function run(
     if (existing !== undefined && (existing.mode & 0o200) === 0)
       throw new UsageError(`IMG: ${out} is read-only; not replaced`);
     const { image, contents } = await packFolder(userPath(dir), size, out);
-    writeFileSync(`${out}.partial`, image);
-    renameSync(`${out}.partial`, out);
+    // Whole, then renamed over IMG: a write that fails half-way (a full disk) leaves IMG as it was
+    // and no half-written `.partial` beside it; one at that name (a link) is replaced, not written through.
+    const partial = `${out}.partial`;
+    try {
+      rmSync(partial, { force: true });
+      writeFileSync(partial, image, { flag: "wx" });
+      renameSync(partial, out);
+    } catch (error) {
+      rmSync(partial, { force: true });
+      throw new UsageError(
+        `IMG: cannot write ${out}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
     process.stdout.write(
       `${out}: ${image.length / (1024 * 1024)} MiB stick, ${contents.files.length} file(s) (${contents.bytes} bytes), ${contents.folders.length} folder(s)\n`,
     );

@@ -227,16 +227,91 @@ function fatTimeToMs(date: number, time: number): number | undefined {
   return Date.UTC(year, month - 1, day, hours, minutes, seconds);
 }
 
+/** Characters an 8.3 name holds besides letters and digits (FAT specification, "DIR_Name"). */
+const SHORT_NAME = /^[A-Za-z0-9!#$%&'()@^_`{}~-]{1,8}(\.[A-Za-z0-9!#$%&'()@^_`{}~-]{1,3})?$/;
+
 /**
- * Root directory entries a FAT12/16 volume needs for `names` at its top level: each name takes one
- * 8.3 entry and, at most, one long-name entry per 13 UTF-16 units (FAT specification, "Long File Name
- * Implementation"). Counted high: FatFs adds long-name entries only where the 8.3 form cannot hold the name.
+ * Whether `name` is stored as an 8.3 entry alone, without long-name entries: FatFs keeps a name in its
+ * 8.3 entry when it fits 8 + 3 characters of the short-name set, ASCII, each part all upper or all
+ * lower case (the lower case kept in the entry's NT flags, as Windows does). Others get long-name
+ * entries and a generated short alias (`LONGNA~1.TXT`).
  */
+export function isShortName(name: string): boolean {
+  if (!SHORT_NAME.test(name)) return false;
+  return name.split(".").every((part) => part === part.toUpperCase() || part === part.toLowerCase());
+}
+
+/**
+ * Directory entries `name` takes (FAT specification, "Long File Name Implementation"): one 8.3 entry,
+ * and, unless {@link isShortName}, one long-name entry per 13 UTF-16 units.
+ */
+export function dirEntriesFor(name: string): number {
+  return isShortName(name) ? 1 : 1 + Math.ceil(name.length / 13);
+}
+
 function rootEntriesFor(names: Iterable<string>): number {
   let entries = 0;
-  for (const name of names) entries += 1 + Math.ceil(name.length / 13);
+  for (const name of names) entries += dirEntriesFor(name);
   return entries;
 }
+
+/**
+ * Whether a stick with `names` at its top level must be FAT32: a FAT12/16 root directory is made with
+ * a fixed number of entries (FatFs's default 512, which 600 short names or 40 long ones filled), here
+ * twice what the top level needs, so the guest can add as many again; past what FAT16 can give
+ * (32768), FAT32, whose root grows like any folder.
+ */
+export function needsFat32(names: Iterable<string>): boolean {
+  return rootEntriesFor(names) * 2 > MAX_ROOT_ENTRIES;
+}
+
+/**
+ * Bytes per cluster of the sticks made here from 17 MiB up: 4 KiB (as mkfs.fat and Windows give FAT16
+ * and small FAT32 volumes), so what files take on a stick can be reckoned before it is made
+ * ({@link stickBytesFor}). FatFs's own choice grows to 32 KiB at 1–2 GiB, where a folder of many small
+ * files (a source tree) took eight times its bytes. Below 17 MiB a FAT12/16 volume of 4 KiB clusters is
+ * not possible (FatFs aborts), so FatFs picks there (512 B – 2 KiB); a FAT32 volume needs 65525
+ * clusters, 4 KiB ones from 257 MiB.
+ */
+export const CLUSTER_BYTES = 4096;
+const MIB = 1024 * 1024;
+
+function clusterFor(sizeBytes: number, fat32: boolean): number {
+  return sizeBytes >= (fat32 ? 257 : 17) * MIB ? CLUSTER_BYTES : 0;
+}
+
+/**
+ * Bytes a stick of {@link CLUSTER_BYTES} clusters gives `files` (sizes in bytes) and the folders
+ * holding them: each file in whole clusters, each folder's entries (its `.` and `..`, an 8.3 entry per
+ * name and long-name entries, {@link dirEntriesFor}) in whole clusters, and the two FATs.
+ */
+export function stickBytesFor(
+  files: readonly { path: string; size: number }[],
+  folders: readonly string[],
+): number {
+  const round = (bytes: number) => Math.ceil(bytes / CLUSTER_BYTES) * CLUSTER_BYTES;
+  const entries = new Map<string, number>();
+  const count = (path: string) => {
+    const slash = path.lastIndexOf("/");
+    const parent = slash === -1 ? "" : path.slice(0, slash);
+    entries.set(parent, (entries.get(parent) ?? 2) + dirEntriesFor(path.slice(slash + 1)));
+  };
+  let bytes = 0;
+  for (const f of files) {
+    bytes += round(f.size);
+    count(f.path);
+  }
+  for (const folder of folders) {
+    count(folder);
+    if (!entries.has(folder)) entries.set(folder, 2);
+  }
+  for (const n of entries.values()) bytes += round(n * 32);
+  // Two FATs of 4 bytes (FAT32; FAT16 takes 2) per cluster.
+  return bytes + (bytes / CLUSTER_BYTES) * 8;
+}
+
+/** The most entries FatFs lets a folder grow to (MAX_DIR: 2 MiB of 32-byte entries), `.` and `..` included. */
+export const MAX_FOLDER_ENTRIES = 65536;
 
 /**
  * A fresh FAT image of `sizeBytes` (a whole number of 512-byte sectors) holding `files` and `folders`:
@@ -256,23 +331,22 @@ export async function createFatImage(
   for (const p of [...(contents.folders ?? []), ...contents.files.map((f) => f.path)]) {
     top.add(namesOf(p)[0] ?? "");
   }
-  // A FAT12/16 root directory has a fixed number of entries (FatFs's default 512, which 600 short
-  // names or 40 long ones filled): twice what the top level needs, so the guest can add as many again.
-  // Past what FAT16 can give (32768), FAT32, whose root grows like any folder.
+  // The root directory's entries: see needsFat32.
   const rootNeeds = rootEntriesFor(top);
-  const fat32Only = rootNeeds * 2 > MAX_ROOT_ENTRIES;
+  const fat32Only = needsFat32(top);
   const nRoot = fat32Only ? 0 : Math.max(512, Math.ceil((rootNeeds * 2) / 16) * 16);
   const image = new Uint8Array(sizeBytes);
   const s = await open(image);
   const { mod, ff } = s;
   const work = ff.malloc(mod.FF_MAX_SS * 8);
   const fmt = fat32Only ? mod.FM_FAT32 : mod.FM_ANY;
-  const formatted = ff.f_mkfs(
-    "",
-    { fmt, n_fat: 2, align: 0, n_root: nRoot, au_size: 0 },
-    work,
-    mod.FF_MAX_SS * 8,
-  );
+  const mkfs = (auSize: number) =>
+    ff.f_mkfs("", { fmt, n_fat: 2, align: 0, n_root: nRoot, au_size: auSize }, work, mod.FF_MAX_SS * 8);
+  const au = clusterFor(sizeBytes, fat32Only);
+  let formatted = mkfs(au);
+  // A size just past a FAT type's end (256–257 MiB: too many 4 KiB clusters for FAT16, too few for
+  // FAT32) has no volume of that cluster size: FatFs picks one then.
+  if (formatted === mod.FR_MKFS_ABORTED && au !== 0) formatted = mkfs(0);
   if (formatted === mod.FR_MKFS_ABORTED && fat32Only)
     throw new FatError(
       `${top.size} files and folders at the top level need a FAT32 stick, and ${sizeBytes / (1024 * 1024)} MiB is too small for one: give it more room or fewer top-level entries`,
@@ -280,21 +354,31 @@ export async function createFatImage(
   check(formatted, "formatting the image");
   ff.free(work);
   mount(s);
-  const made = new Set<string>();
-  const mkdirs = (names: readonly string[]) => {
-    for (let i = 1; i <= names.length; i++) {
-      const dir = names.slice(0, i).join("/");
-      if (made.has(dir)) continue;
-      const r = ff.f_mkdir(dir);
-      if (r !== mod.FR_EXIST) check(r, `making folder '${dir}'`);
-      made.add(dir);
-    }
+  // Every folder (those given and those holding files), then, level by level, each folder's names that
+  // are 8.3 names themselves before the long ones: FatFs gives a long name the first free alias
+  // (`ABCDEFGHIJ.TXT` → `ABCDEF~1.TXT`) and would then refuse a file really named `ABCDEF~1.TXT` as
+  // one it already holds; made first, the real name takes `~1` and the alias moves on to `~2`.
+  const folders = new Set<string>();
+  const addFolders = (names: readonly string[]) => {
+    for (let i = 1; i <= names.length; i++) folders.add(names.slice(0, i).join("/"));
   };
-  for (const folder of contents.folders ?? []) mkdirs(namesOf(folder));
+  for (const folder of contents.folders ?? []) addFolders(namesOf(folder));
+  const items: { names: string[]; file?: StickFile }[] = [];
   for (const file of contents.files) {
     const names = namesOf(file.path);
-    mkdirs(names.slice(0, -1));
+    addFolders(names.slice(0, -1));
+    items.push({ names, file });
+  }
+  for (const folder of folders) items.push({ names: folder.split("/") });
+  const rank = (names: readonly string[]) => names.length * 2 + (isShortName(names.at(-1) ?? "") ? 0 : 1);
+  items.sort((a, b) => rank(a.names) - rank(b.names));
+  for (const { names, file } of items) {
     const path = names.join("/");
+    if (file === undefined) {
+      const made = ff.f_mkdir(path);
+      if (made !== mod.FR_EXIST) check(made, `making folder '${path}'`);
+      continue;
+    }
     const write = () => {
       // CREATE_NEW: a second name FAT takes for the same one (`A.txt`, `a.txt`) fails, never replaces.
       const opened = ff.f_open(s.fil, path, mod.FA_WRITE | mod.FA_CREATE_NEW);
@@ -358,8 +442,8 @@ export async function checkFatImage(image: Uint8Array): Promise<FatImageCheck> {
  * packs always reads back.
  */
 export const MAX_DEPTH = 256;
-/** Files and folders read at most. */
-const MAX_ENTRIES = 100_000;
+/** Files and folders read at most (`uhci stick pack` refuses more, so what it packs always reads back). */
+export const MAX_ENTRIES = 100_000;
 
 /**
  * Walks the mounted image; with `onUnreadable`, a file that fails to read is reported and left out.

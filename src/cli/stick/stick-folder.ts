@@ -13,9 +13,13 @@
 import { createHash } from "node:crypto";
 import {
   chmodSync,
+  closeSync,
+  constants,
   type Dirent,
+  fstatSync,
   lstatSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   renameSync,
@@ -27,14 +31,20 @@ import {
 import { join } from "node:path";
 import { UsageError } from "../args.ts";
 import {
+  CLUSTER_BYTES,
   createFatImage,
+  dirEntriesFor,
   FatError,
   fatNameKey,
   fatNameProblem,
   MAX_DEPTH,
+  MAX_ENTRIES,
+  MAX_FOLDER_ENTRIES,
+  needsFat32,
   readFatImage,
   type StickContents,
   type StickFile,
+  stickBytesFor,
 } from "./fat-image.ts";
 
 const MIB = 1024 * 1024;
@@ -56,6 +66,11 @@ export interface FolderScan {
   skipped: string[];
   /** Entries that could not be read (a folder without permission), with why. */
   unreadable: string[];
+  /**
+   * Entries whose names are not UTF-8 (Linux names are bytes; a name made in a Latin-1 locale), shown
+   * with U+FFFD where a byte is not: FAT keeps names in UTF-16, so they cannot go onto a stick as they are.
+   */
+  notUtf8: string[];
   /** Bytes of all files. */
   bytes: number;
 }
@@ -91,7 +106,7 @@ export function scanFolder(dir: string, leaveOut?: string): FolderScan {
   const top = statSync(dir, { throwIfNoEntry: false });
   if (top === undefined) throw new UsageError(`no folder ${dir}`);
   if (!top.isDirectory()) throw new UsageError(`${dir} is not a folder`);
-  const scan: FolderScan = { files: [], folders: [], skipped: [], unreadable: [], bytes: 0 };
+  const scan: FolderScan = { files: [], folders: [], skipped: [], unreadable: [], notUtf8: [], bytes: 0 };
   const walk = (at: string, prefix: string) => {
     let entries: Dirent[];
     try {
@@ -101,10 +116,14 @@ export function scanFolder(dir: string, leaveOut?: string): FolderScan {
       return;
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const notUtf8 = entries.some((e) => e.name.includes("\uFFFD")) ? namesNotUtf8(at) : undefined;
     for (const entry of entries) {
       const full = join(at, entry.name);
       const path = prefix + entry.name;
-      if (full === leaveOut) {
+      if (notUtf8?.has(entry.name)) {
+        // Node gives such a name with U+FFFD for its bad bytes: opening it by that name would fail.
+        scan.notUtf8.push(path);
+      } else if (full === leaveOut) {
         scan.skipped.push(`${path} (the image being written)`);
       } else if (entry.isDirectory()) {
         scan.folders.push(path);
@@ -126,13 +145,27 @@ export function scanFolder(dir: string, leaveOut?: string): FolderScan {
   return scan;
 }
 
+/** The names in folder `at` that are not UTF-8, as Node decodes them (U+FFFD for each bad byte). */
+function namesNotUtf8(at: string): Set<string> {
+  const strict = new TextDecoder("utf-8", { fatal: true });
+  const bad = new Set<string>();
+  for (const raw of readdirSync(at, { encoding: "buffer" })) {
+    try {
+      strict.decode(raw);
+    } catch {
+      bad.add(raw.toString("utf8"));
+    }
+  }
+  return bad;
+}
+
 /**
  * Every name in `scan` a FAT stick cannot hold as it is, and every pair FAT takes for one name (names
  * in one folder that differ only in case: on the stick the second would replace the first), each as
  * `'path' (why)`.
  */
-export function fatNameProblems(scan: Pick<FolderScan, "files" | "folders">): string[] {
-  const problems: string[] = [];
+export function fatNameProblems(scan: Pick<FolderScan, "files" | "folders" | "notUtf8">): string[] {
+  const problems = scan.notUtf8.map((path) => `'${path}' (not UTF-8)`);
   const seen = new Map<string, string>();
   for (const path of [...scan.folders, ...scan.files.map((f) => f.path)]) {
     const slash = path.lastIndexOf("/");
@@ -162,11 +195,7 @@ function readScanned(dir: string, scan: FolderScan): FolderContents {
   const unreadable: string[] = [];
   for (const entry of scan.files) {
     try {
-      files.push({
-        path: entry.path,
-        data: new Uint8Array(readFileSync(join(dir, entry.path))),
-        mtimeMs: entry.mtimeMs,
-      });
+      files.push({ path: entry.path, data: readRegularFile(join(dir, entry.path)), mtimeMs: entry.mtimeMs });
     } catch (error) {
       unreadable.push(`${entry.path} (${reasonOf(error)})`);
     }
@@ -177,11 +206,55 @@ function readScanned(dir: string, scan: FolderScan): FolderContents {
 }
 
 /**
- * The stick size for `bytes` of files when the user gives none: room for the files, the file system
- * and what the guest writes (an eighth more plus 16 MiB), at least 32 MiB, in whole MiB.
+ * A file found by {@link scanFolder}, read whole, if it is still a regular file: the scan saw its type,
+ * but by now it may have been replaced by a symbolic link (never followed: O_NOFOLLOW) or a FIFO (never
+ * waited on: O_NONBLOCK, and a FIFO is refused, not read, which would wait for a writer for ever).
  */
-export function defaultStickMiB(bytes: number): number {
-  return Math.max(32, Math.ceil((bytes + bytes / 8 + 16 * MIB) / MIB));
+function readRegularFile(path: string): Uint8Array {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    if (!fstatSync(fd).isFile()) throw new Error("no longer a regular file");
+    return new Uint8Array(readFileSync(fd));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The stick size when the user gives none, for a folder's `files` and `folders`: what they take on the
+ * stick (in whole 4 KiB clusters, with their folders' entries: {@link stickBytesFor}; a folder of many
+ * small files takes far more than its bytes) plus room for what the guest writes (an eighth more plus
+ * 16 MiB), at least 32 MiB, and 260 MiB when the top level needs FAT32 (its 4 KiB clusters start at
+ * 257 MiB), in whole MiB; at most {@link MAX_STICK_MIB}, where the guest's room shrinks first.
+ */
+export function defaultStickMiB(
+  files: readonly { path: string; size: number }[],
+  folders: readonly string[],
+): number {
+  const needed = stickBytesFor(files, folders);
+  const top = new Set([...folders, ...files.map((f) => f.path)].map((p) => p.split("/")[0] ?? ""));
+  const mib = Math.max(needsFat32(top) ? 260 : 32, Math.ceil((needed + needed / 8 + 16 * MIB) / MIB));
+  return needed <= MAX_STICK_MIB * MIB ? Math.min(mib, MAX_STICK_MIB) : mib;
+}
+
+/**
+ * The folder (`""` for the top) holding more entries than a FAT folder can ({@link MAX_FOLDER_ENTRIES},
+ * a long name taking several: {@link dirEntriesFor}), with its count, or undefined.
+ */
+function overfullFolder(
+  scan: Pick<FolderScan, "files" | "folders">,
+): { folder: string; names: number } | undefined {
+  const entries = new Map<string, { entries: number; names: number }>();
+  for (const path of [...scan.folders, ...scan.files.map((f) => f.path)]) {
+    const slash = path.lastIndexOf("/");
+    const parent = slash === -1 ? "" : path.slice(0, slash);
+    const at = entries.get(parent) ?? { entries: 2, names: 0 };
+    at.entries += dirEntriesFor(path.slice(slash + 1));
+    at.names++;
+    entries.set(parent, at);
+  }
+  for (const [folder, at] of entries) if (at.entries > MAX_FOLDER_ENTRIES) return { folder, names: at.names };
+  return undefined;
 }
 
 /**
@@ -207,10 +280,22 @@ export async function packFolder(
     throw new UsageError(
       `${problems.length === 1 ? "a name" : `${problems.length} names`} a FAT stick cannot hold (rename first): ${few(problems, 3)}`,
     );
-  const mib = sizeMiB ?? defaultStickMiB(scan.bytes);
+  // What a stick made here could not hold or read back, whatever its size.
+  if (scan.files.length + scan.folders.length > MAX_ENTRIES)
+    throw new UsageError(
+      `${dir} holds ${scan.files.length} files and ${scan.folders.length} folders; a stick here holds at most ${MAX_ENTRIES} in all`,
+    );
+  const overfull = overfullFolder(scan);
+  if (overfull !== undefined)
+    throw new UsageError(
+      `${overfull.folder === "" ? dir : `'${overfull.folder}'`} holds ${overfull.names} names, more than a FAT folder can (${MAX_FOLDER_ENTRIES} entries, a long name taking one per 13 characters and one more): put some into subfolders`,
+    );
+  const mib = sizeMiB ?? defaultStickMiB(scan.files, scan.folders);
   if (sizeMiB === undefined && mib > MAX_STICK_MIB)
     throw new UsageError(
-      `${dir} holds ${(scan.bytes / MIB).toFixed(1)} MiB of files; a stick here holds at most ${MAX_STICK_MIB} MiB`,
+      scan.bytes > MAX_STICK_MIB * MIB
+        ? `${dir} holds ${(scan.bytes / MIB).toFixed(1)} MiB of files; a stick here holds at most ${MAX_STICK_MIB} MiB`
+        : `${dir}'s ${scan.files.length} files take ${(stickBytesFor(scan.files, scan.folders) / MIB).toFixed(1)} MiB on a FAT stick (in ${CLUSTER_BYTES / 1024} KiB clusters); a stick here holds at most ${MAX_STICK_MIB} MiB`,
     );
   if (!Number.isInteger(mib) || mib < 1 || mib > MAX_STICK_MIB) {
     throw new UsageError(`a stick is 1–${MAX_STICK_MIB} MiB, not ${mib}`);
@@ -246,7 +331,11 @@ export interface UnpackResult {
   conflicts: string[];
   /** Stick files whose name matches a file or folder of the folder but for case: that one is used. */
   caseMatched: { stick: string; folder: string }[];
-  /** Stick files that could not be written (a read-only file, a full disk), with why; the rest are. */
+  /**
+   * Stick files that could not be written (a read-only file, a full disk, a second stick name for a file
+   * already written: two names the folder takes for one, as Linux's vfat, comparing letters outside
+   * ASCII with their case, or a hostile guest can leave on a stick), with why; the rest are.
+   */
   failed: string[];
   /** Files changed in the folder after it was packed, which the guest left as they were: the folder's kept. */
   newerInFolder: string[];
@@ -366,6 +455,9 @@ export async function unpackImage(
     }
     return { at, path: path.join("/") };
   };
+  // The folder's files this unpack has dealt with, by path: a second stick file that lands on one of
+  // them (`é.txt` then `É.txt`, two files for the guest's vfat) must not replace the first one's bytes.
+  const taken = new Set<string>();
   for (const folder of contents.folders) {
     try {
       if (hostFolder(stickNames(folder) ?? [])) result.folders++;
@@ -386,6 +478,11 @@ export async function unpackImage(
       const found = hostName(parent.at, name);
       const to = join(parent.at, found);
       const folderPath = parent.path === "" ? found : `${parent.path}/${found}`;
+      if (taken.has(folderPath)) {
+        result.failed.push(`${file.path} (the stick also holds ${folderPath}, one name for the folder)`);
+        continue;
+      }
+      taken.add(folderPath);
       if (folderPath !== file.path) result.caseMatched.push({ stick: file.path, folder: folderPath });
       const existing = lstatSync(to, { throwIfNoEntry: false });
       if (existing !== undefined && !existing.isFile()) {
@@ -399,7 +496,11 @@ export async function unpackImage(
         packed !== undefined &&
         existing !== undefined &&
         (was === undefined || existing.size !== was.size || existing.mtimeMs !== was.mtimeMs);
-      if (existing !== undefined && Buffer.from(readFileSync(to)).equals(file.data)) {
+      if (
+        existing !== undefined &&
+        existing.size === file.data.length &&
+        Buffer.from(readFileSync(to)).equals(file.data)
+      ) {
         // Only the time changed (`touch` in the guest): the stick's time, to FAT's 2 s.
         if (
           !changedInFolder &&
@@ -426,10 +527,12 @@ export async function unpackImage(
         continue;
       }
       // Whole, then renamed over: a full disk leaves the old file, and a hard link to a file outside
-      // the folder is not written through.
+      // the folder is not written through. The partial file is made new ("wx"): one left at its name
+      // (a symbolic link put there) is removed first, never written through.
       const partial = join(parent.at, PARTIAL);
       try {
-        writeFileSync(partial, file.data);
+        rmSync(partial, { force: true });
+        writeFileSync(partial, file.data, { flag: "wx" });
         // The folder's file keeps its permissions (a script stays executable).
         if (existing !== undefined) chmodSync(partial, existing.mode & 0o7777);
         if (file.mtimeMs !== undefined) utimesSync(partial, new Date(), new Date(file.mtimeMs));
