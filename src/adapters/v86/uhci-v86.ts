@@ -11,6 +11,7 @@ import {
   type V86Internals,
   type V86PciBar,
   v86Events,
+  v86HaltedReader,
   v86Internals,
 } from "./v86-shim.ts";
 import { controllerStateIn, withControllerState } from "./v86-state.ts";
@@ -25,6 +26,21 @@ export const UHCI_INITIAL_IO_BASE = 0xec00;
 
 /** Milliseconds of frames run per v86 timer hook at most while the lag is below a host pause (see the hook). */
 export const DEFAULT_MAX_CATCH_UP_MS = 4;
+
+/**
+ * With pause-free time (`time`): milliseconds of frames run per v86 timer hook at most when the hook finds
+ * the guest busy (not halted). v86 calls the hook after every 100,003 guest instructions, so the guest
+ * gets at least that many per millisecond of bus time, as a 100 MIPS CPU would. With the 4 ms step the
+ * guest got only 25,000 per ms on a slow host, and the bundled Linux, reading and writing a stick, keeps
+ * interrupts off for up to 600,000 instructions at a time: 24 ms of bus, past the 12 ms of playback that
+ * snd-usb-audio still has queued when a URB completes (3 URBs of 6 packets), so the URB it resubmits
+ * late lands in frames already run, uhci-hcd retires their packets with -EXDEV, and the audio in them is
+ * lost with no underrun (issue 12: 96 playback frames lost beside four busy loops, 1488 with a 3 ms
+ * stall injected into every hook). The leash then holds the guest's clock to the bus, so a busy guest on
+ * a slow host sees a slower clock, not a slower CPU. An idle guest (halted) needs no instructions: its
+ * hooks keep {@link DEFAULT_MAX_CATCH_UP_MS}.
+ */
+export const DEFAULT_BUSY_CATCH_UP_MS = 1;
 
 /**
  * With pause-free time (`time`): how far the guest's clock may run ahead of the bus — of USB's next timer,
@@ -62,6 +78,11 @@ export interface AttachUhciOptions extends Omit<UhciOptions, "memory" | "irq" | 
   time?: PauseFreeTime;
   /** With `time`: default {@link DEFAULT_TIME_LEAD_MS}. */
   timeLeadMs?: number;
+  /**
+   * With `time`: milliseconds of frames run per timer hook at most when the guest is busy (not halted)
+   * at the hook. Default {@link DEFAULT_BUSY_CATCH_UP_MS}; never more than `maxCatchUpMsPerHook`.
+   */
+  busyCatchUpMsPerHook?: number;
 }
 
 export interface UhciOnV86 {
@@ -191,11 +212,19 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
   // Nothing due by `nowMs` (a stopped controller, or only a far timer): USB time goes all the way, as
   // nothing would run; and with no timer at all the leash is released, since there is no bus to wait
   // for (an idle guest in HLT sleeps as long as its own timers say; a leash would slow its clock).
+  // Leashed, a hook that finds the guest busy (not halted: it ran a whole slice of 100,003 instructions)
+  // runs at most `busyCatchUpMs` of frames, so the guest has instructions to answer the bus's interrupts
+  // in time (DEFAULT_BUSY_CATCH_UP_MS: the bundled Linux keeps interrupts off for up to 600,000
+  // instructions while a stick is read and written). Not without the leash: there the guest's clock runs
+  // on, and a smaller step would only let the lag grow into a host pause.
   const maxCatchUpMs = options.maxCatchUpMsPerHook ?? DEFAULT_MAX_CATCH_UP_MS;
+  const busyCatchUpMs = Math.min(maxCatchUpMs, options.busyCatchUpMsPerHook ?? DEFAULT_BUSY_CATCH_UP_MS);
+  const halted = v86HaltedReader(cpu);
   const originalTimers = cpu.run_hardware_timers;
   cpu.run_hardware_timers = function (acpiEnabled, nowMs) {
     const next = originalTimers.call(this, acpiEnabled, nowMs);
-    clock.advanceTo(controller.notePause(nowMs) ? nowMs : Math.min(nowMs, clock.now() + maxCatchUpMs));
+    const step = leash !== null && !halted() ? busyCatchUpMs : maxCatchUpMs;
+    clock.advanceTo(controller.notePause(nowMs) ? nowMs : Math.min(nowMs, clock.now() + step));
     const due = clock.nextDueMs();
     // Nothing due by nowMs: no frame would run on the way, so USB time goes all the way (no timer fires).
     if (due === undefined || due > nowMs) clock.jumpTo(nowMs);
