@@ -179,6 +179,43 @@ describe("the bridges' per-frame calls allocate nothing", () => {
     assert.ok(bytes - overhead < CALLS / 10, `${bytes - overhead} B per ${CALLS} calls`);
   });
 
+  it("a stream's start waiting for real-time pace (packets catching up, then at pace), started again and again", async () => {
+    const overhead = await emptyWindow();
+    const format: StreamFormat = { sampleRate: 48000, channels: 2 };
+    // The wall clock in whole ms, in a cell: the pipe's own work per read is measured, not the clock's
+    // (a fractional number returned by a call that is not inlined is boxed: the browser's
+    // performance.now() returns a fresh one, 16 bytes, read only while a start waits — at most
+    // START_WAIT_PACKETS packets per stream start, never after).
+    const wall = new Int32Array(1);
+    const capture = new CapturePipe({ contextRate: 48000, shared: true, now: () => wall[0] ?? 0 });
+    const packet = new Int16Array(96);
+    const quantum = new Float32Array(RENDER_QUANTUM * 2).map((_, i) => Math.sin(i / 10) * 0.5);
+    let calls = 0;
+    let card = 0;
+    const bytes = await bytesPerWindow(() => {
+      // Every 400 packets the guest starts the stream again; its first 120 packets catch up a lag
+      // (4 per wall ms), the rest keep pace. The card fills the ring on the wall clock.
+      const k = calls++ % 400;
+      if (k === 0) capture.start(format);
+      if (k >= 120 || k % 4 === 0) wall[0] = (wall[0] ?? 0) + 1;
+      for (; card < (wall[0] ?? 0) * 48; card += RENDER_QUANTUM)
+        capture.ring.write(quantum, 0, RENDER_QUANTUM);
+      capture.read(packet, 48, format);
+    });
+    const s = capture.stats();
+    assert.ok(s.startWaits > 10 && s.startWaitFrames > 0, JSON.stringify(s));
+    assert.equal(s.startWaitTimeouts, 0);
+    assert.ok(s.exactFrames > 0, "primed after each wait");
+    // A start and its priming (the resampler and drift controller reset) cost about 90 bytes once per
+    // stream, as before the wait existed: 50 starts in a window. One boxed double per read in the
+    // wait (120 of every 400 reads) would be 96,000 bytes.
+    const starts = CALLS / 400;
+    assert.ok(
+      bytes - overhead < CALLS / 10 + starts * 128,
+      `${bytes - overhead} B per ${CALLS} calls (${starts} starts)`,
+    );
+  });
+
   it("while the position glides back to whole frames (the correction released at matched rates)", async () => {
     const overhead = await emptyWindow();
     const format: StreamFormat = { sampleRate: 48000, channels: 2 };

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { afterEach, describe, it } from "node:test";
+import { afterEach, describe, it, type TestContext } from "node:test";
 import { generateTestSignal } from "../devices/audio/test-signal.ts";
 import { audioWorkletSupport, MicrophoneBridge, openMicrophone, SpeakerBridge } from "./audio-bridge.ts";
 import type {
@@ -8,6 +8,7 @@ import type {
   AudioWorkletNodeOptionsLike,
   MediaStreamLike,
 } from "./dom-types.ts";
+import { START_WAIT_PACKETS } from "./pipes.ts";
 import { loadWorklet, portPair, type SimPort, type SimProcessor } from "./testing/audio-sim.ts";
 import { MICROPHONE_PROCESSOR, SPEAKER_PROCESSOR } from "./worklet-source.ts";
 
@@ -153,8 +154,11 @@ describe("MicrophoneBridge and SpeakerBridge", () => {
   });
 
   for (const transport of ["shared", "message"] as const) {
-    it(`carry the signal both ways through the worklet code (${transport} transport)`, async () => {
+    it(`carry the signal both ways through the worklet code (${transport} transport)`, async (t) => {
       globals["AudioWorkletNode"] = FakeWorkletNode;
+      // The wall clock the microphone's start judges its reads' pace by: here 1 ms per USB frame.
+      let wall = 0;
+      t.mock.method(performance, "now", () => wall);
       const { context } = fakeContext();
       const mic = await MicrophoneBridge.create(context, fakeStream(), { transport });
       const speaker = await SpeakerBridge.create(context, { transport });
@@ -171,6 +175,7 @@ describe("MicrophoneBridge and SpeakerBridge", () => {
       const played: number[] = [];
       let micFrame = 0;
       for (let ms = 0; ms < 400; ms++) {
+        wall = ms;
         // The card renders a quantum every 2⅔ ms; the frame clock runs every ms.
         while ((micFrame + 128) * 1000 <= (ms + 1) * 48000) {
           micNode.worklet.deliver();
@@ -194,7 +199,18 @@ describe("MicrophoneBridge and SpeakerBridge", () => {
       }
       const firstHeard = heard.findIndex((v) => v !== 0);
       assert.ok(firstHeard > 0, "silence while the ring primes");
-      assert.deepEqual(heard.slice(firstHeard, firstHeard + 5), [100, 101, 102, 103, 104]);
+      // The signal's start, unless the microphone's start waited for pace with the ring at its
+      // target (the shared ring's 20 ms fills before 32 reads have shown their pace): then from the
+      // card's frames of the moment, contiguous.
+      const from = heard[firstHeard] ?? 0;
+      assert.deepEqual(heard.slice(firstHeard, firstHeard + 5), [
+        from,
+        from + 1,
+        from + 2,
+        from + 3,
+        from + 4,
+      ]);
+      assert.equal(from === 100, mic.stats().startWaits === 0, `the signal from ${from}`);
       const firstPlayed = played.findIndex((v) => v !== 0);
       assert.deepEqual(played.slice(firstPlayed, firstPlayed + 5), [100, 101, 102, 103, 104]);
       for (const bridge of [mic, speaker]) {
@@ -333,5 +349,185 @@ describe("MicrophoneBridge counts what its source failed to deliver", () => {
     node.worklet.postMessage({ type: "samples", data: new Float32Array(8), silentRuns: -5 });
     node.port.deliver();
     assert.ok(Number.isInteger(mic.stats().silentRuns), "an integer whatever a message says");
+  });
+});
+
+/**
+ * A stream's start waits for the guest's packets to keep real-time pace (src/web/start-pace.ts). In
+ * v86 the guest starting arecord keeps the emulator busy, USB time falls behind the wall clock, and
+ * the overdue frames then run up to 4 per timer hook: a bridge primed during that catch-up read its
+ * ring dry as the backlog replayed (the README's embed page in Chromium: a 102-frame underrun at the
+ * start of the guest's first capture). Here the card renders the frame counter on the wall clock and
+ * the USB frames read at the times a schedule gives.
+ */
+describe("MicrophoneBridge starts a stream only once USB keeps real time", () => {
+  const format = { sampleRate: 48000, channels: 2 } as const;
+
+  async function microphone(t: TestContext, transport: "shared" | "message") {
+    globals["AudioWorkletNode"] = FakeWorkletNode;
+    let wall = 0;
+    t.mock.method(performance, "now", () => wall);
+    const mic = await MicrophoneBridge.create(fakeContext().context, fakeStream(), { transport });
+    const node = FakeWorkletNode.made.at(-1);
+    if (!node) throw new Error("no worklet node");
+    const left = new Float32Array(128);
+    const right = new Float32Array(128);
+    const packet = new Int16Array(96);
+    let cardFrame = 100; // frame 0 of the counter is a zero, read as silence
+    let quanta = 0;
+    /** Per packet read: its first frame's counter value (0: silence). */
+    const heard: number[] = [];
+    /** The wall clock moves to `ms`: the card renders the quanta due by then, the main thread takes their batches. */
+    const advance = (ms: number): void => {
+      wall = ms;
+      for (; (quanta + 1) * 128 * 1000 <= ms * 48000; quanta++) {
+        node.worklet.deliver();
+        const s = generateTestSignal(128, 2, cardFrame);
+        for (let i = 0; i < 128; i++) {
+          left[i] = (s[i * 2] ?? 0) / 32768;
+          right[i] = (s[i * 2 + 1] ?? 0) / 32768;
+        }
+        node.processor.process([[left, right]], [[new Float32Array(128)]]);
+        cardFrame += 128;
+      }
+      node.port.deliver();
+    };
+    /** USB frames read at these wall times (ms), one packet each. */
+    const readAt = (times: Iterable<number>): void => {
+      for (const ms of times) {
+        advance(ms);
+        mic.read(packet, 48, format);
+        heard.push(packet[0] ?? 0);
+      }
+    };
+    return { mic, heard, advance, readAt, now: () => wall };
+  }
+
+  /** `count` reads from `from` ms, `perMs` per wall ms (1: real time; more: catching up). */
+  function* reads(from: number, count: number, perMs: number): Generator<number> {
+    for (let i = 0; i < count; i++) yield from + Math.floor(i / perMs);
+  }
+
+  /** The packets from `from` on carry the counter without a break (each 48 frames after the last). */
+  function assertContiguous(heard: readonly number[], from: number): void {
+    for (let k = from + 1; k < heard.length; k++) {
+      const step = ((heard[k] ?? 0) - (heard[k - 1] ?? 0)) & 0xffff;
+      assert.equal(step, 48, `packet ${k}: ${heard[k - 1]} then ${heard[k]}`);
+    }
+  }
+
+  for (const transport of ["shared", "message"] as const) {
+    it(`packets catching up a lag get silence, and the stream primes once they keep pace (${transport} transport)`, async (t) => {
+      const { mic, heard, readAt } = await microphone(t, transport);
+      mic.start(format);
+      // USB was 20 ms behind when the guest started the stream, and then ran no frame for 60 ms (the
+      // guest busy starting arecord): 80 ms of frames come due at once and run 4 per ms (v86's 4 ms of
+      // frames per timer hook) until USB has caught up, then one per ms.
+      const catchUp = [...reads(60, 108, 4)]; // 108 packets in 27 ms: 80 ms caught up by wall 87
+      readAt(catchUp);
+      readAt(reads(87, 400, 1));
+      const first = heard.findIndex((v) => v !== 0);
+      assert.ok(
+        first >= catchUp.length,
+        `signal at packet ${first}, during the catch-up (${catchUp.length})`,
+      );
+      const s = mic.stats();
+      assert.equal(s.underruns, 0, "no underrun: primed after the catch-up");
+      assert.equal(s.underrunFrames, 0);
+      assert.equal(s.overruns, 0);
+      assertContiguous(heard, first);
+      // The wait is counted: one start that waited, from the read that found the ring at its target.
+      assert.equal(s.startWaits, 1);
+      assert.ok(s.startWaitFrames >= 48 * 100, `${s.startWaitFrames} frames waited`);
+      assert.ok(s.startWaitFrames <= 48 * first, `${s.startWaitFrames} frames waited`);
+      assert.equal(s.startWaitTimeouts, 0);
+    });
+  }
+
+  it("packets catching up again after a gap get silence too: 32 packets spanning the gap took longer than real time, yet USB is behind", async (t) => {
+    const { mic, heard, readAt } = await microphone(t, "shared");
+    mic.start(format);
+    // A catch-up (4 per ms), then no frame for 40 ms (a v86 task), then those 40 ms caught up 4 per
+    // ms: the window's own pace looks slow there, but the packets are 40 ms behind the best pace seen
+    // since the start (start-pace.ts: reads never run ahead of real time, so that is a lag).
+    readAt(reads(0, 80, 4));
+    readAt(reads(60, 52, 4));
+    readAt(reads(73, 2000, 1));
+    const first = heard.findIndex((v) => v !== 0);
+    assert.ok(first >= 132, `signal at packet ${first}, before the second catch-up ended (packet 132)`);
+    assertContiguous(heard, first);
+    const s = mic.stats();
+    assert.equal(s.underruns + s.overruns, 0);
+    assert.equal(s.resampledSpans, 0, `fill ${s.fillMs} ms`);
+  });
+
+  it("packets at real time prime as soon as the ring holds the target and the pace is known (32 packets)", async (t) => {
+    for (const transport of ["shared", "message"] as const) {
+      const { mic, heard, readAt } = await microphone(t, transport);
+      mic.start(format);
+      // One per ms on average, in bursts of up to 4 (v86 runs the frames due at each timer hook).
+      const bursty = function* (count: number): Generator<number> {
+        for (let i = 0; i < count; i++) yield i - (i % [1, 2, 4, 3][Math.floor(i / 10) % 4]!);
+      };
+      readAt(bursty(400));
+      const first = heard.findIndex((v) => v !== 0);
+      const target = mic.stats().targetMs;
+      // The target's fill, or the pace's 32 packets and then the fill from half the target back to it.
+      const bound = Math.max(target, 32 + target / 2) + 4;
+      assert.ok(first > 0 && first <= bound, `${transport}: signal at packet ${first} (at most ${bound})`);
+      assertContiguous(heard, first);
+      const s = mic.stats();
+      assert.equal(s.underruns + s.overruns, 0, transport);
+      assert.equal(s.startWaitTimeouts, 0, transport);
+      mic.close();
+    }
+  });
+
+  it("a start waits at most START_WAIT_PACKETS packets, then primes anyway (counted)", async (t) => {
+    const { mic, heard, readAt } = await microphone(t, "shared");
+    mic.start(format);
+    // Four packets per wall ms for good: never real time.
+    readAt(reads(0, 400, 4));
+    const first = heard.findIndex((v) => v !== 0);
+    assert.ok(
+      first > START_WAIT_PACKETS && first <= START_WAIT_PACKETS + 4 * 10 + 4,
+      `signal at packet ${first}: the wait ends at ${START_WAIT_PACKETS}, then half the target (10 ms) refills`,
+    );
+    const s = mic.stats();
+    assert.equal(s.startWaitTimeouts, 1);
+    assert.equal(s.startWaits, 1);
+    // Read four times faster than the card fills it, the ring then runs dry: counted, as ever.
+    assert.ok(s.underruns > 0);
+  });
+
+  it("each start waits afresh: stop and start reset the pace (a stream after a pause, then a catch-up)", async (t) => {
+    const { mic, heard, advance, readAt, now } = await microphone(t, "message");
+    mic.start(format);
+    readAt(reads(0, 300, 1));
+    const firstStream = heard.findIndex((v) => v !== 0);
+    assert.ok(firstStream > 0 && firstStream <= 60, `first stream's signal at packet ${firstStream}`);
+    mic.stop();
+    // Half a second with no stream, then one at real time: primes as promptly (what the last stream's
+    // reads said about pace is not this one's: it started after a pause).
+    heard.length = 0;
+    advance(now() + 500);
+    mic.start(format);
+    readAt(reads(now(), 300, 1));
+    const second = heard.findIndex((v) => v !== 0);
+    assert.ok(second > 0 && second <= 60, `second stream's signal at packet ${second}`);
+    assertContiguous(heard, second);
+    mic.stop();
+    // A third stream whose packets catch up 80 ms: silence through the catch-up again.
+    heard.length = 0;
+    mic.start(format);
+    const start = now() + 60;
+    readAt(reads(start, 108, 4));
+    readAt(reads(start + 27, 300, 1));
+    const third = heard.findIndex((v) => v !== 0);
+    assert.ok(third >= 108, `third stream's signal at packet ${third}, during its catch-up`);
+    assertContiguous(heard, third);
+    const s = mic.stats();
+    assert.equal(s.underruns + s.overruns, 0);
+    assert.equal(s.startWaits, 1, "only the third stream waited with its ring at the target");
   });
 });

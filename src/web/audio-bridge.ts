@@ -24,6 +24,7 @@ import {
 } from "./worklet-source.ts";
 
 export type { AudioBridgeStats } from "./pipes.ts";
+export { START_WAIT_PACKETS } from "./pipes.ts";
 
 export interface MicrophoneResult {
   readonly stream: MediaStreamLike | null;

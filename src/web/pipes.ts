@@ -16,6 +16,7 @@ import {
   H_UNDERRUNS,
 } from "./frame-ring.ts";
 import { Resampler } from "./resampler.ts";
+import { StartPace } from "./start-pace.ts";
 
 /**
  * The main-thread halves of the bridges, free of WebAudio so they run (and are tested) anywhere: a
@@ -52,12 +53,24 @@ export const DEFAULT_MESSAGE_TARGET_MS = 50;
  */
 export const DEFAULT_MESSAGE_MAX_MS = 300;
 
+/**
+ * Packets a capture stream's start waits at most for its reads to keep real-time pace (start-pace.ts)
+ * before it primes anyway: 250 ms of silence at real time, the guest's recording starting that late.
+ */
+export const START_WAIT_PACKETS = 250;
+
+/** The wall clock a capture pipe times its reads by (ms), looked up per call so a test can stand in for it. */
+const wallClock = globalThis as unknown as { readonly performance?: { now(): number } };
+const performanceNow = (): number => wallClock.performance?.now() ?? Date.now();
+
 export interface PipeOptions {
   readonly contextRate: number;
   readonly targetMs?: number;
   readonly maxMs?: number;
   /** Put the ring in a SharedArrayBuffer (shared transport) or a plain ArrayBuffer (message transport). */
   readonly shared: boolean;
+  /** Capture: the wall clock (ms) a stream's start judges its reads' pace by; default performance.now(). */
+  readonly now?: () => number;
 }
 
 /** What a bridge reports, readable at any time (`stats()` allocates one object: call it from a UI timer, not per frame). */
@@ -93,6 +106,16 @@ export interface AudioBridgeStats {
   readonly silentFrames: number;
   /** The longest such run, in the context's frames (0 if none reached 64). */
   readonly longestSilentRun: number;
+  /**
+   * Microphone (0 for the speaker): a stream's start primes only once the guest's packets keep
+   * real-time pace (src/web/start-pace.ts), as packets that catch up a lag would read the primed ring
+   * dry. `startWaits`: starts that waited with the ring already at its target; `startWaitFrames`: the
+   * guest's frames of silence that wait added (beyond filling to the target); `startWaitTimeouts`:
+   * waits that reached {@link START_WAIT_PACKETS} packets and primed anyway.
+   */
+  readonly startWaits: number;
+  readonly startWaitFrames: number;
+  readonly startWaitTimeouts: number;
   /** Frames queued between the sound card and the USB frame clock now, at the context's rate. */
   readonly fillFrames: number;
   readonly fillMs: number;
@@ -149,6 +172,9 @@ abstract class Pipe {
   protected overrunFrames = 0;
   protected exactFrames = 0;
   protected resampledFrames = 0;
+  protected startWaits = 0;
+  protected startWaitFrames = 0;
+  protected startWaitTimeouts = 0;
 
   constructor(options: PipeOptions) {
     const rate = options.contextRate;
@@ -197,6 +223,9 @@ abstract class Pipe {
       silentRuns: Atomics.load(header, H_SILENT_RUNS) >>> 0,
       silentFrames: Atomics.load(header, H_SILENT_FRAMES) >>> 0,
       longestSilentRun: Atomics.load(header, H_LONGEST_SILENT_RUN) >>> 0,
+      startWaits: this.startWaits,
+      startWaitFrames: this.startWaitFrames,
+      startWaitTimeouts: this.startWaitTimeouts,
       fillFrames: fill,
       fillMs: fill * msPerFrame,
       targetMs: this.targetFrames * msPerFrame,
@@ -242,14 +271,25 @@ abstract class Pipe {
 
 /**
  * Microphone: the worklet writes the context's frames into the ring; each IN packet reads the
- * guest's frames out through the resampler. Starts with silence until the ring holds the target (not
- * counted); a ring that runs dry is an underrun (silence, counted, primed again); a ring above the
- * maximum is an overrun (the oldest frames beyond the target are dropped, counted).
+ * guest's frames out through the resampler. Starts with silence until the ring holds the target and
+ * the packets keep real-time pace (not counted as loss; the wait for pace is counted apart); a ring
+ * that runs dry is an underrun (silence, counted, primed again); a ring above the maximum is an
+ * overrun (the oldest frames beyond the target are dropped, counted).
  */
 export class CapturePipe extends Pipe {
   private primed = false;
   private afterUnderrun = false;
   private overflowing = false;
+  private readonly now: () => number;
+  private readonly pace = new StartPace();
+  /** Packets read since the stream started while it waits for pace; -1 once it no longer waits. */
+  private startPackets = -1;
+  private startWaited = false;
+
+  constructor(options: PipeOptions) {
+    super(options);
+    this.now = options.now ?? performanceNow;
+  }
 
   fillFrames(): number {
     return this.ring.availableFrames;
@@ -267,6 +307,9 @@ export class CapturePipe extends Pipe {
     this.ring.skip(this.ring.capacityFrames);
     this.primed = false;
     this.afterUnderrun = false;
+    this.pace.reset();
+    this.startPackets = 0;
+    this.startWaited = false;
     this.setActive(true);
   }
 
@@ -312,6 +355,18 @@ export class CapturePipe extends Pipe {
     const ch = format.channels;
     if (!this.sameFormat(format)) this.start(format);
     let fill = this.ring.availableFrames;
+    if (this.startPackets >= 0 && !this.waitedForPace(frames, fill)) {
+      // Silence while the packets run faster than real time (start-pace.ts). A ring that reaches the
+      // target meanwhile goes back to half of it: the stream starts from what the card hears when the
+      // packets keep pace, not from a backlog the drift controller would take seconds to work off; and
+      // it then primes as a stream that never waited does, as the card's blocks take the fill up to
+      // the target. (Kept just under the target, the next block primed it a whole block above: a
+      // shared ring fed in 10 ms card callbacks sat 5 ms high, and jitter pushed the drift controller
+      // out of its band.)
+      if (fill >= this.targetFrames) this.ring.skip(fill - (this.targetFrames >> 1));
+      out.fill(0, 0, frames * ch);
+      return frames;
+    }
     if (!this.primed) {
       if (fill < this.targetFrames) {
         out.fill(0, 0, frames * ch);
@@ -361,6 +416,28 @@ export class CapturePipe extends Pipe {
     }
     this.countFrames(done, exact);
     return done;
+  }
+
+  /**
+   * A read while the stream's start waits for real-time pace: false while it still waits (counted
+   * from the first read that found the ring at its target: silence the wait added), true when the
+   * packets keep pace or
+   * {@link START_WAIT_PACKETS} have gone by (the start no longer waits).
+   */
+  private waitedForPace(frames: number, fill: number): boolean {
+    const paced = this.pace.note(this.now());
+    const packets = ++this.startPackets;
+    if (!paced && packets <= START_WAIT_PACKETS) {
+      if (fill >= this.targetFrames && !this.startWaited) {
+        this.startWaits++;
+        this.startWaited = true;
+      }
+      if (this.startWaited) this.startWaitFrames += frames > 0 ? Math.floor(frames) : 0;
+      return false;
+    }
+    if (!paced) this.startWaitTimeouts++;
+    this.startPackets = -1;
+    return true;
   }
 }
 

@@ -10,6 +10,7 @@ import { counterSample, testSignalSample } from "../../devices/audio/test-signal
 import { SeededRandom } from "../../machine/seeded-random.ts";
 import type { MessagePortLike } from "../dom-types.ts";
 import {
+  type AudioBridgeStats,
   CapturePipe,
   PlaybackPipe,
   RENDER_QUANTUM,
@@ -183,6 +184,12 @@ export interface SimOptions {
   };
   /** The sound card renders this many quanta back to back per callback (an OS buffer of ~10 ms = 4). Default 1. */
   readonly cardBurst?: number;
+  /**
+   * Message transport: the worklet's batches reach the main thread after the emulator's task at each
+   * wake-up rather than before it (its task was queued first), so the frames that came due read a
+   * ring still missing the audio of the task's length. Default false.
+   */
+  readonly batchesAfterFrames?: boolean;
   /** Seed for the jitter and the stalls. Default 1. */
   readonly seed?: number;
   /** The pipe's own default target (and maximum) for the transport, instead of `targetMs` (default 20). */
@@ -217,6 +224,8 @@ export interface SimResult {
   /** Main-thread stalls injected, and the longest, in ms. */
   readonly mainStalls: number;
   readonly longestStallMs: number;
+  /** The pipe's stats at the end. */
+  readonly stats: AudioBridgeStats;
 }
 
 const stalled = (t: number, stalls: readonly (readonly [number, number])[] | undefined): boolean =>
@@ -238,9 +247,12 @@ function simulate(options: SimOptions, direction: "capture" | "playback"): SimRe
   const burst = options.burst ?? 1;
   const settle = options.settleSeconds ?? 30;
   const format: StreamFormat = { sampleRate: guestRate, channels };
+  /** The simulated wall clock (ms): the time of the emulator's wake-up in progress. */
+  let wallMs = 0;
   const pipeOptions = {
     contextRate,
     shared: transport === "shared",
+    now: () => wallMs,
     ...(options.bridgeDefaults === true ? {} : { targetMs: options.targetMs ?? 20 }),
     ...(options.maxMs !== undefined ? { maxMs: options.maxMs } : {}),
   };
@@ -354,9 +366,10 @@ function simulate(options: SimOptions, direction: "capture" | "playback"): SimRe
     // The emulator wakes and runs the USB frames that came due, back to back.
     const hostStalled = stalled(tWake, options.hostStalls);
     const wokeAt = tWake;
+    wallMs = wokeAt * 1000;
     wakes++;
     tWake = nextWake();
-    mainPort.deliver();
+    if (options.batchesAfterFrames !== true) mainPort.deliver();
     const due = Math.floor(wokeAt * 1000 + 1e-9) + 1 - frames;
     for (let b = 0; b < due; b++) {
       const t = frames * 1e-3;
@@ -385,9 +398,11 @@ function simulate(options: SimOptions, direction: "capture" | "playback"): SimRe
         maxFill = Math.max(maxFill, s.fillMs);
       }
     }
+    if (options.batchesAfterFrames === true) mainPort.deliver();
   }
   const final = pipe.stats();
   return {
+    stats: final,
     underruns: final.underruns,
     overruns: final.overruns,
     underrunFrames: final.underrunFrames,
