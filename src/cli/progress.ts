@@ -1,10 +1,11 @@
 /**
- * Progress on stderr: one line rewritten in place on a terminal, plain lines elsewhere (CI logs), and
- * nothing at all when quiet. Reports go to stdout, so `--json` output stays clean.
+ * Progress on stderr: one line rewritten in place on a terminal, plain lines elsewhere (CI logs; a
+ * message repeated there is written once), and nothing at all when quiet. Reports go to stdout, so `--json` output stays clean.
  */
 export class Progress {
   private readonly tty: boolean;
   private lastLength = 0;
+  private lastMessage = "";
   private readonly started = performance.now();
 
   constructor(
@@ -22,6 +23,10 @@ export class Progress {
   /** Shows a status line (replacing the last one on a terminal). */
   update(message: string): void {
     if (this.quiet) return;
+    // In a log, a status said again (the boot wait repeats "booting Linux…" each second, 60 lines
+    // under load) adds nothing; on a terminal the repeat moves the clock on in place.
+    if (!this.tty && message === this.lastMessage) return;
+    this.lastMessage = message;
     const line = `[${this.elapsed.toFixed(1).padStart(5)} s] ${message}`;
     if (this.tty) {
       this.stream.write(`\r${line.padEnd(this.lastLength)}`);
