@@ -100,34 +100,29 @@ export const NO_FRAME_GAPS: FrameGaps = Object.freeze({
   packets: 0,
 });
 
-/** USB time may lag the wall clock by this much when a microphone bridge starts priming. */
-export const START_LAG_MS = 10;
-/** Packets a start waits for USB time to catch up, at most (then it starts anyway). */
-export const START_WAIT_PACKETS = 250;
+/**
+ * Packets a microphone bridge's start waits at most for USB to keep real time (uhci/web: the bridge
+ * gives the guest silence while the packets catch up a lag, then primes); re-exported for the browser
+ * test's bound on a recording's leading silence.
+ */
+export { START_WAIT_PACKETS } from "../src/web/index.ts";
 
 /**
  * The headset's microphone source, switchable between bridges while the guest streams: the demo keeps
  * one bridge with room for this page's jitter and one tuned for the loopback's round trip (a device's
  * source is fixed when it is made, and the bridges' targets when they are). The bridge switched away
  * from is stopped (its worklet idles, counting nothing); the one switched to starts on the guest's
- * current format and primes from empty.
- *
- * A stream that starts while USB time lags the wall clock (the guest starting arecord keeps v86 busy)
- * would prime its bridge to the target and then, as the overdue frames catch up faster than real time,
- * read the ring dry: an underrun with no late packet to show for it (seen after a restore: packets
- * 52 ms ahead of the wall clock against a 40 ms target). So the bridge starts only once the lag
- * (`lagMs`, the wall clock less the controller's clock) is under {@link START_LAG_MS}, or after
- * {@link START_WAIT_PACKETS} packets; until then the guest gets silence, as at any stream's start.
+ * current format and primes from empty — once the packets keep real-time pace, as every
+ * MicrophoneBridge start does (a stream that starts while USB time lags the wall clock would otherwise
+ * prime and then, as the overdue frames catch up, read its ring dry: seen after a restore, packets
+ * 52 ms ahead of the wall clock against a 40 ms target; this class waited for that itself until the
+ * bridge did).
  */
 export class SwitchableSource implements AudioSource {
   private format: StreamFormat | null = null;
-  private pendingPackets = -1;
   readonly gaps = new FrameGapMeter();
 
-  constructor(
-    private current: AudioSource,
-    private readonly lagMs: () => number = () => 0,
-  ) {}
+  constructor(private current: AudioSource) {}
 
   get active(): AudioSource {
     return this.current;
@@ -137,34 +132,23 @@ export class SwitchableSource implements AudioSource {
     if (next === this.current) return;
     this.current.stop?.();
     this.current = next;
-    // A start still waiting for USB time goes to the new bridge when it happens.
-    if (this.format !== null && this.pendingPackets < 0) next.start?.(this.format);
+    if (this.format !== null) next.start?.(this.format);
   }
 
   start(format: StreamFormat): void {
     this.format = format;
     this.gaps.pause();
-    this.pendingPackets = 0;
+    this.current.start?.(format);
   }
 
   stop(): void {
     this.format = null;
-    this.pendingPackets = -1;
     this.gaps.pause();
     this.current.stop?.();
   }
 
   read(out: Int16Array, frames: number, format: StreamFormat): number {
     this.gaps.tick();
-    if (this.pendingPackets >= 0) {
-      if (this.lagMs() > START_LAG_MS && this.pendingPackets < START_WAIT_PACKETS) {
-        this.pendingPackets++;
-        out.fill(0, 0, frames * format.channels);
-        return frames;
-      }
-      this.pendingPackets = -1;
-      this.current.start?.(this.format ?? format);
-    }
     return this.current.read(out, frames, format);
   }
 }

@@ -217,7 +217,7 @@ const NO_AUDIO: Audio = {
  * no AudioWorklet (an insecure page, an old browser) → no audio at all; no microphone permission →
  * the guest records silence; autoplay policy → a button that resumes the context.
  */
-async function setUpAudio(tuning: Tuning, usbLagMs: () => number): Promise<Audio> {
+async function setUpAudio(tuning: Tuning): Promise<Audio> {
   const support = audioWorkletSupport();
   if (!support.ok) {
     say(
@@ -245,7 +245,7 @@ async function setUpAudio(tuning: Tuning, usbLagMs: () => number): Promise<Audio
       speaker: await SpeakerBridge.create(context, tuning.loopback.speaker),
     },
   };
-  const microphone = new SwitchableSource(bridges.steady.microphone, usbLagMs);
+  const microphone = new SwitchableSource(bridges.steady.microphone);
   const speaker = new SwitchableSink(bridges.steady.speaker);
   // One tap on both speaker bridges' outputs (only the one in use plays; the other outputs silence).
   const speakerOut = context.createGain();
@@ -393,11 +393,8 @@ async function main(): Promise<void> {
   // v86 first, before anything else runs: it binds the guest's clock when it is evaluated.
   const clock = clockMode(new URLSearchParams(location.search));
   const { V86: Emulator, time } = await loadV86(clock);
-  const guestNow = time === null ? () => performance.now() : time.now;
   let uhci: UhciOnV86 | null = null;
-  // How far USB time lags the guest's clock (the one v86 was loaded with: see ClockMode).
-  const usbLagMs = (): number => (uhci === null ? 0 : guestNow() - uhci.clock.now());
-  const audio = await setUpAudio(tuning, usbLagMs).catch((error: unknown): Audio => {
+  const audio = await setUpAudio(tuning).catch((error: unknown): Audio => {
     failed("audio", error);
     return NO_AUDIO;
   });

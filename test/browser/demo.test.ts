@@ -344,10 +344,11 @@ function assertCounterWhole(
 }
 
 /**
- * Silence a guest recording may start with: the microphone primes its bridge only once USB time has
- * caught up with the wall clock (demo/audio-switch.ts, START_WAIT_PACKETS: at most 250 ms), then fills it
- * to the steady target (demo/main.ts: 40 ms) before the guest's first packets carry signal; 60 ms more
- * for the guest's own stream start. Seen: 110 ms after the loopback left USB seconds behind.
+ * Silence a guest recording may start with: the microphone bridge primes only once the guest's packets
+ * keep real-time pace (uhci/web, START_WAIT_PACKETS: at most 250 packets, re-exported by
+ * demo/audio-switch.ts), its ring held at half the steady target meanwhile, then fills it to the target
+ * (demo/main.ts: 40 ms; 20 ms from half) before the guest's first packets carry signal; 60 ms more for
+ * the guest's own stream start. Seen: 110 ms after the loopback left USB seconds behind.
  */
 const RECORDING_LEAD_FRAMES = ((START_WAIT_PACKETS + 40 + 60) / 1000) * RATE;
 
