@@ -130,6 +130,20 @@ describe("uhci stick: a user's own folder, there and back", () => {
     assert.match(listed.stdout, /^party 🎉\.txt\t34$/m);
   });
 
+  it("keeps names as they are, not normalized: NFD (as macOS makes them) and NFC come back apart", async () => {
+    const nfc = "café.txt".normalize("NFC");
+    const nfd = "café.txt".normalize("NFD");
+    assert.notEqual(nfc, nfd);
+    const src = folderWith({ [nfc]: "composed", [nfd]: "decomposed", ".hidden": "a dot file" });
+    const { image } = await packFolder(src);
+    const out = join(tempDir("out"), "back");
+    const result = await unpackImage(image, out);
+    assert.deepEqual(result.failed, []);
+    assert.deepEqual(readdirSync(out).sort(), [".hidden", nfc, nfd].sort());
+    assert.equal(readFileSync(join(out, nfc), "utf8"), "composed");
+    assert.equal(readFileSync(join(out, nfd), "utf8"), "decomposed");
+  });
+
   it("reads back a tree 70 folders deep (refused at 64 before), and refuses one deeper than it can read", async () => {
     const deep = folderWith({ [`${"d/".repeat(70)}bottom.txt`]: "70 down" });
     const { image } = await packFolder(deep);

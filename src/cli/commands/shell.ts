@@ -25,7 +25,7 @@ export const SHELL_FLAGS = {
   },
   "stick-size": {
     kind: "number",
-    help: "--stick's size in MiB (default: the files + 1/8 + 16 MiB, at least 32)",
+    help: "--stick's size in MiB (default: what the files take + 1/8 + 16 MiB, at least 32)",
     min: 1,
     max: MAX_STICK_MIB,
     integer: true,

@@ -14,7 +14,7 @@ import { checkOutputFile, prepareOutputDir, userPath } from "../user-paths.ts";
 export const STICK_FLAGS = {
   size: {
     kind: "number",
-    help: "pack: the stick's size in MiB (default: the files + 1/8 + 16 MiB, at least 32)",
+    help: "pack: the stick's size in MiB (default: what the files take + 1/8 + 16 MiB, at least 32)",
     min: 1,
     max: MAX_STICK_MIB,
     integer: true,
@@ -31,12 +31,14 @@ The image is a whole disk as a shop's stick is: an MBR with one FAT partition (F
 long file names), made and read by FatFs (the js-fatfs package).
 
 Pack refuses, listing them, names FAT cannot hold (" * : < > ? \\ | or a control character, a
-trailing dot or space, DOS device names such as CON or aux.txt) and names in one folder that differ
-only in case (one name on FAT); symbolic links are left out and listed. Unpack writes new and changed
-files (permissions kept), leaves the same ones alone, and never deletes or renames: files of DIR that
-the stick no longer holds are listed and kept; a stick name that differs from DIR's only in case goes
-into DIR's file; read-only files are not replaced (exit 1). Modification times go both ways, to 2 s,
-as UTC (the guest's clock). For a stick the guest uses while it runs, see \`uhci shell --stick DIR\`.
+trailing dot or space, DOS device names such as CON or aux.txt), names that are not UTF-8, and names
+in one folder that differ only in case (one name on FAT); symbolic links, FIFOs and sockets are left
+out and listed. Names are kept as they are (not normalized); hidden files are packed.
+Unpack writes new and changed files (permissions kept), leaves the same ones alone, and never
+deletes or renames: files of DIR that the stick no longer holds are listed and kept; a stick name
+that differs from DIR's only in case goes into DIR's file; read-only files, and a second stick name
+for a file already written (é.txt and É.txt, which the guest's vfat makes), are not written (exit 1).
+Modification times go both ways, to 2 s, as UTC (the guest's clock). For a stick the guest uses while it runs, see \`uhci shell --stick DIR\`.
 
 In the guest (Linux):  mkdir -p /mnt/stick && mount /dev/sda1 /mnt/stick   … then sync; umount /mnt/stick
 
