@@ -5,10 +5,12 @@
  * also allows, the stick is mounted again, files are renamed, deleted, dated and written, and the
  * shell is left with a plain `exit`, no sync or unmount ("the guest syncs before it halts"): a file
  * written just before `exit` was missing from DIR, as /init reports `done` before its final sync and
- * the shell stopped the emulator on `done`. One boot.
+ * the shell stopped the emulator on `done`. Then a shell ended by SIGTERM (`kill`, or SIGHUP when
+ * its terminal closes) still brings back what the guest synced: by default the signal killed the
+ * process and the stick, only in memory, was lost. Two boots.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -84,5 +86,38 @@ describe("uhci shell --stick", () => {
     assert.equal(readFileSync(join(dir, "Old Name.txt"), "utf8"), "rename me\n");
     assert.match(run.stderr, /not on the stick \(kept\): Old Name\.txt, delete-me\.txt/);
     assert.match(run.stderr, /6 file\(s\) written, 2 unchanged/);
+  });
+
+  it("brings back what the guest synced when the shell is ended by SIGTERM", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "uhci-shell-stick-term-"));
+    writeFileSync(join(dir, "host.txt"), "from the host\n");
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", main, "shell", "--quiet", "--devices", "none", "--stick", dir],
+      { stdio: ["pipe", "pipe", "pipe"] },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    // The input stays open (a user at the shell); `SYN''CED` so that the typed line's echo is no match.
+    child.stdin.write(
+      "mkdir -p /mnt/stick && mount /dev/sda1 /mnt/stick && echo synced by the guest > /mnt/stick/made.txt && sync && echo SYN''CED\n",
+    );
+    const killer = setTimeout(() => child.kill("SIGKILL"), 240_000);
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout.includes("SYNCED")) child.kill("SIGTERM");
+    });
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.on("exit", (c, s) => resolve([c, s])),
+    );
+    clearTimeout(killer);
+    assert.ok(stdout.includes("SYNCED"), `the guest never synced: ${stdout.slice(-2000)} ${stderr}`);
+    assert.deepEqual([code, signal], [143, null], stderr);
+    assert.match(stderr, /SIGTERM: leaving the shell; what the guest synced goes back into /);
+    assert.equal(readFileSync(join(dir, "made.txt"), "utf8"), "synced by the guest\n");
+    assert.equal(readFileSync(join(dir, "host.txt"), "utf8"), "from the host\n");
   });
 });

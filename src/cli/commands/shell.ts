@@ -1,3 +1,4 @@
+import { constants } from "node:os";
 import { MemoryBlockStore } from "../../devices/storage/block-store.ts";
 import { UsbMassStorage } from "../../devices/storage/mass-storage.ts";
 import { BUNDLED_GUEST_CMDLINE } from "../../node/bundled-guest.ts";
@@ -182,6 +183,28 @@ export async function runShell(argv: readonly string[]): Promise<number> {
     inputEnded = true;
     if (attached) flush();
   };
+  // A signal (the terminal closed: SIGHUP; `kill`: SIGTERM; Ctrl-C with piped input: SIGINT) ends the
+  // shell as Ctrl-] does, so the `finally` below still runs: with --stick, what the guest synced is
+  // brought back into DIR (it lives only in memory; the default action lost it all). A second signal
+  // of the kind, once this handler is gone, ends the process as before.
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!attached) {
+      // Still booting: nothing of the guest's to keep, and the boot would not end soon; die as before.
+      for (const other of signals) process.off(other, onSignal);
+      if (raw) stdin.setRawMode(false);
+      process.kill(process.pid, signal);
+      return;
+    }
+    if (stick !== undefined && stickDir !== undefined)
+      process.stderr.write(
+        `\nuhci: ${signal}: leaving the shell; what the guest synced goes back into ${stickDir}\n`,
+      );
+    endedBy = signal;
+    finish();
+  };
+  let endedBy: NodeJS.Signals | undefined;
+  const signals: NodeJS.Signals[] = ["SIGHUP", "SIGTERM", "SIGINT"];
+  for (const signal of signals) process.once(signal, onSignal);
   if (raw) stdin.setRawMode(true);
   stdin.on("data", onData);
   stdin.on("end", onEnd);
@@ -227,8 +250,10 @@ export async function runShell(argv: readonly string[]): Promise<number> {
       },
     });
     await finished;
-    return 0;
+    // As a shell killed by the signal would exit (128 + its number), DIR brought back all the same.
+    return endedBy === undefined ? 0 : 128 + (constants.signals[endedBy] ?? 0);
   } finally {
+    for (const signal of signals) process.off(signal, onSignal);
     stdin.off("data", onData);
     stdin.off("end", onEnd);
     if (raw) stdin.setRawMode(false);
