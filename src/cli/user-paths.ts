@@ -68,7 +68,7 @@ export function prepareOutputDir(flag: string, path: string): string {
 
 /**
  * Checks that the file `path` ({@link userPath}) can be written as the CLI writes its outputs (to `<path>.partial`, then
- * renamed over `path`): its folder exists, it is not a folder itself, and a `.partial` file can be made
+ * renamed over `path`): its folder exists, it is not a folder, device, pipe or socket itself, and a `.partial` file can be made
  * there. The probe is removed, so a check that fails, or a run that fails later, leaves no `.partial`
  * file. Returns the absolute path.
  */
@@ -76,7 +76,11 @@ export function checkOutputFile(flag: string, path: string): string {
   const file = userPath(path);
   const partial = `${file}.partial`;
   try {
-    if (statOrNothing(file)?.isDirectory()) throw new Error("it is a folder");
+    const existing = statOrNothing(file);
+    if (existing?.isDirectory()) throw new Error("it is a folder");
+    // The output is renamed over `path`: a device, pipe or socket there would be replaced by a plain
+    // file, not written to (as root, `--wav-out /dev/full` replaced the device node).
+    if (existing !== undefined && !existing.isFile()) throw new Error("it is not a regular file");
     const parent = statOrNothing(dirname(file));
     if (parent === undefined) throw new Error(`no folder ${dirname(file)}`);
     if (!parent.isDirectory()) throw new Error(`${dirname(file)} is not a folder`);

@@ -5,8 +5,16 @@
  * which need the guest, are in test/integration/v86-shell.test.ts.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -85,6 +93,35 @@ describe("output paths are checked before any work", () => {
       /^uhci: --wav-out: cannot write \/proc\/forbidden\.wav/,
       "under /proc",
     );
+  });
+
+  it("--wav-out onto a pipe is an error and leaves the pipe a pipe (the file would be renamed over it)", () => {
+    // A named pipe stands in for a device node: as root, `--wav-out /dev/full` replaced the device.
+    const dir = mkdtempSync(join(tmpdir(), "uhci-edges-"));
+    const fifo = join(dir, "a-pipe");
+    execFileSync("mkfifo", [fifo]);
+    assertUsageError(
+      uhci(["stream", "--seconds", "86400", "--wav-out", fifo]),
+      /^uhci: --wav-out: cannot write .*a-pipe: it is not a regular file$/,
+      "onto a pipe",
+    );
+    assert.ok(statSync(fifo).isFIFO(), "the pipe is still a pipe");
+    assert.ok(!existsSync(`${fifo}.partial`));
+  });
+});
+
+describe("input files", () => {
+  it("--wav-in that is a device or a pipe is an error at once, not a read that never ends", () => {
+    const dir = mkdtempSync(join(tmpdir(), "uhci-edges-"));
+    const fifo = join(dir, "a-pipe"); // no writer: reading it would wait for ever
+    execFileSync("mkfifo", [fifo]);
+    for (const input of ["/dev/zero", fifo]) {
+      assertUsageError(
+        uhci(["stream", "--wav-in", input]),
+        /^uhci: --wav-in: cannot read .*: not a regular file$/,
+        input,
+      );
+    }
   });
 });
 

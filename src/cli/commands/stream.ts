@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { StreamDirection } from "../../devices/audio/audio-model.ts";
 import { BufferSource } from "../../devices/audio/sources/buffer-source.ts";
 import { decodeWav, encodeWav } from "../../devices/audio/wav.ts";
@@ -87,6 +87,8 @@ interface Input {
 function readWav(path: string): Input {
   let bytes: Uint8Array;
   try {
+    // Only a regular file: reading a device (/dev/zero) or a pipe with no writer would never end.
+    if (!statSync(path).isFile()) throw new Error("not a regular file");
     bytes = readFileSync(path);
   } catch (error) {
     throw new UsageError(
