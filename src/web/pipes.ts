@@ -421,8 +421,7 @@ export class CapturePipe extends Pipe {
   /**
    * A read while the stream's start waits for real-time pace: false while it still waits (counted
    * from the first read that found the ring at its target: silence the wait added), true when the
-   * packets keep pace or
-   * {@link START_WAIT_PACKETS} have gone by (the start no longer waits).
+   * packets keep pace or {@link START_WAIT_PACKETS} have gone by (the start no longer waits).
    */
   private waitedForPace(frames: number, fill: number): boolean {
     const paced = this.pace.note(this.now());
