@@ -537,11 +537,11 @@ describe("unpacking the guest's changes into the folder", () => {
   });
 
   /**
-   * A stick holding `é.txt` and `É.txt` in one folder: what the bundled guest's vfat leaves when told
-   * to make both (mounted `iocharset=ascii,utf8`, it compares letters outside ASCII with their case),
-   * and what FatFs, comparing them without case, would not make. Made here by packing `é.txt` and
-   * `ü.txt` and turning the ü in the long-name entry into É (FAT specification, "Long File Name
-   * Implementation": the entry's checksum covers the 8.3 name only).
+   * A stick holding `é.txt` and `É.txt` in one folder: what a hostile guest or a damaged file system
+   * can leave (FatFs and the bundled guest's vfat take them for one name: `echo > É.txt` there
+   * replaced é.txt). Made here by packing `é.txt` and `ü.txt` and turning the ü in the long-name
+   * entry into É (FAT specification, "Long File Name Implementation": the entry's checksum covers the
+   * 8.3 name only).
    */
   async function stickWithTwoNamesForOne(): Promise<Uint8Array> {
     const image = await createFatImage(2 * 1024 * 1024, {
@@ -557,7 +557,7 @@ describe("unpacking the guest's changes into the folder", () => {
     return image;
   }
 
-  it("never lets a second stick name for one file replace the first (é.txt and É.txt from the guest)", async () => {
+  it("never lets a second stick name for one file replace the first (é.txt and É.txt on a hostile stick)", async () => {
     const image = await stickWithTwoNamesForOne();
     const dir = folderWith({});
     const result = await unpackImage(image, dir);

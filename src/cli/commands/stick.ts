@@ -37,7 +37,7 @@ out and listed. Names are kept as they are (not normalized); hidden files are pa
 Unpack writes new and changed files (permissions kept), leaves the same ones alone, and never
 deletes or renames: files of DIR that the stick no longer holds are listed and kept; a stick name
 that differs from DIR's only in case goes into DIR's file; read-only files, and a second stick name
-for a file already written (é.txt and É.txt, which the guest's vfat makes), are not written (exit 1).
+for a file already written (é.txt and É.txt on a damaged stick), are not written (exit 1).
 Modification times go both ways, to 2 s, as UTC (the guest's clock). For a stick the guest uses while it runs, see \`uhci shell --stick DIR\`.
 
 In the guest (Linux):  mkdir -p /mnt/stick && mount /dev/sda1 /mnt/stick   … then sync; umount /mnt/stick

@@ -333,8 +333,8 @@ export interface UnpackResult {
   caseMatched: { stick: string; folder: string }[];
   /**
    * Stick files that could not be written (a read-only file, a full disk, a second stick name for a file
-   * already written: two names the folder takes for one, as Linux's vfat, comparing letters outside
-   * ASCII with their case, or a hostile guest can leave on a stick), with why; the rest are.
+   * already written: two names the folder takes for one, which FatFs and the guest's vfat never make
+   * but a hostile guest or a damaged file system can leave on a stick), with why; the rest are.
    */
   failed: string[];
   /** Files changed in the folder after it was packed, which the guest left as they were: the folder's kept. */
@@ -456,7 +456,7 @@ export async function unpackImage(
     return { at, path: path.join("/") };
   };
   // The folder's files this unpack has dealt with, by path: a second stick file that lands on one of
-  // them (`é.txt` then `É.txt`, two files for the guest's vfat) must not replace the first one's bytes.
+  // them (`é.txt` then `É.txt`, from a hostile or damaged stick) must not replace the first one's bytes.
   const taken = new Set<string>();
   for (const folder of contents.folders) {
     try {
