@@ -406,6 +406,19 @@ describe("uhci stick: a user's own folder, there and back", () => {
     );
   });
 
+  it("refuses more files and folders than a stick it makes can be read back with, before reading one", async () => {
+    // readFatImage stops at 100000 entries (a damaged image's loop); 101 folders of 990 files go past it.
+    const src = tempDir("too-many");
+    for (let d = 0; d < 101; d++) {
+      mkdirSync(join(src, `d${d}`));
+      for (let i = 0; i < 990; i++) writeFileSync(join(src, `d${d}`, `f${i}`), "");
+    }
+    await assert.rejects(
+      packFolder(src),
+      /holds 99990 files and 101 folders; a stick here holds at most 100000 in all/,
+    );
+  });
+
   it("leaves FIFOs and sockets out, listed, without waiting on them", () => {
     const src = folderWith({ "real.txt": "real" });
     const made = spawnSync("mkfifo", [join(src, "a fifo")]);
