@@ -109,8 +109,11 @@ function saveImageInto(image: Uint8Array, dir: string): string {
       writeFileSync(path, image, { flag: "wx" });
       return `the whole stick is saved as ${path}`;
     } catch (error) {
-      if (!(error instanceof Error && "code" in error && error.code === "EEXIST"))
+      if (!(error instanceof Error && "code" in error && error.code === "EEXIST")) {
+        // Made here ("wx") and cut short (a full disk): no half image left looking like the stick.
+        rmSync(path, { force: true });
         return `its image could not be saved in ${dir} either: ${error instanceof Error ? error.message : String(error)}`;
+      }
     }
   }
   return `its image could not be saved in ${dir} either`;
