@@ -209,7 +209,7 @@ export async function runShell(argv: readonly string[]): Promise<number> {
   stdin.on("data", onData);
   stdin.on("end", onEnd);
   try {
-    progress.update("booting Linux in v86 (about 10 s)…");
+    progress.update("booting Linux in v86 (about 10 s on a quiet machine, longer under load)…");
     vm = await GuestVm.boot({
       images,
       cmdline: `${BUNDLED_GUEST_CMDLINE} uhci.plan=wait,shell`,
