@@ -10,7 +10,7 @@ import { type HeartbeatScheduler, PauseFreeTime } from "../../machine/pause-free
 import { loadV86WithPauseFreeTime } from "./pause-free-v86.ts";
 import {
   attachUhciToV86,
-  DEFAULT_BUSY_CATCH_UP_MS,
+  DEFAULT_IRQ_PENDING_CATCH_UP_MS,
   DEFAULT_MAX_CATCH_UP_MS,
   DEFAULT_TIME_LEAD_MS,
   UHCI_INITIAL_IO_BASE,
@@ -76,9 +76,6 @@ function minimalV86() {
   // The port handlers the adapter registers (the guest's OUT instructions), by port.
   const writes16 = new Map<number, (value: number) => void>();
   const writes32 = new Map<number, (value: number) => void>();
-  // v86's wasm memory: guest RAM (1 MiB) and, past it, the CPU's HLT flag (cpu.in_hlt).
-  const wasm = new ArrayBuffer((1 << 20) + 4096);
-  const halted = new Uint8Array(wasm, 1 << 20, 1);
   const cpu = {
     devices: {
       pci: {
@@ -105,14 +102,13 @@ function minimalV86() {
         writes32.set(port, w32);
       },
     },
-    wasm_memory: { buffer: wasm },
+    wasm_memory: { buffer: new ArrayBuffer(1 << 20) },
     mem8: { byteOffset: 0 },
     memory_size: [1 << 20],
     jit_dirty_cache: () => {},
     set_tsc: () => {},
     store_current_tsc: () => {},
     current_tsc: [0, 0],
-    in_hlt: halted,
     run_hardware_timers: (_acpi: boolean, _nowMs: number) => 100,
     get_state: (): unknown[] => [],
     set_state: (_state: unknown[]) => {},
@@ -134,11 +130,7 @@ function minimalV86() {
   /** The guest writing a UHCI register through v86's port (the BAR at its initial base). */
   const out = (offset: number, width: 2 | 4, value: number) =>
     (width === 2 ? writes16 : writes32).get(UHCI_INITIAL_IO_BASE + offset)?.(value);
-  /** The guest halting (HLT: idle until an interrupt) or running code, as v86's hook will find it. */
-  const halt = (on: boolean) => {
-    halted[0] = on ? 1 : 0;
-  };
-  return { emulator, cpu, send, listeners, out, halt };
+  return { emulator, cpu, send, listeners, out };
 }
 
 /** Real time the test moves by hand, the pause-free time's heartbeat firing every 5 ms of it. */
@@ -171,6 +163,23 @@ function fakeHost() {
 /** The guest starts the controller's schedule (RS) over a frame list whose entries all terminate. */
 function startSchedule(v86: ReturnType<typeof minimalV86>): void {
   new Uint32Array(v86.cpu.wasm_memory.buffer, 0x1000, 1024).fill(1);
+  v86.out(0x08, 4, 0x1000); // FRBASEADD
+  v86.out(0x00, 2, 0x0001); // USBCMD.RS
+}
+
+/**
+ * The guest starts the schedule over a frame list whose every entry is one inactive TD with IOC set, and
+ * enables the IOC interrupt: the controller raises USBINT at the end of every frame (UHCI 3.2.2: IOC
+ * counts for a TD fetched inactive too, as uhci-hcd's terminating TD relies on) until the guest clears it.
+ */
+function startIocSchedule(v86: ReturnType<typeof minimalV86>): void {
+  const memory = new DataView(v86.cpu.wasm_memory.buffer);
+  const td = 0x3000;
+  memory.setUint32(td, 1, true); // link: terminate
+  memory.setUint32(td + 4, 1 << 24, true); // IOC, not active
+  memory.setUint32(td + 8, 0x69 | (0x7ff << 21), true); // IN, no data
+  new Uint32Array(v86.cpu.wasm_memory.buffer, 0x1000, 1024).fill(td);
+  v86.out(0x04, 2, 0x0004); // USBINTR: IOC
   v86.out(0x08, 4, 0x1000); // FRBASEADD
   v86.out(0x00, 2, 0x0001); // USBCMD.RS
 }
@@ -281,23 +290,24 @@ describe("v86 adapter: the `time` option holds the guest's clock to the bus", ()
     uhci.detach();
   });
 
-  it("the held guest always moves on: each hook runs a catch-up step (busy or halted) and lets the guest's clock follow", () => {
-    for (const halted of [false, true]) {
+  it("the held guest always moves on: each hook runs a catch-up step and lets the guest's clock follow", () => {
+    for (const serving of [true, false]) {
       const host = fakeHost();
       const v86 = minimalV86();
       const uhci = attachUhciToV86(v86.emulator, { time: host.time });
-      startSchedule(v86);
-      v86.halt(halted);
+      startIocSchedule(v86);
       host.run(500);
       let before = host.time.now();
-      const step = halted ? DEFAULT_MAX_CATCH_UP_MS : DEFAULT_BUSY_CATCH_UP_MS;
+      // A guest that never serves the controller's interrupt still moves on, a smaller step per hook.
+      const step = serving ? DEFAULT_MAX_CATCH_UP_MS : DEFAULT_IRQ_PENDING_CATCH_UP_MS;
       for (let i = 0; i < 50; i++) {
         v86.cpu.run_hardware_timers(false, host.time.now());
+        if (serving) v86.out(0x02, 2, 0x0001); // USBSTS.USBINT, write 1 to clear (UHCI 2.1.2)
         host.run(40);
         const after = host.time.now();
         assert.ok(
           after - before >= step,
-          `halted ${halted}, hook ${i}: the guest moved ${after - before} ms`,
+          `serving ${serving}, hook ${i}: the guest moved ${after - before} ms`,
         );
         before = after;
       }
@@ -307,51 +317,47 @@ describe("v86 adapter: the `time` option holds the guest's clock to the bus", ()
 
   // Issue 12: beside four busy loops the Linux guest lost 96 playback frames (1488 with a 3 ms stall
   // injected into every v86 hook) with no underrun and no lag: each hook ran 4 ms of frames per 100,003
-  // guest instructions, and the guest, reading and writing a stick, kept interrupts off for up to 600,000
-  // instructions (6 hooks, 24 ms of bus) — past the 12 ms of playback snd-usb-audio still has queued when
-  // a URB completes, so uhci-hcd retired its late packets with -EXDEV. UHCI 2.1.3: FRNUM is what the
-  // guest's uhci-hcd schedules against.
-  it("a busy guest gets 100,003 instructions per frame: six busy hooks on a slow host run 6 frames, not 24; a halted guest's hooks still run 4", () => {
-    const frames = (v86: ReturnType<typeof minimalV86>, hooks: number) => {
+  // guest instructions, and the guest, reading and writing a stick, kept interrupts off for 5–7 such
+  // slices (20–28 ms of bus) — past the 12 ms of playback snd-usb-audio still has queued when a URB
+  // completes, so uhci-hcd retired the late URB's packets with -EXDEV. FRNUM (UHCI 2.1.4) is what the
+  // guest's uhci-hcd schedules against; USBINT (2.1.2) is the interrupt it has not served.
+  it("a guest with interrupts off for six slices of a slow host sees 9 frames run, not 24; one serving them each slice, 24", () => {
+    const run = (withLeash: boolean, serving: boolean) => {
       const host = fakeHost();
-      const attached = attachUhciToV86(v86.emulator, { time: host.time });
-      startSchedule(v86);
-      // A slow host: each slice of guest instructions takes 5 ms of real time.
-      slowHost(host, v86, attached, host.time.now, 20, 5);
-      const frnum = () => attached.controller.ioRead(0x06, 2) & 0x3ff;
+      const v86 = minimalV86();
+      const uhci = attachUhciToV86(v86.emulator, withLeash ? { time: host.time } : { now: host.time.now });
+      startIocSchedule(v86);
+      // A slow host: each slice of guest instructions takes 5 ms of real time; the guest serves its
+      // interrupt in every slice until the six measured.
+      const hooks = (n: number, serve: boolean) => {
+        for (let i = 0; i < n; i++) {
+          host.run(5);
+          v86.cpu.run_hardware_timers(false, host.time.now());
+          if (serve) v86.out(0x02, 2, 0x0001);
+        }
+      };
+      hooks(20, true);
+      const frnum = () => uhci.controller.ioRead(0x06, 2) & 0x3ff;
       const before = frnum();
-      const guestBefore = host.time.now();
-      slowHost(host, v86, attached, host.time.now, hooks, 5);
+      hooks(6, serving);
       const ran = (frnum() - before) & 0x3ff;
-      const guestMoved = host.time.now() - guestBefore;
-      const stall = attached.controller.hostStallStats;
-      attached.detach();
-      return { ran, guestMoved, stall };
+      const pauses = uhci.controller.hostStallStats.pauses;
+      uhci.detach();
+      return { ran, pauses };
     };
-    const busy = minimalV86();
-    const b = frames(busy, 6);
-    assert.equal(b.ran, 6 * DEFAULT_BUSY_CATCH_UP_MS, `frames run in 600,000 busy instructions: ${b.ran}`);
-    assert.ok(b.ran < 12, "inside snd-usb-audio's 12 ms of queued playback after a completion");
-    // The guest's clock follows the bus (held), so it reads as much time as the bus ran, give or take a frame.
-    assert.ok(Math.abs(b.guestMoved - b.ran) <= 1, `the guest's clock moved ${b.guestMoved} ms`);
-    assert.equal(b.stall.pauses, 0);
-    const idle = minimalV86();
-    idle.halt(true);
-    const h = frames(idle, 6);
-    assert.equal(h.ran, 6 * DEFAULT_MAX_CATCH_UP_MS, "an idle guest needs no instructions: 4 ms per hook");
-    assert.equal(h.stall.pauses, 0);
-  });
-
-  it("without the leash (`now` only) a busy guest's hooks still run 4 ms: a smaller step would only let the lag grow into a host pause", () => {
-    const host = fakeHost();
-    const v86 = minimalV86();
-    const uhci = attachUhciToV86(v86.emulator, { now: host.time.now });
-    startSchedule(v86);
-    slowHost(host, v86, uhci, host.time.now, 5, 5);
-    const before = uhci.controller.ioRead(0x06, 2) & 0x3ff;
-    slowHost(host, v86, uhci, host.time.now, 6, 5);
-    assert.equal(((uhci.controller.ioRead(0x06, 2) & 0x3ff) - before) & 0x3ff, 6 * DEFAULT_MAX_CATCH_UP_MS);
-    uhci.detach();
+    const off = run(true, false);
+    // The first hook found the interrupt served and ran 4 ms (raising it again); the other five, 1 ms each.
+    assert.equal(off.ran, DEFAULT_MAX_CATCH_UP_MS + 5 * DEFAULT_IRQ_PENDING_CATCH_UP_MS);
+    assert.ok(off.ran < 12, "inside snd-usb-audio's 12 ms of queued playback after a completion");
+    assert.equal(off.pauses, 0);
+    assert.equal(
+      run(true, true).ran,
+      6 * DEFAULT_MAX_CATCH_UP_MS,
+      "a guest serving its interrupts: 4 ms per hook",
+    );
+    // Without the leash the guest's clock runs on, and a smaller step would only let the lag grow into a
+    // host pause: 4 ms per hook whatever the guest does.
+    assert.equal(run(false, false).ran, 6 * DEFAULT_MAX_CATCH_UP_MS);
   });
 
   it("the emulator stopping releases the leash (the realm's other guests keep time); the next hook holds again; detach for good", () => {

@@ -71,7 +71,6 @@ function fakeV86() {
     set_tsc: () => {},
     store_current_tsc: () => {},
     current_tsc: [0, 0],
-    in_hlt: new Uint8Array(1),
     run_hardware_timers: () => 100,
     get_state: (): unknown[] => [],
     set_state: () => {},

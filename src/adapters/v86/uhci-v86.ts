@@ -11,7 +11,6 @@ import {
   type V86Internals,
   type V86PciBar,
   v86Events,
-  v86HaltedReader,
   v86Internals,
 } from "./v86-shim.ts";
 import { controllerStateIn, withControllerState } from "./v86-state.ts";
@@ -28,19 +27,19 @@ export const UHCI_INITIAL_IO_BASE = 0xec00;
 export const DEFAULT_MAX_CATCH_UP_MS = 4;
 
 /**
- * With pause-free time (`time`): milliseconds of frames run per v86 timer hook at most when the hook finds
- * the guest busy (not halted). v86 calls the hook after every 100,003 guest instructions, so the guest
- * gets at least that many per millisecond of bus time, as a 100 MIPS CPU would. With the 4 ms step the
- * guest got only 25,000 per ms on a slow host, and the bundled Linux, reading and writing a stick, keeps
- * interrupts off for up to 600,000 instructions at a time: 24 ms of bus, past the 12 ms of playback that
- * snd-usb-audio still has queued when a URB completes (3 URBs of 6 packets), so the URB it resubmits
- * late lands in frames already run, uhci-hcd retires their packets with -EXDEV, and the audio in them is
- * lost with no underrun (issue 12: 96 playback frames lost beside four busy loops, 1488 with a 3 ms
- * stall injected into every hook). The leash then holds the guest's clock to the bus, so a busy guest on
- * a slow host sees a slower clock, not a slower CPU. An idle guest (halted) needs no instructions: its
- * hooks keep {@link DEFAULT_MAX_CATCH_UP_MS}.
+ * With pause-free time (`time`): milliseconds of frames run per v86 timer hook at most while the
+ * controller's interrupt is still pending from an earlier hook — the guest has run a whole slice of
+ * instructions (v86 calls the hook every 100,003) without serving it. The bundled Linux, reading and
+ * writing a stick, keeps interrupts off for up to 5–7 such slices; at 4 ms per hook that was 20–28 ms of
+ * bus before it saw a completion, past the 12 ms of playback snd-usb-audio still has queued when a URB
+ * completes (3 URBs of 6 packets), so the URB it resubmits lands in frames already run, uhci-hcd retires
+ * those packets with -EXDEV, and their audio is lost with no underrun (issue 12: 96 playback frames lost
+ * beside four busy loops; 1488 with a 3 ms stall injected into every hook). The leash holds the guest's
+ * clock to the bus meanwhile, so a guest slow to answer sees time pass more slowly, not the bus run away.
+ * A guest that serves its interrupts in time keeps {@link DEFAULT_MAX_CATCH_UP_MS} (a step of 1 ms for
+ * every busy slice made the same test miss its 240 s limit beside four busy loops).
  */
-export const DEFAULT_BUSY_CATCH_UP_MS = 1;
+export const DEFAULT_IRQ_PENDING_CATCH_UP_MS = 1;
 
 /**
  * With pause-free time (`time`): how far the guest's clock may run ahead of the bus — of USB's next timer,
@@ -79,10 +78,11 @@ export interface AttachUhciOptions extends Omit<UhciOptions, "memory" | "irq" | 
   /** With `time`: default {@link DEFAULT_TIME_LEAD_MS}. */
   timeLeadMs?: number;
   /**
-   * With `time`: milliseconds of frames run per timer hook at most when the guest is busy (not halted)
-   * at the hook. Default {@link DEFAULT_BUSY_CATCH_UP_MS}; never more than `maxCatchUpMsPerHook`.
+   * With `time`: milliseconds of frames run per timer hook at most while the controller's interrupt is
+   * pending at the hook (the guest has not served it). Default {@link DEFAULT_IRQ_PENDING_CATCH_UP_MS};
+   * never more than `maxCatchUpMsPerHook`.
    */
-  busyCatchUpMsPerHook?: number;
+  irqPendingCatchUpMsPerHook?: number;
 }
 
 export interface UhciOnV86 {
@@ -110,9 +110,15 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
   const devfn = options.devfn ?? UHCI_PCI_DEVFN;
   const ioBase = options.ioBase ?? UHCI_INITIAL_IO_BASE;
 
+  // The line's level, for the timer hook: an interrupt still pending there has waited a whole slice.
+  let irqPending = false;
   const irq: IrqLine = {
     // Level-triggered through v86's PIRQ routing: raised while the controller requests service.
-    set: (level) => (level ? pci.raise_irq(devfn) : pci.lower_irq(devfn)),
+    set: (level) => {
+      irqPending = level;
+      if (level) pci.raise_irq(devfn);
+      else pci.lower_irq(devfn);
+    },
   };
   const now = options.time?.now ?? options.now ?? (() => performance.now());
   const clock = new VirtualClock(now());
@@ -212,18 +218,21 @@ export function attachUhciToV86(emulator: unknown, options: AttachUhciOptions = 
   // Nothing due by `nowMs` (a stopped controller, or only a far timer): USB time goes all the way, as
   // nothing would run; and with no timer at all the leash is released, since there is no bus to wait
   // for (an idle guest in HLT sleeps as long as its own timers say; a leash would slow its clock).
-  // Leashed, a hook that finds the guest busy (not halted: it ran a whole slice of 100,003 instructions)
-  // runs at most `busyCatchUpMs` of frames, so the guest has instructions to answer the bus's interrupts
-  // in time (DEFAULT_BUSY_CATCH_UP_MS: the bundled Linux keeps interrupts off for up to 600,000
-  // instructions while a stick is read and written). Not without the leash: there the guest's clock runs
-  // on, and a smaller step would only let the lag grow into a host pause.
+  // Leashed, a hook that finds the controller's interrupt still pending (the guest ran a whole slice
+  // without serving it: interrupts off) runs at most `irqPendingCatchUpMs` of frames, so the bus does not
+  // run past what the guest has queued before it can answer (DEFAULT_IRQ_PENDING_CATCH_UP_MS: Linux
+  // reading and writing a stick kept interrupts off for 20–28 ms of bus at 4 ms per hook). Not without
+  // the leash: there the guest's clock runs on, and a smaller step would only let the lag grow into a
+  // host pause.
   const maxCatchUpMs = options.maxCatchUpMsPerHook ?? DEFAULT_MAX_CATCH_UP_MS;
-  const busyCatchUpMs = Math.min(maxCatchUpMs, options.busyCatchUpMsPerHook ?? DEFAULT_BUSY_CATCH_UP_MS);
-  const halted = v86HaltedReader(cpu);
+  const irqPendingCatchUpMs = Math.min(
+    maxCatchUpMs,
+    options.irqPendingCatchUpMsPerHook ?? DEFAULT_IRQ_PENDING_CATCH_UP_MS,
+  );
   const originalTimers = cpu.run_hardware_timers;
   cpu.run_hardware_timers = function (acpiEnabled, nowMs) {
     const next = originalTimers.call(this, acpiEnabled, nowMs);
-    const step = leash !== null && !halted() ? busyCatchUpMs : maxCatchUpMs;
+    const step = leash !== null && irqPending ? irqPendingCatchUpMs : maxCatchUpMs;
     clock.advanceTo(controller.notePause(nowMs) ? nowMs : Math.min(nowMs, clock.now() + step));
     const due = clock.nextDueMs();
     // Nothing due by nowMs: no frame would run on the way, so USB time goes all the way (no timer fires).

@@ -58,13 +58,6 @@ export interface V86Cpu {
   /** The periodic device hook: returns milliseconds until a device needs it again. */
   run_hardware_timers(acpiEnabled: boolean, nowMs: number): number;
   /**
-   * One byte of wasm memory, 1 while the guest is halted (HLT: idle until an interrupt), 0 while it runs
-   * code. v86 calls {@link run_hardware_timers} after each slice of 100,003 guest instructions and from its
-   * HLT loop, so at a hook it tells an idle guest from a busy one. A Proxy in v86 that makes a typed array
-   * per access: read it through {@link v86HaltedReader}, which uses only its `byteOffset`.
-   */
-  in_hlt: { readonly byteOffset: number };
-  /**
    * The machine's state as v86's save_state collects it: a positional array (src/cpu.js) whose entries
    * are numbers, typed arrays, strings and devices; save_state serialises it to JSON plus buffers, and
    * restore_state hands the same array back to {@link set_state} after restoring the buffers.
@@ -155,7 +148,6 @@ export function v86Internals(emulator: unknown): V86Internals {
     if (typeof cpu.memory_size?.[0] !== "number") missing.push("cpu.memory_size");
     if (typeof cpu.jit_dirty_cache !== "function") missing.push("cpu.jit_dirty_cache");
     if (typeof cpu.run_hardware_timers !== "function") missing.push("cpu.run_hardware_timers");
-    if (typeof cpu.in_hlt?.byteOffset !== "number") missing.push("cpu.in_hlt");
     if (typeof cpu.get_state !== "function") missing.push("cpu.get_state");
     if (typeof cpu.set_state !== "function") missing.push("cpu.set_state");
     if (typeof cpu.set_tsc !== "function") missing.push("cpu.set_tsc");
@@ -169,18 +161,4 @@ export function v86Internals(emulator: unknown): V86Internals {
     );
   }
   return v86 as V86Internals;
-}
-
-/**
- * Whether the guest is halted, read from v86's wasm memory through one view made here (v86's `in_hlt`
- * makes a typed array per access, and the timer hook asks every 100,003 instructions); made again when
- * the memory grows (the old buffer is then detached, the view empty).
- */
-export function v86HaltedReader(cpu: V86Cpu): () => boolean {
-  const offset = cpu.in_hlt.byteOffset;
-  let flag = new Uint8Array(cpu.wasm_memory.buffer, offset, 1);
-  return () => {
-    if (flag.length === 0) flag = new Uint8Array(cpu.wasm_memory.buffer, offset, 1);
-    return flag[0] !== 0;
-  };
 }

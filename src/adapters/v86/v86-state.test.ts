@@ -62,7 +62,6 @@ function fakeEmulator(options: { restoreMs?: number; absoluteSetTsc?: boolean } 
       currentTsc[1] = Number(tsc >> 32n);
     },
     current_tsc: currentTsc,
-    in_hlt: new Uint8Array(1),
     run_hardware_timers: (_acpi: boolean, _now: number) => 100,
     get_state: (): unknown[] => {
       const state: unknown[] = [1 << 20, "cpu registers"];
