@@ -121,8 +121,8 @@ describe("Linux in v86: audio through the hub while the stick is read and writte
   // a slow host makes the guest wait instead; the diagnostics say how long it waited during the streams.
   // Beside four busy loops 96 playback frames still went missing (0 xruns, 0 lags): the adapter ran 4 ms
   // of frames per hook while the guest, busy with the stick, kept interrupts off for 20–28 ms of bus, and
-  // snd-usb-audio's resubmitted URBs landed in frames already run; leashed, a busy guest's hook now runs
-  // 1 ms. The diagnostics count such missing packets.
+  // snd-usb-audio's resubmitted URBs landed in frames already run; leashed, a hook that finds the
+  // controller's interrupt still pending now runs 1 ms. The diagnostics count such missing packets.
   it("records twice and plays once bit-exact while dd reads and writes the stick", async (t) => {
     const frames = RATE * SECONDS;
     const speakerSink = new MemorySink({ channels: CHANNELS, maxFrames: frames + RATE * 2 });
