@@ -106,9 +106,14 @@ describe("uhci shell --stick", () => {
       "mkdir -p /mnt/stick && mount /dev/sda1 /mnt/stick && echo synced by the guest > /mnt/stick/made.txt && sync && echo SYN''CED\n",
     );
     const killer = setTimeout(() => child.kill("SIGKILL"), 240_000);
+    let termSent = false;
     child.stdout.on("data", (chunk: Buffer) => {
       stdout += chunk.toString();
-      if (stdout.includes("SYNCED")) child.kill("SIGTERM");
+      // Once: a second SIGTERM, as the README says, ends the process at once.
+      if (!termSent && stdout.includes("SYNCED")) {
+        termSent = true;
+        child.kill("SIGTERM");
+      }
     });
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
       child.on("exit", (c, s) => resolve([c, s])),
