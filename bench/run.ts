@@ -141,7 +141,7 @@ if (wanted("usbip") && !options.quick) {
   log(`   done at ${elapsed()}`);
 } else if (wanted("usbip")) {
   log(
-    "6. USB/IP against a real server: skipped in --quick mode (a QEMU VM and a Linux boot; run `npm run bench -- --only usbip`)",
+    "7. USB/IP against a real server: skipped in --quick mode (a QEMU VM and a Linux boot; run `npm run bench -- --only usbip`)",
   );
 }
 

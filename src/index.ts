@@ -3,8 +3,10 @@
  * here imports a Node built-in or another package, so this entry runs unchanged in a browser, a Worker
  * and Node (`scripts/check-layers.ts` enforces it; `test/package/pack.test.ts` bundles it for a browser).
  *
- * The other entries: `uhci/v86` (the v86 adapter), `uhci/guest` (the software guest driver, for device
- * authors' tests), `uhci/node` (WAV files, the bundled guest image).
+ * The other entries: `uhci/v86` (the v86 adapter), `uhci/web` (the WebAudio bridge: a page's microphone
+ * and speakers, browser-only), `uhci/guest` (the software guest driver, for device authors' tests),
+ * `uhci/node` (WAV files, file-backed sticks, USB/IP over TCP and its WebSocket relay, the bundled
+ * guest image).
  */
 export * from "./controller/uhci/index.ts";
 export * from "./devices/async-host/index.ts";
