@@ -147,6 +147,20 @@ describe("uhci stick pack / unpack", () => {
     const notFat = uhci("stick", "ls", junk);
     assert.equal(notFat.code, 1);
     assert.match(notFat.stderr, /^uhci stick: mounting the image: no FAT file system\n$/);
+    // Found by trying: these read forever, or said only "disk error".
+    const tiny = join(dir, "note.txt");
+    writeFileSync(tiny, "hi\n");
+    const small = uhci("stick", "ls", tiny);
+    assert.equal(small.code, 2);
+    assert.match(
+      small.stderr,
+      /^uhci: .*note\.txt is not a stick image: 3 bytes, less than one 512-byte sector\n$/,
+    );
+    for (const special of ["/dev/zero", "/dev/null"]) {
+      const device = uhci("stick", "ls", special);
+      assert.equal(device.code, 2, special);
+      assert.match(device.stderr, /is not a regular file \(a device, pipe or socket\), not a stick image\n$/);
+    }
     const missing = uhci("stick", "pack", join(dir, "nope"), join(dir, "x.img"));
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /^uhci: no folder .*nope\n$/);

@@ -45,14 +45,26 @@ In the guest (Linux):  mkdir -p /mnt/stick && mount /dev/sda1 /mnt/stick   … t
 options:
 ${flagHelp(STICK_FLAGS)}`;
 
+/** A stick's sector: an image shorter than one holds no file system. */
+const SECTOR_BYTES = 512;
+
 function readImage(path: string): Uint8Array {
-  if (statSync(path, { throwIfNoEntry: false })?.isDirectory())
-    throw new UsageError(`${path} is a folder, not a stick image`);
+  const stat = statSync(path, { throwIfNoEntry: false });
+  if (stat?.isDirectory()) throw new UsageError(`${path} is a folder, not a stick image`);
+  // A device such as /dev/zero, or a pipe with no writer, would be read forever.
+  if (stat !== undefined && !stat.isFile())
+    throw new UsageError(`${path} is not a regular file (a device, pipe or socket), not a stick image`);
+  let image: Uint8Array;
   try {
-    return new Uint8Array(readFileSync(path));
+    image = new Uint8Array(readFileSync(path));
   } catch (error) {
     throw new UsageError(`cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
   }
+  if (image.length < SECTOR_BYTES)
+    throw new UsageError(
+      `${path} is not a stick image: ${image.length} bytes, less than one ${SECTOR_BYTES}-byte sector`,
+    );
+  return image;
 }
 
 /** What packing left out: FAT has no symbolic links (and no sockets or devices). */
