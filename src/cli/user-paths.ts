@@ -85,7 +85,10 @@ export function checkOutputFile(flag: string, path: string): string {
     if (parent === undefined) throw new Error(`no folder ${dirname(file)}`);
     if (!parent.isDirectory()) throw new Error(`${dirname(file)} is not a folder`);
     if (statOrNothing(partial)?.isDirectory()) throw new Error(`${partial} is a folder`);
-    writeFileSync(partial, "");
+    // Whatever sits at the probe's name (ours: the run writes there next) goes first, and the probe is
+    // made exclusively, so a symbolic link left there never has its target emptied.
+    rmSync(partial, { force: true });
+    writeFileSync(partial, "", { flag: "wx" });
     rmSync(partial);
   } catch (error) {
     throw new UsageError(`${flag}: cannot write ${file}: ${reasonOf(error)}`);
