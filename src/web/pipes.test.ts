@@ -358,11 +358,11 @@ describe("the default target suits the transport (the README's page: message tra
     jitterMs: 3,
   } as const;
   for (const burst of [20, 30]) {
-    it(`frames in ${burst} ms tasks: 20 ms underruns; the message transport's default (50 ms) does not`, () => {
+    it(`frames in ${burst} ms tasks: 20 ms underruns; the message transport's default (80 ms) does not`, () => {
       const small = simulateCapture({ ...page, burst, targetMs: 20 });
       assert.ok(small.underruns > 0, "a 20 ms fill runs dry under such tasks");
       const r = simulateCapture({ ...page, burst, bridgeDefaults: true });
-      assert.equal(r.targetMs, 50);
+      assert.equal(r.targetMs, 80);
       assert.equal(r.underruns, 0);
       assert.equal(r.overruns, 0);
       assert.equal(r.decoder.bad, 0, "the counter decodes at every frame");
@@ -383,7 +383,7 @@ describe("the default target suits the transport (the README's page: message tra
     const { CapturePipe, PlaybackPipe } = await import("./pipes.ts");
     assert.equal(new CapturePipe({ contextRate: 48000, shared: true }).stats().targetMs, 20);
     assert.equal(new PlaybackPipe({ contextRate: 48000, shared: true }).stats().targetMs, 20);
-    assert.equal(new PlaybackPipe({ contextRate: 48000, shared: false }).stats().targetMs, 50);
+    assert.equal(new PlaybackPipe({ contextRate: 48000, shared: false }).stats().targetMs, 80);
     assert.equal(new CapturePipe({ contextRate: 48000, shared: false, targetMs: 8 }).stats().targetMs, 8);
   });
 });
