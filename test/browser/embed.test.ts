@@ -28,6 +28,7 @@ import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "puppeteer-core";
 import { type GuestEvent, GuestSerialParser } from "../../src/cli/guest-vm/guest-serial.ts";
 import { AbsCode, EvType, linuxKeycode } from "../../src/cli/linux-input.ts";
+import { DEFAULT_HOST_STALL_POLICY } from "../../src/controller/uhci/frame-clock.ts";
 import { generateTestSignal } from "../../src/devices/audio/test-signal.ts";
 import { HidProtocol } from "../../src/devices/hid/hid-constants.ts";
 import { KeyUsage } from "../../src/devices/hid/keyboard-usages.ts";
@@ -478,6 +479,107 @@ function sourceVerdict(
   );
 }
 
+/** The plan's captures are 1 s long; the stretches of their opening, tens of ms. */
+const CAPTURE_STRETCH_MS = 500;
+
+/** What the page saw of one stretch of the guest's microphone streaming (page-epilogue.js, `streams`). */
+type StreamSeen = {
+  ms: number;
+  targetMs: number;
+  counts: SourceCounts & {
+    underruns: number;
+    underrunFrames: number;
+    overruns: number;
+    overrunFrames: number;
+  };
+  longestSilentRun: number;
+  contextRate: number;
+  tap: { samples: number[]; missed: number };
+  longTasks: [number, number][];
+};
+
+/**
+ * The guest's `capture`-th recording (its blob `capture<n>`) against what the page saw while it ran:
+ * whole (the counter decodes throughout, nothing counted lost, at least 0.8 s of signal); starved (the
+ * host starved the page meanwhile: see the headset test); and why, in words and numbers.
+ */
+async function checkCapture(
+  page: EmbedPage,
+  capture: number,
+): Promise<{ whole: boolean; starved: boolean; why: string }> {
+  // The guest names its captures' blobs from 0 (guest-image/init, item_capture).
+  const name = `capture${capture - 1}`;
+  await page.until(
+    () => page.events("blob-end").some((e) => e["name"] === name),
+    60_000,
+    `the guest's ${name}`,
+  );
+  const blob = page.serial.blobs.get(name);
+  assert.ok(blob !== undefined, `the ${name} blob`);
+  const samples = new Int16Array(blob.buffer, blob.byteOffset, blob.byteLength >> 1);
+  const report = checkResampledCounter(samples);
+  // The page notes a stretch's end within 20 ms of it; the blob comes over the serial line after it.
+  // A capture is the short stretches of its opening and its long one (CAPTURE_STRETCH_MS or more).
+  let stretches: StreamSeen[] = [];
+  await page.until(
+    async () => {
+      const groups: StreamSeen[][] = [[]];
+      for (const stretch of await page.evaluate<StreamSeen[]>("window.embed.streams()")) {
+        groups.at(-1)!.push(stretch);
+        if (stretch.ms >= CAPTURE_STRETCH_MS) groups.push([]);
+      }
+      stretches = groups[capture - 1] ?? [];
+      return groups.length > capture;
+    },
+    5_000,
+    `the page's record of capture ${capture}'s stream`,
+  );
+  const counts = { ...stretches[0]!.counts };
+  for (const other of stretches.slice(1)) {
+    for (const key of Object.keys(counts) as (keyof typeof counts)[]) counts[key] += other.counts[key];
+  }
+  const longest = stretches.reduce((a, b) => (b.tap.samples.length > a.tap.samples.length ? b : a));
+  const longTasks = stretches.flatMap((s) => s.longTasks);
+  const source = sourceVerdict(
+    {
+      ...counts,
+      longestSilentRun: Math.max(...stretches.map((s) => s.longestSilentRun)),
+      contextRate: longest.contextRate,
+    },
+    samples,
+    report.start,
+    longest.tap,
+  );
+  const lossCounted = counts.underrunFrames + counts.overrunFrames;
+  const ended = page.events("capture-end")[capture - 1];
+  const rc = ended?.["rc"];
+  const longestTask = Math.max(0, ...longTasks.map(([, duration]) => duration));
+  const tapBreaks = checkResampledCounter(Int16Array.from(longest.tap.samples)).breaks;
+  const why = `${source}; ${JSON.stringify({
+    ended,
+    report,
+    counts,
+    lossCounted,
+    longestTask,
+    stretchesMs: stretches.map((s) => Math.round(s.ms)),
+  })}`;
+  // With the message transport's defaults (80 ms target, 300 ms maximum: src/web/pipes.ts, measured
+  // in this page) the capture is whole: a break fails, and so does a loss the bridge counted.
+  const whole =
+    rc === 0 &&
+    report.start >= 0 &&
+    lossCounted === 0 &&
+    report.breaks === 0 &&
+    report.frames * report.meanStep >= RATE * 0.8;
+  const starved =
+    tapBreaks > 0 ||
+    longest.tap.missed > 0 ||
+    counts.sourceGaps + counts.silentRuns > 0 ||
+    // A main-thread task as long as the bridge's target drains it: no MessagePort batch lands during it.
+    longestTask >= Math.min(longest.targetMs, DEFAULT_HOST_STALL_POLICY.thresholdMs);
+  return { whole, starved, why };
+}
+
 // ---- the tests -----------------------------------------------------------------------------------
 
 let browser: Browser | undefined;
@@ -498,7 +600,7 @@ before(async () => {
       context: context.state,
       microphone: headset.capture.source.stats(),
     })`,
-    plan: "enum:2,hid:5:1,capture:48000:1:1",
+    plan: "enum:2,hid:5:1,capture:48000:1:1,capture:48000:1:1",
     // As a plain static server (python3 -m http.server, npx serve) would serve it: the README says it
     // works without COOP/COEP, the bridges then posting blocks through a MessagePort.
     isolated: false,
@@ -563,52 +665,35 @@ describe("README 'In your own page', from the packed package, in chromium", () =
         `the guest's pointer at ${JSON.stringify(point)}; it reported ${JSON.stringify(states)}`,
       );
     }
-    // The microphone: 1 s of arecord through the headset; the frame counter decodes throughout. It is the
-    // page's only audio stream: what the bridge counted lost (since the page opened) is the capture's.
-    type Microphone = SourceCounts & {
-      underrunFrames: number;
-      overrunFrames: number;
-      transport: string;
-      contextRate: number;
-    };
-    const end = await page.event("blob-end", 60_000);
-    const blob = page.serial.blobs.get(String(end["name"]));
-    assert.ok(blob !== undefined, "the capture's blob");
-    const samples = new Int16Array(blob.buffer, blob.byteOffset, blob.byteLength >> 1);
-    const report = checkResampledCounter(samples);
+    // The microphone: 1 s of arecord through the headset, twice; the frame counter decodes throughout.
+    // The first capture must be whole. Only where the host demonstrably starved the page while it ran
+    // (the browser's own stream broke before the bridge, its source reported a gap, or a main-thread
+    // task as long as the bridge's target), as in a run beside other heavy jobs on two cores, is the
+    // guest's second capture checked instead, as strictly; a loss with no such evidence fails.
     const state = await page.state<{
       headset: number;
       tablet: number;
       context: string;
-      microphone: Microphone;
+      microphone: { transport: string };
     }>();
-    const microphone = state.microphone;
-    // The page's long tasks and the bridge's loss counters over time, for whoever looks into a break.
-    writeFileSync(
-      join(OUTPUT_DIR, "embed-headset-trace.json"),
-      JSON.stringify(await page.evaluate<unknown>("window.embed.trace()")),
-    );
-    const lossCounted = microphone.underrunFrames + microphone.overrunFrames;
-    // What the source (Chromium's fake capture device) failed to deliver while the guest recorded: the
-    // bridge counts it only while the guest streams, and this capture is the page's only stream.
-    const tapped = await page.evaluate<{ samples: number[]; missed: number }>("window.embed.microphoneTap()");
-    const source = sourceVerdict(microphone, samples, report.start, tapped);
-    const why = `${source}; ${JSON.stringify({ report, microphone, lossCounted })}`;
-    t.diagnostic(source);
     assert.equal(state.headset, 1, "the guest configured the headset");
     assert.equal(state.tablet, 1, "the guest configured the tablet");
     assert.equal(state.context, "running");
-    assert.equal(microphone.transport, "message", "not crossOriginIsolated: MessagePort batches");
+    assert.equal(state.microphone.transport, "message", "not crossOriginIsolated: MessagePort batches");
+    for (let capture = 1; ; capture++) {
+      const { whole, starved, why } = await checkCapture(page, capture);
+      // The page's long tasks and the bridge's loss counters over time, for whoever looks into a break.
+      writeFileSync(
+        join(OUTPUT_DIR, `embed-headset-trace-${capture}.json`),
+        JSON.stringify(await page.evaluate<unknown>("window.embed.trace()")),
+      );
+      t.diagnostic(`capture ${capture}: ${why}`);
+      if (whole) break;
+      assert.ok(starved && capture < 2, `capture ${capture} lost audio: ${why}`);
+    }
     await screenshot(page.page, "embed-2-headset-recorded");
     t.diagnostic(page.timings());
     assert.deepEqual(page.errors, []);
-    assert.equal(page.events("capture-end")[0]?.["rc"], 0, why);
-    assert.ok(report.start >= 0, `silence: ${why}`);
-    // With the message transport's defaults (50 ms target, 300 ms maximum: src/web/pipes.ts, measured
-    // in this page) the capture is whole: a break fails, and so does a loss the bridge counted.
-    assert.equal(lossCounted, 0, `the bridge counted frames lost: ${why}`);
-    assert.equal(report.breaks, 0, why);
-    assert.ok(report.frames * report.meanStep >= RATE * 0.8, `too little signal: ${why}`);
   });
 
   it("keyboard, tablet and a stick behind a hub, on a cross-origin isolated page: Linux sees the hub and the stick's size, keys and pointer arrive", async (t) => {
@@ -673,7 +758,7 @@ describe("README 'In your own page', from the packed package, in chromium", () =
       stick: { commands: number } | null;
     };
     let state: BiosState | undefined;
-    await page.until(
+    const seen = page.until(
       async () => {
         state = await page.state<BiosState>();
         return (
@@ -685,6 +770,10 @@ describe("README 'In your own page', from the packed package, in chromium", () =
       },
       60_000,
       "SeaBIOS's keyboard, hub and stick",
+    );
+    // What the devices last reported, for whoever looks into a POST that never got there.
+    await seen.catch((error: unknown) =>
+      assert.fail(`${String(error)}; the devices: ${JSON.stringify(state)}`),
     );
     await screenshot(page.page, "embed-4-seabios");
     assert.deepEqual(page.errors, []);

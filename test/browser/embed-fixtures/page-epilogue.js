@@ -21,7 +21,7 @@ try {
 // the bridge: a skip no count in the bridge can see, which this tap places before or after it. Only
 // on the headset's page (`stream` and `context` are its names).
 let tap = null;
-let tapped = [];
+const tapped = [];
 if (typeof stream !== "undefined" && stream !== null && typeof context !== "undefined") {
   const tapSource = `registerProcessor("embed-tap", class extends AudioWorkletProcessor {
     constructor() { super(); this.on = false; this.port.onmessage = (e) => { this.on = e.data === true; }; }
@@ -49,6 +49,36 @@ if (typeof stream !== "undefined" && stream !== null && typeof context !== "unde
   tap.connect(mute).connect(context.destination);
 }
 let tapOn = false;
+// Each stretch the guest streamed, once it ends: what the bridge counted during it (its counters less
+// those at the previous stretch's end: the bridge counts only while the guest streams), the audio
+// frames the tap took in it, and the page's long tasks meanwhile. Linux sets the streaming interface
+// more than once as arecord opens and prepares the device, so one capture is a few short stretches and
+// a long one (test/browser/embed.test.ts merges them; the plan records twice, and the second capture is
+// checked only when the host starved the first).
+const COUNTED = [
+  "underruns",
+  "underrunFrames",
+  "overruns",
+  "overrunFrames",
+  "sourceGaps",
+  "sourceGapFrames",
+  "silentRuns",
+  "silentFrames",
+];
+const streams = [];
+let countsAtEnd = Object.fromEntries(COUNTED.map((name) => [name, 0]));
+let streamBegan = 0;
+let streamFrom = 0;
+const tapSamples = (blocks) => {
+  const samples = [];
+  let missed = 0;
+  for (let k = 0; k < blocks.length; k++) {
+    const { frame, block } = blocks[k];
+    if (k > 0 && frame !== blocks[k - 1].frame + blocks[k - 1].block.length) missed++;
+    for (const v of block) samples.push(Math.max(-32768, Math.min(32767, Math.round(v * 32768))));
+  }
+  return { samples, missed };
+};
 const losses = [];
 const fills = [];
 let lastLoss = "";
@@ -56,11 +86,30 @@ let window100 = null;
 setInterval(() => {
   const m = readState()?.microphone;
   if (!m) return;
-  // The tap keeps the guest's latest stream only (the capture is the page's last).
-  if (tap !== null && m.running !== tapOn) {
+  // The tap runs while the guest streams.
+  if (m.running !== tapOn) {
     tapOn = m.running;
-    if (tapOn) tapped = [];
-    tap.port.postMessage(tapOn);
+    const now = performance.now();
+    // The tap's blocks reach the page late when it is busy: each stream takes those from the audio
+    // frames between its start and end as the page saw them.
+    const frame = typeof context === "undefined" ? 0 : Math.round(context.currentTime * context.sampleRate);
+    if (tapOn) {
+      streamBegan = now;
+      streamFrom = frame;
+    } else {
+      const counts = Object.fromEntries(COUNTED.map((name) => [name, m[name] - countsAtEnd[name]]));
+      countsAtEnd = Object.fromEntries(COUNTED.map((name) => [name, m[name]]));
+      const during = longTasks.filter(([start, duration]) => start + duration >= streamBegan && start <= now);
+      streams.push({
+        counts,
+        longestSilentRun: m.longestSilentRun,
+        contextRate: m.contextRate,
+        targetMs: m.targetMs,
+        frames: [streamFrom, frame],
+        longTasks: during,
+      });
+    }
+    tap?.port.postMessage(tapOn);
   }
   // The fill's range over each 100 ms while the guest streams.
   const t = Math.round(performance.now());
@@ -82,22 +131,17 @@ setInterval(() => {
 window.embed = {
   serial: () => serialBytes.splice(0),
   state: readState,
-  // The tapped stream ×32768, rounded (16-bit, as the guest's samples), and render quanta the tap missed.
-  microphoneTap: () => {
-    const blocks = tapped;
-    tapped = [];
-    const samples = [];
-    let missed = 0;
-    for (let k = 0; k < blocks.length; k++) {
-      const { frame, block } = blocks[k];
-      if (k > 0 && frame !== blocks[k - 1].frame + blocks[k - 1].block.length) missed++;
-      for (const v of block) samples.push(Math.max(-32768, Math.min(32767, Math.round(v * 32768))));
-    }
-    return { samples, missed };
-  },
+  // The stretches that ended, in order (see `streams` above), each with its length (ms), its tapped
+  // stream (×32768, rounded: 16-bit, as the guest's samples) and the render quanta the tap missed.
+  streams: () =>
+    streams.map(({ frames: [from, to], ...stream }) => ({
+      ...stream,
+      ms: ((to - from) * 1000) / stream.contextRate,
+      tap: tapSamples(tapped.filter(({ frame }) => frame >= from && frame < to)),
+    })),
   trace: () => ({
     now: Math.round(performance.now()),
-    longTasks: longTasks.splice(0),
+    longTasks: [...longTasks],
     losses: losses.splice(0),
     fills: fills.splice(0),
   }),
