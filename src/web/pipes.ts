@@ -284,8 +284,8 @@ export class CapturePipe extends Pipe {
   private overflowing = false;
   private readonly now: () => number;
   private readonly pace = new StartPace();
-  /** Packets read since the stream started while it waits for pace; -1 once it no longer waits. */
-  private startPackets = -1;
+  /** The stream's start still waits for its packets to keep real-time pace (the pace counts them). */
+  private waitingForPace = false;
   private startWaited = false;
 
   constructor(options: PipeOptions) {
@@ -310,7 +310,7 @@ export class CapturePipe extends Pipe {
     this.primed = false;
     this.afterUnderrun = false;
     this.pace.reset();
-    this.startPackets = 0;
+    this.waitingForPace = true;
     this.startWaited = false;
     this.setActive(true);
   }
@@ -357,7 +357,7 @@ export class CapturePipe extends Pipe {
     const ch = format.channels;
     if (!this.sameFormat(format)) this.start(format);
     let fill = this.ring.availableFrames;
-    if (this.startPackets >= 0 && !this.waitedForPace(frames, fill)) {
+    if (this.waitingForPace && !this.waitedForPace(frames, fill)) {
       // Silence while the packets run faster than real time (start-pace.ts). A ring that reaches the
       // target meanwhile goes back to half of it: the stream starts from what the card hears when the
       // packets keep pace, not from a backlog the drift controller would take seconds to work off; and
@@ -427,8 +427,7 @@ export class CapturePipe extends Pipe {
    */
   private waitedForPace(frames: number, fill: number): boolean {
     const paced = this.pace.note(this.now());
-    const packets = ++this.startPackets;
-    if (!paced && packets <= START_WAIT_PACKETS) {
+    if (!paced && this.pace.reads <= START_WAIT_PACKETS) {
       if (fill >= this.targetFrames && !this.startWaited) {
         this.startWaits++;
         this.startWaited = true;
@@ -437,7 +436,7 @@ export class CapturePipe extends Pipe {
       return false;
     }
     if (!paced) this.startWaitTimeouts++;
-    this.startPackets = -1;
+    this.waitingForPace = false;
     return true;
   }
 }

@@ -33,20 +33,25 @@ export const PACE_TOLERANCE_MS = 8;
 
 export class StartPace {
   private readonly times = new Float64Array(PACE_WINDOW);
-  private reads = 0;
+  private readsSinceReset = 0;
   private first = 0;
   /** The most the reads have run ahead of the wall clock since the start (packets − ms). */
   private bestAhead = 0;
 
+  /** Reads noted since the stream started. */
+  get reads(): number {
+    return this.readsSinceReset;
+  }
+
   /** A stream starts: what came before says nothing about its reads. */
   reset(): void {
-    this.reads = 0;
+    this.readsSinceReset = 0;
     this.bestAhead = 0;
   }
 
   /** One read at wall time `nowMs`: whether the reads keep real-time pace now (see the class). */
   note(nowMs: number): boolean {
-    const n = this.reads;
+    const n = this.readsSinceReset;
     const slot = n % PACE_WINDOW;
     if (n === 0) this.first = nowMs;
     const ahead = n - (nowMs - this.first);
@@ -54,7 +59,7 @@ export class StartPace {
     // The read PACE_WINDOW back sat in this slot: the window's gain is (its span short of real time).
     const gain = n >= PACE_WINDOW ? PACE_WINDOW - (nowMs - (this.times[slot] ?? 0)) : 0;
     this.times[slot] = nowMs;
-    this.reads = n + 1;
+    this.readsSinceReset = n + 1;
     return n >= PACE_WINDOW && gain <= PACE_TOLERANCE_MS && this.bestAhead - ahead <= PACE_TOLERANCE_MS;
   }
 }
