@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, type Stats, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync, type Stats, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { UsageError } from "./args.ts";
 
@@ -94,4 +94,28 @@ export function checkOutputFile(flag: string, path: string): string {
     throw new UsageError(`${flag}: cannot write ${file}: ${reasonOf(error)}`);
   }
   return file;
+}
+
+/**
+ * Writes `data` to `path` whole or not at all, as every output of the CLI is written: into `partial`
+ * (default `<path>.partial`), made new — whatever sits at that name (a symbolic link put there) is
+ * removed first, never written through — then renamed over `path` (so a hard link to a file elsewhere
+ * is not written through either). A write cut short (a full disk) leaves `path` as it was and no
+ * partial file, and throws. `before` runs on the partial file before the rename (permissions, times).
+ */
+export function writeFileWhole(
+  path: string,
+  data: Uint8Array | string,
+  options: { partial?: string; before?: (partial: string) => void } = {},
+): void {
+  const partial = options.partial ?? `${path}.partial`;
+  try {
+    rmSync(partial, { force: true });
+    writeFileSync(partial, data, { flag: "wx" });
+    options.before?.(partial);
+    renameSync(partial, path);
+  } catch (error) {
+    rmSync(partial, { force: true });
+    throw error;
+  }
 }

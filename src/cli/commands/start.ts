@@ -1,4 +1,3 @@
-import { renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodeWav } from "../../devices/audio/wav.ts";
 import { flagHelp, parseFlags, UsageError } from "../args.ts";
@@ -8,7 +7,7 @@ import { formatMainReport, type MainJobReport, runMainJob } from "../jobs/main-j
 import { USBIP_HUB_PORTS } from "../jobs/usbip-playback.ts";
 import { Progress } from "../progress.ts";
 import { extractUsbipSpecs, importAll } from "../usbip-option.ts";
-import { prepareOutputDir } from "../user-paths.ts";
+import { prepareOutputDir, writeFileWhole } from "../user-paths.ts";
 
 export const START_FLAGS = {
   json: { kind: "boolean", help: "print the report as JSON on stdout" },
@@ -116,8 +115,7 @@ function writeOutputs(dir: string, report: MainJobReport): string[] {
   const files: string[] = [];
   const put = (name: string, bytes: Uint8Array | string) => {
     const path = join(dir, name);
-    writeFileSync(`${path}.partial`, bytes);
-    renameSync(`${path}.partial`, path);
+    writeFileWhole(path, bytes);
     files.push(path);
   };
   if (report.capture !== null) put("capture.wav", encodeWav(report.capture.samples, report.capture.format));

@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { flagHelp, parseFlags, UsageError } from "../args.ts";
 import { FatError, readFatImage } from "../stick/fat-image.ts";
@@ -9,7 +9,7 @@ import {
   type UnpackResult,
   unpackImage,
 } from "../stick/stick-folder.ts";
-import { checkOutputFile, prepareOutputDir, userPath } from "../user-paths.ts";
+import { checkOutputFile, prepareOutputDir, userPath, writeFileWhole } from "../user-paths.ts";
 
 export const STICK_FLAGS = {
   size: {
@@ -172,15 +172,10 @@ async function run(
     if (existing !== undefined && (existing.mode & 0o200) === 0)
       throw new UsageError(`IMG: ${out} is read-only; not replaced`);
     const { image, contents } = await packFolder(userPath(dir), size, out);
-    // Whole, then renamed over IMG: a write that fails half-way (a full disk) leaves IMG as it was
-    // and no half-written `.partial` beside it; one at that name (a link) is replaced, not written through.
-    const partial = `${out}.partial`;
+    // A write that fails half-way (a full disk) leaves IMG as it was.
     try {
-      rmSync(partial, { force: true });
-      writeFileSync(partial, image, { flag: "wx" });
-      renameSync(partial, out);
+      writeFileWhole(out, image);
     } catch (error) {
-      rmSync(partial, { force: true });
       throw new UsageError(
         `IMG: cannot write ${out}: ${error instanceof Error ? error.message : String(error)}`,
       );

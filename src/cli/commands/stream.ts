@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, statSync } from "node:fs";
 import { StreamDirection } from "../../devices/audio/audio-model.ts";
 import { BufferSource } from "../../devices/audio/sources/buffer-source.ts";
 import { decodeWav, encodeWav } from "../../devices/audio/wav.ts";
@@ -13,7 +13,7 @@ import {
 import { AudioAllowance, framesIn, type StallLoss } from "../../streaming/stream-verdict.ts";
 import { flagHelp, parseFlags, UsageError } from "../args.ts";
 import { Progress } from "../progress.ts";
-import { checkOutputFile, userPath } from "../user-paths.ts";
+import { checkOutputFile, userPath, writeFileWhole } from "../user-paths.ts";
 
 const RATES = ["8000", "16000", "22050", "32000", "44100", "48000"] as const;
 
@@ -170,8 +170,7 @@ export async function runStream(argv: readonly string[]): Promise<number> {
     progress.done();
   }
   if (wavOut !== undefined) {
-    writeFileSync(`${wavOut}.partial`, encodeWav(result.samples, { sampleRate, channels }));
-    renameSync(`${wavOut}.partial`, wavOut);
+    writeFileWhole(wavOut, encodeWav(result.samples, { sampleRate, channels }));
   }
   const report = streamReport(result, sent);
   process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatStreamReport(report));

@@ -22,14 +22,12 @@ import {
   openSync,
   readdirSync,
   readFileSync,
-  renameSync,
-  rmSync,
   statSync,
   utimesSync,
-  writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../args.ts";
+import { writeFileWhole } from "../user-paths.ts";
 import {
   CLUSTER_BYTES,
   createFatImage,
@@ -529,18 +527,14 @@ export async function unpackImage(
       // Whole, then renamed over: a full disk leaves the old file, and a hard link to a file outside
       // the folder is not written through. The partial file is made new ("wx"): one left at its name
       // (a symbolic link put there) is removed first, never written through.
-      const partial = join(parent.at, PARTIAL);
-      try {
-        rmSync(partial, { force: true });
-        writeFileSync(partial, file.data, { flag: "wx" });
-        // The folder's file keeps its permissions (a script stays executable).
-        if (existing !== undefined) chmodSync(partial, existing.mode & 0o7777);
-        if (file.mtimeMs !== undefined) utimesSync(partial, new Date(), new Date(file.mtimeMs));
-        renameSync(partial, to);
-      } catch (error) {
-        rmSync(partial, { force: true });
-        throw error;
-      }
+      writeFileWhole(to, file.data, {
+        partial: join(parent.at, PARTIAL),
+        before: (partial) => {
+          // The folder's file keeps its permissions (a script stays executable).
+          if (existing !== undefined) chmodSync(partial, existing.mode & 0o7777);
+          if (file.mtimeMs !== undefined) utimesSync(partial, new Date(), new Date(file.mtimeMs));
+        },
+      });
       if (existing === undefined) addName(parent.at, found);
       result.written.push(file.path);
     } catch (error) {
